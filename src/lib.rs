@@ -1,3 +1,11 @@
 //! kestrel: flags terrorist recruitment and financing signals in user posts.
+//!
+//! The matching core ([`rules`], [`normalize`], [`indicators`], [`engine`]) is
+//! pure: no Kafka, no files beyond rule loading, no async. Everything with I/O
+//! wraps it.
+#![warn(missing_docs)]
+
 pub mod indicators;
 pub mod normalize;
+pub mod engine;
+pub mod rules;

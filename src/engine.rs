@@ -1,0 +1,1021 @@
+//! The compiled matcher: a [`RuleSet`] becomes one [`Engine`].
+//!
+//! Like ripgrep's globset, every term is sorted into a strategy once, at
+//! build time: all literal entries of all rules (words, substrings, list
+//! entries) go into ONE Aho-Corasick automaton per view, every regex into ONE
+//! multi-pattern regex per view (a set test, then the individual regexes only
+//! for the patterns that matched), and the indicator kinds into one detector
+//! set. Each automaton pattern maps back to the terms that own it. A post is
+//! folded once per field, each strategy runs once per field, and only the
+//! rules that own a hit are evaluated.
+//!
+//! The engine is immutable, `Send + Sync`, and meant to be shared behind an
+//! `Arc` and swapped whole on reload. Callers own a [`Scratch`] per thread and
+//! a [`Matches`] for the output, so scanning reuses their buffers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
+use regex_automata::meta;
+use regex_automata::{Input, MatchKind, PatternSet};
+
+use crate::indicators::{IndicatorKind, IndicatorMatch, IndicatorSet};
+use crate::normalize::{self, FoldedText};
+use crate::rules::condition::{Expr, Facts};
+use crate::rules::{Rule, RuleSet, Status, TermKind, View};
+
+/// Patterns above this count use the contiguous NFA instead of the DFA: the
+/// DFA is faster to search but its build time and memory grow with the
+/// pattern count.
+const DFA_PATTERN_LIMIT: usize = 30_000;
+/// Hits kept per term and post for evidence and proximity; counts go on.
+const MAX_HITS_PER_TERM: u32 = 256;
+/// Evidence spans reported per alert.
+pub const MAX_EVIDENCE: usize = 64;
+
+/// Errors building an engine from a rule set that loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A regex term did not compile.
+    #[error("rule '{rule}', term '{term}': regex '{pattern}': {message}")]
+    Regex {
+        /// Rule id.
+        rule: String,
+        /// Term name.
+        term: String,
+        /// The pattern as written.
+        pattern: String,
+        /// What the regex compiler said.
+        message: String,
+    },
+    /// The literal automaton could not be built.
+    #[error("literal automaton: {0}")]
+    Literals(String),
+    /// The combined regex could not be built.
+    #[error("combined regex: {0}")]
+    RegexSet(String),
+    /// Too many distinct post fields named by rules.
+    #[error("rules name {0} distinct post fields; at most 62 are supported")]
+    TooManyFields(usize),
+}
+
+/// Options that come from configuration rather than rule files.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Configured text field names, in order; the first is where a plain
+    /// string test post goes.
+    pub text_fields: Vec<String>,
+    /// Build rules with status `disabled` too (for `rules test`).
+    pub include_disabled: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            text_fields: vec!["text".to_string()],
+            include_disabled: false,
+        }
+    }
+}
+
+/// Which pattern of which automaton leads to which term.
+#[derive(Clone, Copy, Debug)]
+struct Target {
+    term: u32,
+    whole_word: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct TermInfo {
+    rule: u32,
+    min_count: u32,
+    /// Bit i: the term sees engine field i; bit 63: fields no rule names.
+    fields: u64,
+    /// Used by the condition (true) or only by `unless` (false).
+    evidence: bool,
+}
+
+struct RegexGroup {
+    set: meta::Regex,
+    each: Vec<regex::Regex>,
+    targets: Vec<Target>,
+}
+
+struct LiteralGroup {
+    ac: AhoCorasick,
+    /// Per pattern, a range into `targets`.
+    ranges: Vec<(u32, u32)>,
+    targets: Vec<Target>,
+}
+
+/// A compiled rule as the engine keeps it.
+#[derive(Debug)]
+struct CompiledRule {
+    /// Index into the rule set.
+    index: usize,
+    first_term: u32,
+    term_count: u32,
+    shadow: bool,
+}
+
+/// The compiled, immutable matcher for one rule set.
+pub struct Engine {
+    set: Arc<RuleSet>,
+    rules: Vec<CompiledRule>,
+    terms: Vec<TermInfo>,
+    folded: Option<LiteralGroup>,
+    raw: Option<LiteralGroup>,
+    folded_regex: Option<RegexGroup>,
+    raw_regex: Option<RegexGroup>,
+    indicators: Option<(IndicatorSet, Vec<(IndicatorKind, u32)>)>,
+    /// Rules whose condition holds on a post with no match at all.
+    always: Vec<u32>,
+    field_names: Vec<String>,
+    /// Union of the field masks of folded-view terms.
+    folded_fields: u64,
+    has_near: bool,
+    default_field: String,
+    literal_count: usize,
+}
+
+/// One match of one term, as a span of the raw field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    /// Global term index.
+    term: u32,
+    /// Index of the field in the post as given to [`Engine::scan`].
+    pub field: u16,
+    /// Raw byte offset, inclusive.
+    pub start: u32,
+    /// Raw byte offset, exclusive.
+    pub end: u32,
+    /// Folded byte offset of the start, or `u32::MAX` for raw-view hits.
+    folded_start: u32,
+    /// Folded byte offset of the end, or `u32::MAX`.
+    folded_end: u32,
+    /// The detector, for indicator hits.
+    pub indicator: Option<IndicatorKind>,
+    /// The detector's note (e.g. "unchecksummed").
+    pub note: Option<&'static str>,
+}
+
+/// One piece of evidence of an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// Index of the term in its rule's `terms`.
+    pub term: u32,
+    /// Index of the field in the post as given to [`Engine::scan`].
+    pub field: u16,
+    /// Raw byte offset, inclusive.
+    pub start: u32,
+    /// Raw byte offset, exclusive.
+    pub end: u32,
+    /// The detector, for indicator hits.
+    pub indicator: Option<IndicatorKind>,
+    /// The detector's note.
+    pub note: Option<&'static str>,
+}
+
+/// A rule that fired on a post.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Firing {
+    /// Index into [`RuleSet::rules`] of the engine's set.
+    pub rule: usize,
+    /// The rule is in shadow: its alert is marked and counted apart.
+    pub shadow: bool,
+    /// Range into [`Matches::evidence`].
+    pub evidence: std::ops::Range<usize>,
+}
+
+/// The output of a scan, reused across posts.
+#[derive(Clone, Debug, Default)]
+pub struct Matches {
+    /// Rules that fired, in rule-set order.
+    pub firings: Vec<Firing>,
+    /// Evidence of all firings.
+    pub evidence: Vec<Evidence>,
+}
+
+impl Matches {
+    /// Empties the buffers, keeping their memory.
+    pub fn clear(&mut self) {
+        self.firings.clear();
+        self.evidence.clear();
+    }
+}
+
+/// Per-thread working memory for [`Engine::scan`].
+#[derive(Default)]
+pub struct Scratch {
+    folded: Vec<FoldedText>,
+    folded_valid: Vec<bool>,
+    sink: HitSink,
+    /// Per global term: range of its hits in `hits` after sorting.
+    term_hits: Vec<(u32, u32)>,
+    rule_seen: Vec<bool>,
+    candidates: Vec<u32>,
+    patset: Option<PatternSet>,
+    raw_patset: Option<PatternSet>,
+    found: Vec<IndicatorMatch>,
+    /// Per field: folded byte offsets of spaces, built when `near` needs them.
+    spaces: Vec<Vec<u32>>,
+    spaces_valid: Vec<bool>,
+    field_ids: Vec<u8>,
+}
+
+impl Scratch {
+    /// A new, empty scratch space.
+    pub fn new() -> Scratch {
+        Scratch::default()
+    }
+
+    /// The folded text of field `i` of the last scanned post, if it was folded.
+    pub fn folded(&self, field: usize) -> Option<&FoldedText> {
+        match self.folded_valid.get(field) {
+            Some(true) => self.folded.get(field),
+            _ => None,
+        }
+    }
+}
+
+impl Engine {
+    /// Compiles a rule set. Rules with status `disabled` are left out unless
+    /// `options.include_disabled` is set.
+    pub fn build(set: Arc<RuleSet>, options: &EngineOptions) -> Result<Engine, BuildError> {
+        let mut field_names: Vec<String> = options.text_fields.clone();
+        for rule in &set.rules {
+            for f in rule.fields.iter().flatten() {
+                if !field_names.contains(f) {
+                    field_names.push(f.clone());
+                }
+            }
+        }
+        if field_names.len() > 62 {
+            return Err(BuildError::TooManyFields(field_names.len()));
+        }
+        let mut b = Builder::default();
+        let mut rules = Vec::new();
+        let mut terms = Vec::new();
+        let mut has_near = false;
+        for (index, rule) in set.rules.iter().enumerate() {
+            if rule.status == Status::Disabled && !options.include_disabled {
+                continue;
+            }
+            let rule_no = rules.len() as u32;
+            let mask = match &rule.fields {
+                None => u64::MAX,
+                Some(fs) => fs.iter().fold(0u64, |m, f| {
+                    m | 1 << field_names.iter().position(|n| n == f).expect("field registered")
+                }),
+            };
+            let mut in_condition = Vec::new();
+            expr_terms(&rule.condition, &mut in_condition);
+            has_near |= expr_has_near(&rule.condition)
+                || rule.unless.as_ref().is_some_and(expr_has_near);
+            let first_term = terms.len() as u32;
+            for (local, term) in rule.terms.iter().enumerate() {
+                let global = terms.len() as u32;
+                terms.push(TermInfo {
+                    rule: rule_no,
+                    min_count: term.min_count,
+                    fields: mask,
+                    evidence: in_condition.contains(&local),
+                });
+                b.add_term(rule, local, global, mask)?;
+            }
+            rules.push(CompiledRule {
+                index,
+                first_term,
+                term_count: rule.terms.len() as u32,
+                shadow: rule.status == Status::Shadow,
+            });
+        }
+        let literal_count = b.folded.patterns.len() + b.raw.patterns.len();
+        let mut engine = Engine {
+            set: set.clone(),
+            rules,
+            terms,
+            folded: b.folded.build()?,
+            raw: b.raw.build()?,
+            folded_regex: b.folded_regex.build()?,
+            raw_regex: b.raw_regex.build()?,
+            indicators: if b.indicator_targets.is_empty() {
+                None
+            } else {
+                let mut kinds: Vec<IndicatorKind> =
+                    b.indicator_targets.iter().map(|(k, _)| *k).collect();
+                kinds.sort();
+                kinds.dedup();
+                Some((IndicatorSet::new(&kinds), b.indicator_targets))
+            },
+            always: Vec::new(),
+            field_names,
+            folded_fields: b.folded_fields,
+            has_near,
+            default_field: options
+                .text_fields
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "text".to_string()),
+            literal_count,
+        };
+        // A rule like `not news` holds on a post with no hits at all; such
+        // rules must be evaluated for every post.
+        let empty = EmptyFacts;
+        for (i, r) in engine.rules.iter().enumerate() {
+            let rule = &engine.set.rules[r.index];
+            if rule.condition.eval(&empty) && !rule.unless.as_ref().is_some_and(|u| u.eval(&empty))
+            {
+                engine.always.push(i as u32);
+            }
+        }
+        Ok(engine)
+    }
+
+    /// The rule set this engine was built from.
+    pub fn rule_set(&self) -> &Arc<RuleSet> {
+        &self.set
+    }
+
+    /// The rule set's hash, `sha256:…`.
+    pub fn ruleset_hash(&self) -> &str {
+        &self.set.hash
+    }
+
+    /// The field a plain-string test post is put in.
+    pub fn default_field(&self) -> &str {
+        &self.default_field
+    }
+
+    /// How many distinct literal patterns the automata hold.
+    pub fn literal_count(&self) -> usize {
+        self.literal_count
+    }
+
+    /// Rules that hold on a post without any match (e.g. `not news`): they
+    /// fire on almost everything and deserve a warning.
+    pub fn rules_firing_on_empty_posts(&self) -> impl Iterator<Item = &Rule> {
+        self.always
+            .iter()
+            .map(|&r| &self.set.rules[self.rules[r as usize].index])
+    }
+
+    /// Scans one post, given as `(field name, text)` pairs, and writes the
+    /// rules that fired to `out` (cleared first).
+    pub fn scan(&self, fields: &[(&str, &str)], scratch: &mut Scratch, out: &mut Matches) {
+        out.clear();
+        self.collect_hits(fields, scratch);
+        self.evaluate(fields, scratch, out);
+    }
+
+    fn field_id(&self, name: &str) -> u8 {
+        self.field_names
+            .iter()
+            .position(|n| n == name)
+            .map(|p| p as u8)
+            .unwrap_or(63)
+    }
+
+    fn collect_hits(&self, fields: &[(&str, &str)], s: &mut Scratch) {
+        s.sink.hits.clear();
+        if s.sink.counts.len() != self.terms.len() {
+            s.sink.counts = vec![0; self.terms.len()];
+            s.sink.stored = vec![0; self.terms.len()];
+            s.term_hits = vec![(0, 0); self.terms.len()];
+        }
+        if s.rule_seen.len() != self.rules.len() {
+            s.rule_seen = vec![false; self.rules.len()];
+        }
+        for t in s.sink.touched.drain(..) {
+            s.sink.counts[t as usize] = 0;
+            s.sink.stored[t as usize] = 0;
+            s.term_hits[t as usize] = (0, 0);
+        }
+        if s.folded.len() < fields.len() {
+            s.folded.resize_with(fields.len(), FoldedText::new);
+            s.spaces.resize_with(fields.len(), Vec::new);
+        }
+        s.folded_valid.clear();
+        s.folded_valid.resize(fields.len(), false);
+        s.spaces_valid.clear();
+        s.spaces_valid.resize(fields.len(), false);
+        s.field_ids.clear();
+        s.field_ids
+            .extend(fields.iter().map(|(name, _)| self.field_id(name)));
+
+        for (fi, (_, text)) in fields.iter().enumerate() {
+            let bit = 1u64 << s.field_ids[fi];
+            let fi16 = fi as u16;
+            if self.folded_fields & bit != 0 || (self.has_near && !text.is_empty()) {
+                normalize::fold_into(text, &mut s.folded[fi]);
+                s.folded_valid[fi] = true;
+            }
+            if self.folded_fields & bit != 0 {
+                let folded = &s.folded[fi];
+                let ftext = folded.as_str();
+                if let Some(g) = &self.folded {
+                    for m in g.ac.find_overlapping_iter(ftext) {
+                        let (a, b) = g.ranges[m.pattern().as_usize()];
+                        let (fs, fe) = (m.start(), m.end());
+                        let mut bounded = None;
+                        for t in &g.targets[a as usize..b as usize] {
+                            if self.terms[t.term as usize].fields & bit == 0 {
+                                continue;
+                            }
+                            if t.whole_word
+                                && !*bounded.get_or_insert_with(|| folded_bounded(ftext, fs, fe))
+                            {
+                                continue;
+                            }
+                            let (rs, re) = folded.raw_span(fs, fe);
+                            s.sink.push(t.term, fi16, rs, re, (fs, fe));
+                        }
+                    }
+                }
+                if let Some(g) = &self.folded_regex {
+                    let folded = &s.folded[fi];
+                    let patset = s
+                        .patset
+                        .get_or_insert_with(|| PatternSet::new(g.set.pattern_len()));
+                    g.matches(folded.as_str(), patset, |term, fs, fe| {
+                        if self.terms[term as usize].fields & bit == 0 {
+                            return;
+                        }
+                        let (rs, re) = folded.raw_span(fs, fe);
+                        s.sink.push(term, fi16, rs, re, (fs, fe));
+                    });
+                }
+            }
+            if let Some(g) = &self.raw {
+                for m in g.ac.find_overlapping_iter(*text) {
+                    let (a, b) = g.ranges[m.pattern().as_usize()];
+                    for t in &g.targets[a as usize..b as usize] {
+                        if self.terms[t.term as usize].fields & bit == 0 {
+                            continue;
+                        }
+                        if t.whole_word && !raw_bounded(text, m.start(), m.end()) {
+                            continue;
+                        }
+                        s.sink.push(t.term, fi16, m.start(), m.end(), (RAW, RAW));
+                    }
+                }
+            }
+            if let Some(g) = &self.raw_regex {
+                let patset = s
+                    .raw_patset
+                    .get_or_insert_with(|| PatternSet::new(g.set.pattern_len()));
+                let sink = &mut s.sink;
+                g.matches_bounded(text, patset, |term, rs, re| {
+                    if self.terms[term as usize].fields & bit == 0 {
+                        return;
+                    }
+                    sink.push(term, fi16, rs, re, (RAW, RAW));
+                });
+            }
+            if let Some((set, targets)) = &self.indicators {
+                s.found.clear();
+                set.find_all(text, &mut s.found);
+                for m in &s.found {
+                    for (kind, term) in targets {
+                        if *kind != m.kind || self.terms[*term as usize].fields & bit == 0 {
+                            continue;
+                        }
+                        if s.sink.push(*term, fi16, m.start, m.end, (RAW, RAW)) {
+                            let last = s.sink.hits.last_mut().expect("just pushed");
+                            last.indicator = Some(m.kind);
+                            last.note = m.note;
+                        }
+                    }
+                }
+            }
+        }
+        // Group hits by term, in text order, and drop duplicates (two patterns
+        // of one term matching the same span).
+        s.sink.hits.sort_unstable_by_key(|h| (h.term, h.field, h.start, h.end));
+        s.sink.hits.dedup_by(|b, a| {
+            let dup = a.term == b.term && a.field == b.field && a.start == b.start && a.end == b.end;
+            if dup {
+                s.sink.counts[a.term as usize] -= 1;
+            }
+            dup
+        });
+        let mut i = 0;
+        while i < s.sink.hits.len() {
+            let t = s.sink.hits[i].term;
+            let start = i;
+            while i < s.sink.hits.len() && s.sink.hits[i].term == t {
+                i += 1;
+            }
+            s.term_hits[t as usize] = (start as u32, i as u32);
+        }
+    }
+
+    fn evaluate(&self, fields: &[(&str, &str)], s: &mut Scratch, out: &mut Matches) {
+        s.candidates.clear();
+        for &t in &s.sink.touched {
+            let r = self.terms[t as usize].rule;
+            if !s.rule_seen[r as usize] {
+                s.rule_seen[r as usize] = true;
+                s.candidates.push(r);
+            }
+        }
+        for &r in &self.always {
+            if !s.rule_seen[r as usize] {
+                s.rule_seen[r as usize] = true;
+                s.candidates.push(r);
+            }
+        }
+        s.candidates.sort_unstable();
+        let candidates = std::mem::take(&mut s.candidates);
+        for &r in &candidates {
+            s.rule_seen[r as usize] = false;
+            let cr = &self.rules[r as usize];
+            let rule = &self.set.rules[cr.index];
+            let fired = {
+                let facts = RuleFacts {
+                    engine: self,
+                    scratch: s,
+                    first: cr.first_term,
+                    fields,
+                };
+                rule.condition.eval(&facts) && !rule.unless.as_ref().is_some_and(|u| u.eval(&facts))
+            };
+            if !fired {
+                continue;
+            }
+            let ev_start = out.evidence.len();
+            for local in 0..cr.term_count {
+                let g = cr.first_term + local;
+                if !self.terms[g as usize].evidence {
+                    continue;
+                }
+                let (a, b) = s.term_hits[g as usize];
+                for h in &s.sink.hits[a as usize..b as usize] {
+                    if out.evidence.len() - ev_start >= MAX_EVIDENCE {
+                        break;
+                    }
+                    out.evidence.push(Evidence {
+                        term: local,
+                        field: h.field,
+                        start: h.start,
+                        end: h.end,
+                        indicator: h.indicator,
+                        note: h.note,
+                    });
+                }
+            }
+            out.evidence[ev_start..].sort_by_key(|e| (e.field, e.start, e.end, e.term));
+            out.firings.push(Firing {
+                rule: cr.index,
+                shadow: cr.shadow,
+                evidence: ev_start..out.evidence.len(),
+            });
+        }
+        s.candidates = candidates;
+    }
+
+    /// Every hit of the last scan, for explanations: (rule index, term index
+    /// in the rule, hit).
+    pub fn last_hits<'s>(&'s self, s: &'s Scratch) -> impl Iterator<Item = (usize, usize, &'s Hit)> + 's {
+        s.sink.hits.iter().map(move |h| {
+            let info = &self.terms[h.term as usize];
+            let cr = &self.rules[info.rule as usize];
+            (cr.index, (h.term - cr.first_term) as usize, h)
+        })
+    }
+
+    /// Evaluates one rule of the last scan in detail, for explanations:
+    /// (condition holds, unless holds).
+    pub fn explain_rule(&self, rule_index: usize, fields: &[(&str, &str)], s: &mut Scratch) -> Option<(bool, bool)> {
+        let cr = self.rules.iter().find(|r| r.index == rule_index)?;
+        let rule = &self.set.rules[cr.index];
+        let facts = RuleFacts {
+            engine: self,
+            scratch: s,
+            first: cr.first_term,
+            fields,
+        };
+        Some((
+            rule.condition.eval(&facts),
+            rule.unless.as_ref().is_some_and(|u| u.eval(&facts)),
+        ))
+    }
+}
+
+/// Where hits of one scan are collected.
+#[derive(Default)]
+struct HitSink {
+    hits: Vec<Hit>,
+    /// Per global term: matches seen (all of them).
+    counts: Vec<u32>,
+    /// Per global term: matches kept in `hits` (at most `MAX_HITS_PER_TERM`).
+    stored: Vec<u32>,
+    /// Terms with a non-zero count, to reset them cheaply.
+    touched: Vec<u32>,
+}
+
+/// Marks a hit as coming from the raw view (no folded offsets).
+const RAW: usize = u32::MAX as usize;
+
+impl HitSink {
+    /// Records a hit; returns false when the term already has its maximum of
+    /// stored hits (the count still goes up).
+    fn push(&mut self, term: u32, field: u16, start: usize, end: usize, folded: (usize, usize)) -> bool {
+        let t = term as usize;
+        if self.counts[t] == 0 {
+            self.touched.push(term);
+        }
+        self.counts[t] += 1;
+        if self.stored[t] >= MAX_HITS_PER_TERM {
+            return false;
+        }
+        self.stored[t] += 1;
+        self.hits.push(Hit {
+            term,
+            field,
+            start: start as u32,
+            end: end as u32,
+            folded_start: folded.0 as u32,
+            folded_end: folded.1 as u32,
+            indicator: None,
+            note: None,
+        });
+        true
+    }
+}
+
+fn folded_bounded(text: &str, start: usize, end: usize) -> bool {
+    let b = text.as_bytes();
+    (start == 0 || b[start - 1] == b' ') && (end == b.len() || b[end] == b' ')
+}
+
+/// Word boundaries in raw text: the characters just outside the span are not
+/// letters or digits (or the span touches the text's edge).
+fn raw_bounded(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+fn expr_terms(e: &Expr, out: &mut Vec<usize>) {
+    match e {
+        Expr::Term(t) | Expr::Count(t, _, _) => out.push(*t),
+        Expr::Not(x) => expr_terms(x, out),
+        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| expr_terms(x, out)),
+        Expr::Of(_, v) => out.extend(v),
+        Expr::Near(a, b, _) => out.extend([*a, *b]),
+    }
+}
+
+fn expr_has_near(e: &Expr) -> bool {
+    match e {
+        Expr::Near(..) => true,
+        Expr::Not(x) => expr_has_near(x),
+        Expr::And(v) | Expr::Or(v) => v.iter().any(expr_has_near),
+        _ => false,
+    }
+}
+
+struct EmptyFacts;
+
+impl Facts for EmptyFacts {
+    fn count(&self, _: usize) -> u32 {
+        0
+    }
+    fn holds(&self, _: usize) -> bool {
+        false
+    }
+    fn near(&self, _: usize, _: usize, _: u32) -> bool {
+        false
+    }
+}
+
+struct RuleFacts<'a> {
+    engine: &'a Engine,
+    scratch: &'a mut Scratch,
+    first: u32,
+    fields: &'a [(&'a str, &'a str)],
+}
+
+impl Facts for RuleFacts<'_> {
+    fn count(&self, term: usize) -> u32 {
+        self.scratch.sink.counts[self.first as usize + term]
+    }
+
+    fn holds(&self, term: usize) -> bool {
+        let g = self.first as usize + term;
+        let c = self.scratch.sink.counts[g];
+        c > 0 && c >= self.engine.terms[g].min_count
+    }
+
+    fn near(&self, a: usize, b: usize, words: u32) -> bool {
+        if !self.holds(a) || !self.holds(b) {
+            return false;
+        }
+        let s = &*self.scratch;
+        let (a0, a1) = s.term_hits[self.first as usize + a];
+        let (b0, b1) = s.term_hits[self.first as usize + b];
+        let ha = &s.sink.hits[a0 as usize..a1 as usize];
+        let hb = &s.sink.hits[b0 as usize..b1 as usize];
+        for x in ha {
+            for y in hb {
+                if x.field != y.field {
+                    continue;
+                }
+                if let Some(d) = word_distance(s, self.fields, x, y) {
+                    if d <= words {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Words between the end of the earlier match and the start of the later one,
+/// counted on the folded text (so `j.o.i.n` is one word): adjacent words are 1
+/// apart, overlapping matches 0.
+fn word_distance(s: &Scratch, fields: &[(&str, &str)], x: &Hit, y: &Hit) -> Option<u32> {
+    let f = x.field as usize;
+    let folded = s.folded(f)?;
+    let _ = fields;
+    let pos = |h: &Hit| -> (usize, usize) {
+        if h.folded_start != u32::MAX {
+            (h.folded_start as usize, h.folded_end as usize)
+        } else {
+            (folded.folded_pos(h.start as usize), folded.folded_pos(h.end as usize))
+        }
+    };
+    let (xs, xe) = pos(x);
+    let (ys, ye) = pos(y);
+    let (first_end, second_start) = if xe <= ys {
+        (xe, ys)
+    } else if ye <= xs {
+        (ye, xs)
+    } else {
+        return Some(0);
+    };
+    let bytes = folded.as_str().as_bytes();
+    // Spaces strictly inside [first_end - 1, second_start) separate the words.
+    let lo = first_end.saturating_sub(1).min(bytes.len());
+    let hi = second_start.min(bytes.len());
+    Some(memchr::memchr_iter(b' ', &bytes[lo..hi]).count() as u32)
+}
+
+#[derive(Default)]
+struct LiteralBuilder {
+    patterns: Vec<String>,
+    index: HashMap<String, u32>,
+    targets: Vec<Vec<Target>>,
+}
+
+impl LiteralBuilder {
+    fn add(&mut self, pattern: String, target: Target) {
+        let id = match self.index.get(&pattern) {
+            Some(&id) => id,
+            None => {
+                let id = self.patterns.len() as u32;
+                self.index.insert(pattern.clone(), id);
+                self.patterns.push(pattern);
+                self.targets.push(Vec::new());
+                id
+            }
+        };
+        let list = &mut self.targets[id as usize];
+        if !list.iter().any(|t| t.term == target.term && t.whole_word == target.whole_word) {
+            list.push(target);
+        }
+    }
+
+    fn build(self) -> Result<Option<LiteralGroup>, BuildError> {
+        if self.patterns.is_empty() {
+            return Ok(None);
+        }
+        let kind = if self.patterns.len() <= DFA_PATTERN_LIMIT {
+            AhoCorasickKind::DFA
+        } else {
+            AhoCorasickKind::ContiguousNFA
+        };
+        let ac = AhoCorasick::builder()
+            .match_kind(AcMatchKind::Standard)
+            .kind(Some(kind))
+            .build(&self.patterns)
+            .map_err(|e| BuildError::Literals(e.to_string()))?;
+        let mut ranges = Vec::with_capacity(self.targets.len());
+        let mut targets = Vec::new();
+        for t in self.targets {
+            let a = targets.len() as u32;
+            targets.extend(t);
+            ranges.push((a, targets.len() as u32));
+        }
+        Ok(Some(LiteralGroup { ac, ranges, targets }))
+    }
+}
+
+#[derive(Default)]
+struct RegexBuilder {
+    patterns: Vec<String>,
+    each: Vec<regex::Regex>,
+    targets: Vec<Target>,
+}
+
+impl RegexBuilder {
+    fn add(&mut self, compiled_pattern: String, target: Target) -> Result<(), String> {
+        let re = regex::RegexBuilder::new(&compiled_pattern)
+            .size_limit(crate::rules::REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| e.to_string())?;
+        self.patterns.push(compiled_pattern);
+        self.each.push(re);
+        self.targets.push(target);
+        Ok(())
+    }
+
+    fn build(self) -> Result<Option<RegexGroup>, BuildError> {
+        if self.patterns.is_empty() {
+            return Ok(None);
+        }
+        let set = meta::Regex::builder()
+            .configure(meta::Config::new().match_kind(MatchKind::All))
+            .build_many(&self.patterns)
+            .map_err(|e| BuildError::RegexSet(e.to_string()))?;
+        Ok(Some(RegexGroup {
+            set,
+            each: self.each,
+            targets: self.targets,
+        }))
+    }
+}
+
+impl RegexGroup {
+    /// Calls `f(term, start, end)` for every non-empty match of every pattern.
+    fn matches(&self, text: &str, patset: &mut PatternSet, mut f: impl FnMut(u32, usize, usize)) {
+        patset.clear();
+        self.set.which_overlapping_matches(&Input::new(text), patset);
+        for pid in patset.iter() {
+            let i = pid.as_usize();
+            let target = self.targets[i];
+            for m in self.each[i].find_iter(text) {
+                if m.start() < m.end() {
+                    f(target.term, m.start(), m.end());
+                }
+            }
+        }
+    }
+
+    /// Like `matches`, applying each target's raw word-boundary requirement.
+    fn matches_bounded(&self, text: &str, patset: &mut PatternSet, mut f: impl FnMut(u32, usize, usize)) {
+        patset.clear();
+        self.set.which_overlapping_matches(&Input::new(text), patset);
+        for pid in patset.iter() {
+            let i = pid.as_usize();
+            let target = self.targets[i];
+            for m in self.each[i].find_iter(text) {
+                if m.start() < m.end() && (!target.whole_word || raw_bounded(text, m.start(), m.end())) {
+                    f(target.term, m.start(), m.end());
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    folded: LiteralBuilder,
+    raw: LiteralBuilder,
+    folded_regex: RegexBuilder,
+    raw_regex: RegexBuilder,
+    indicator_targets: Vec<(IndicatorKind, u32)>,
+    folded_fields: u64,
+}
+
+impl Builder {
+    fn add_term(&mut self, rule: &Rule, local: usize, global: u32, mask: u64) -> Result<(), BuildError> {
+        let term = &rule.terms[local];
+        let regex_err = |pattern: &str, message: String| BuildError::Regex {
+            rule: rule.id.clone(),
+            term: term.name.clone(),
+            pattern: pattern.to_string(),
+            message,
+        };
+        let literals: &[String] = match &term.kind {
+            TermKind::Words(v) | TermKind::Substrings(v) => v,
+            TermKind::List { entries, .. } => entries,
+            TermKind::Regex(pats) => {
+                for p in pats {
+                    let target = Target {
+                        term: global,
+                        whole_word: false,
+                    };
+                    match term.view {
+                        View::Folded => {
+                            self.folded_fields |= mask;
+                            let folded = normalize::fold_regex(p).map_err(|e| regex_err(p, e.to_string()))?;
+                            self.folded_regex.add(folded, target).map_err(|e| regex_err(p, e))?;
+                        }
+                        View::Raw => self.raw_regex.add(p.clone(), target).map_err(|e| regex_err(p, e))?,
+                    }
+                }
+                return Ok(());
+            }
+            TermKind::Indicator(kinds) => {
+                for k in kinds {
+                    self.indicator_targets.push((*k, global));
+                }
+                return Ok(());
+            }
+        };
+        let target = Target {
+            term: global,
+            whole_word: term.whole_word,
+        };
+        for lit in literals {
+            match term.view {
+                View::Folded => {
+                    self.folded_fields |= mask;
+                    let folded = normalize::fold(lit);
+                    if !folded.is_empty() {
+                        self.folded.add(folded, target);
+                    }
+                }
+                View::Raw => {
+                    // In raw view a phrase still matches across any run of
+                    // spaces or punctuation, which a literal cannot express.
+                    let parts: Vec<&str> = lit
+                        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .filter(|p| !p.is_empty())
+                        .collect();
+                    let is_phrase = matches!(&term.kind, TermKind::Words(_)) && parts.len() > 1;
+                    if is_phrase {
+                        let escaped: Vec<String> = parts.iter().map(|p| regex::escape(p)).collect();
+                        let pattern = escaped.join(r"[^\p{L}\p{N}_]+");
+                        self.raw_regex.add(pattern, target).map_err(|e| regex_err(lit, e))?;
+                    } else {
+                        self.raw.add(lit.clone(), target);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::load_str;
+    use std::path::Path;
+
+    fn engine(yaml: &str) -> Engine {
+        let loaded = load_str(Path::new("t.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"));
+        Engine::build(Arc::new(loaded.set), &EngineOptions::default()).unwrap()
+    }
+
+    fn fired(e: &Engine, text: &str) -> Vec<String> {
+        let mut s = Scratch::new();
+        let mut m = Matches::default();
+        e.scan(&[("text", text)], &mut s, &mut m);
+        m.firings
+            .iter()
+            .map(|f| e.rule_set().rules[f.rule].id.clone())
+            .collect()
+    }
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Engine>();
+    }
+
+    #[test]
+    fn only_whole_words_match_words_terms() {
+        let e = engine("rules:\n- id: r\n  terms:\n    a: {words: [join]}\n");
+        assert_eq!(fired(&e, "please join us"), vec!["r"]);
+        assert!(fired(&e, "rejoined later").is_empty());
+    }
+
+    #[test]
+    fn substrings_match_inside_words() {
+        let e = engine("rules:\n- id: r\n  terms:\n    a: {substrings: [joinus]}\n");
+        assert_eq!(fired(&e, "#JoinUsNow"), vec!["r"]);
+    }
+
+    #[test]
+    fn near_counts_words_between_matches() {
+        let e = engine(
+            "rules:\n- id: r\n  terms:\n    a: {words: [join]}\n    b: {words: [telegram]}\n  condition: near(a, b, 3)\n",
+        );
+        assert_eq!(fired(&e, "join us on telegram"), vec!["r"]);
+        assert!(fired(&e, "join us and then later on telegram").is_empty());
+    }
+
+    #[test]
+    fn not_only_rules_are_evaluated_without_hits() {
+        let e = engine("rules:\n- id: r\n  terms:\n    a: {words: [join]}\n  condition: not a\n");
+        assert_eq!(fired(&e, "hello"), vec!["r"]);
+        assert!(fired(&e, "join").is_empty());
+    }
+}

@@ -1,0 +1,893 @@
+//! Reading rule files: YAML nodes to checked [`Rule`]s, with every problem placed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::condition::{self, Parsed};
+use super::yaml::{self, Mark, Node, ScalarStyle, Value};
+use super::{
+    Category, Level, LoadError, Loaded, Problem, Rule, RuleSet, RuleTests, Severity, Status, Term,
+    TermKind, TestPost, View,
+};
+use crate::indicators::IndicatorKind;
+use crate::normalize;
+
+/// Largest compiled size of one regex term, so a rule cannot blow up memory.
+pub const REGEX_SIZE_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Loads every `*.yaml`/`*.yml` file below `path` (or the one file `path` names).
+pub fn load_dir(path: &Path) -> Result<Loaded, LoadError> {
+    let mut ctx = Ctx::default();
+    let mut files = Vec::new();
+    if path.is_file() {
+        files.push(path.to_path_buf());
+    } else if path.is_dir() {
+        collect_yaml(path, &mut files, &mut ctx);
+        files.sort();
+    } else {
+        ctx.error(path, Mark::default(), None, "no such file or directory".to_string());
+    }
+    let base = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    for file in &files {
+        match std::fs::read(file) {
+            Ok(bytes) => {
+                ctx.hash_file(&base, file, &bytes);
+                match String::from_utf8(bytes) {
+                    Ok(src) => ctx.load_file(file, &src),
+                    Err(e) => ctx.error(
+                        file,
+                        Mark::default(),
+                        None,
+                        format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+                    ),
+                }
+            }
+            Err(e) => ctx.error(file, Mark::default(), None, format!("cannot read: {e}")),
+        }
+    }
+    if files.is_empty() && ctx.problems.is_empty() {
+        ctx.error(
+            path,
+            Mark::default(),
+            None,
+            "no rule files (*.yaml, *.yml) found".to_string(),
+        );
+    }
+    ctx.finish(base)
+}
+
+/// Loads rules from one YAML text, as if it were the file `name` (list paths
+/// resolve against `name`'s directory). Used by tests and tools.
+pub fn load_str(name: &Path, src: &str) -> Result<Loaded, LoadError> {
+    let mut ctx = Ctx::default();
+    let base = name.parent().map(Path::to_path_buf).unwrap_or_default();
+    ctx.hash_file(&base, name, src.as_bytes());
+    ctx.load_file(name, src);
+    ctx.finish(base)
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, ctx: &mut Ctx) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            ctx.error(dir, Mark::default(), None, format!("cannot read directory: {e}"));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            collect_yaml(&path, out, ctx);
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml") | Some("yml")
+        ) {
+            out.push(path);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Ctx {
+    rules: Vec<Rule>,
+    problems: Vec<Problem>,
+    ids: HashMap<String, (PathBuf, Mark)>,
+    /// Relative path -> content digest, for the set's hash.
+    digests: BTreeMap<String, [u8; 32]>,
+    files: Vec<PathBuf>,
+}
+
+impl Ctx {
+    fn error(&mut self, file: &Path, mark: Mark, rule: Option<&str>, message: String) {
+        self.problems.push(Problem {
+            level: Level::Error,
+            file: file.to_path_buf(),
+            mark,
+            rule: rule.map(str::to_string),
+            message,
+        });
+    }
+
+    fn warn(&mut self, file: &Path, mark: Mark, rule: Option<&str>, message: String) {
+        self.problems.push(Problem {
+            level: Level::Warning,
+            file: file.to_path_buf(),
+            mark,
+            rule: rule.map(str::to_string),
+            message,
+        });
+    }
+
+    fn hash_file(&mut self, base: &Path, file: &Path, bytes: &[u8]) {
+        let rel = file.strip_prefix(base).unwrap_or(file);
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        self.digests.insert(rel, Sha256::digest(bytes).into());
+        if !self.files.iter().any(|f| f == file) {
+            self.files.push(file.to_path_buf());
+        }
+    }
+
+    fn finish(mut self, _base: PathBuf) -> Result<Loaded, LoadError> {
+        if self.problems.iter().any(|p| p.level == Level::Error) {
+            return Err(LoadError {
+                problems: self.problems,
+            });
+        }
+        let mut h = Sha256::new();
+        for (rel, digest) in &self.digests {
+            h.update((rel.len() as u64).to_le_bytes());
+            h.update(rel.as_bytes());
+            h.update(digest);
+        }
+        let hash = format!("sha256:{}", hex(&h.finalize()));
+        self.files.sort();
+        let warnings = std::mem::take(&mut self.problems);
+        Ok(Loaded {
+            set: RuleSet {
+                rules: self.rules,
+                hash,
+                files: self.files,
+            },
+            warnings,
+        })
+    }
+
+    fn load_file(&mut self, file: &Path, src: &str) {
+        let root = match yaml::parse(src) {
+            Ok(Some(root)) => root,
+            Ok(None) => {
+                self.warn(file, Mark { line: 1, col: 1 }, None, "empty rule file".into());
+                return;
+            }
+            Err(e) => {
+                self.error(file, e.mark, None, format!("YAML syntax: {}", e.message));
+                return;
+            }
+        };
+        let Value::Map(entries) = &root.value else {
+            self.error(
+                file,
+                root.mark,
+                None,
+                format!("a rule file is a mapping with 'rules:', found {}", root.kind_name()),
+            );
+            return;
+        };
+        let mut saw_rules = false;
+        for (k, v) in entries {
+            match k.as_scalar() {
+                Some("rules") => {
+                    saw_rules = true;
+                    match &v.value {
+                        Value::Seq(items) => {
+                            for item in items {
+                                if let Some(rule) = self.rule(file, item) {
+                                    self.rules.push(rule);
+                                }
+                            }
+                        }
+                        _ if v.is_null() => {}
+                        _ => self.error(
+                            file,
+                            v.mark,
+                            None,
+                            format!("'rules' must be a list, found {}", v.kind_name()),
+                        ),
+                    }
+                }
+                other => self.error(
+                    file,
+                    k.mark,
+                    None,
+                    format!(
+                        "unknown key '{}' at the top of a rule file (expected 'rules')",
+                        other.unwrap_or("?")
+                    ),
+                ),
+            }
+        }
+        if !saw_rules {
+            self.error(file, root.mark, None, "no 'rules:' list in this file".into());
+        }
+    }
+
+    fn rule(&mut self, file: &Path, node: &Node) -> Option<Rule> {
+        let Value::Map(entries) = &node.value else {
+            self.error(
+                file,
+                node.mark,
+                None,
+                format!("a rule is a mapping, found {}", node.kind_name()),
+            );
+            return None;
+        };
+        let errors_before = self.error_count();
+        let mut fields: HashMap<&str, (&Node, &Node)> = HashMap::new();
+        // The id first, so every later message can name the rule.
+        let id_node = entries
+            .iter()
+            .find(|(k, _)| k.as_scalar() == Some("id"))
+            .map(|(_, v)| v);
+        let id: Option<String> = id_node.and_then(|v| v.as_scalar()).map(str::to_string);
+        let rid = id.as_deref();
+        for (k, v) in entries {
+            let Some(key) = k.as_scalar() else {
+                self.error(file, k.mark, rid, "rule keys must be plain words".into());
+                continue;
+            };
+            if !RULE_KEYS.contains(&key) {
+                let hint = suggest(key, RULE_KEYS);
+                self.error(file, k.mark, rid, format!("unknown key '{key}'{hint}"));
+                continue;
+            }
+            if fields.insert(key, (k, v)).is_some() {
+                self.error(file, k.mark, rid, format!("key '{key}' appears twice"));
+            }
+        }
+        let id = match (id, id_node) {
+            (Some(id), Some(n)) => {
+                if !valid_id(&id) {
+                    self.error(
+                        file,
+                        n.mark,
+                        Some(&id),
+                        "an id is [a-z0-9][a-z0-9._-]* (lower case, digits, '.', '_', '-')".into(),
+                    );
+                }
+                if let Some((f, m)) = self.ids.get(&id) {
+                    let msg = format!(
+                        "id is already used at {}:{}:{}",
+                        f.display(),
+                        m.line,
+                        m.col
+                    );
+                    self.error(file, n.mark, Some(&id), msg);
+                } else {
+                    self.ids.insert(id.clone(), (file.to_path_buf(), n.mark));
+                }
+                id
+            }
+            (None, Some(n)) => {
+                self.error(file, n.mark, None, "'id' must be a string".into());
+                return None;
+            }
+            _ => {
+                self.error(file, node.mark, None, "a rule needs an 'id'".into());
+                return None;
+            }
+        };
+        let rid = Some(id.as_str());
+
+        let revision = match fields.get("revision") {
+            None => 1,
+            Some((_, v)) => match v.as_scalar().and_then(|s| s.parse::<u32>().ok()) {
+                Some(r) if plain(v) => r,
+                _ => {
+                    self.error(
+                        file,
+                        v.mark,
+                        rid,
+                        "'revision' must be a whole number".into(),
+                    );
+                    1
+                }
+            },
+        };
+        let title = self.string(file, rid, fields.get("title")).unwrap_or_else(|| id.clone());
+        let description = self
+            .string(file, rid, fields.get("description"))
+            .unwrap_or_default();
+        let category = self
+            .enum_value(file, rid, fields.get("category"), "category", Category::parse, Category::ALL.iter().map(|c| c.as_str()))
+            .unwrap_or(Category::Other);
+        let severity = self
+            .enum_value(file, rid, fields.get("severity"), "severity", Severity::parse, Severity::ALL.iter().map(|c| c.as_str()))
+            .unwrap_or(Severity::Medium);
+        let status = self
+            .enum_value(file, rid, fields.get("status"), "status", Status::parse, Status::ALL.iter().map(|c| c.as_str()))
+            .unwrap_or(Status::Active);
+        let tags = self.string_list(file, rid, fields.get("tags"));
+        let languages = self.string_list(file, rid, fields.get("languages"));
+        let references = self.string_list(file, rid, fields.get("references"));
+        let owner = self.string(file, rid, fields.get("owner"));
+        let review_by = match fields.get("review_by") {
+            None => None,
+            Some((_, v)) => {
+                let fmt = time::macros::format_description!("[year]-[month]-[day]");
+                match v.as_scalar().map(|s| time::Date::parse(s, fmt)) {
+                    Some(Ok(d)) => Some(d),
+                    _ => {
+                        self.error(file, v.mark, rid, "'review_by' must be a date YYYY-MM-DD".into());
+                        None
+                    }
+                }
+            }
+        };
+        let post_fields = fields.get("fields").map(|(_, v)| {
+            let list = self.string_list(file, rid, Some(&(v, v)));
+            if list.is_empty() {
+                self.error(file, v.mark, rid, "'fields' is empty: the rule would scan nothing".into());
+            }
+            list
+        });
+
+        // Terms.
+        let mut terms: Vec<Term> = Vec::new();
+        match fields.get("terms") {
+            None => self.error(file, node.mark, rid, "a rule needs 'terms'".into()),
+            Some((_, v)) => match &v.value {
+                Value::Map(entries) if !entries.is_empty() => {
+                    for (k, tv) in entries {
+                        let Some(name) = k.as_scalar() else {
+                            self.error(file, k.mark, rid, "a term name must be a word".into());
+                            continue;
+                        };
+                        if name.is_empty() || !name.chars().all(condition::is_name_char) {
+                            self.error(file, k.mark, rid, format!("term name '{name}' may hold only letters, digits, '_', '-' and '.'"));
+                            continue;
+                        }
+                        if name.chars().all(|c| c.is_ascii_digit()) {
+                            self.error(file, k.mark, rid, format!("term name '{name}' must not be a number"));
+                            continue;
+                        }
+                        if condition::RESERVED.contains(&name) {
+                            self.error(file, k.mark, rid, format!("'{name}' is a reserved word of conditions and cannot name a term"));
+                            continue;
+                        }
+                        if terms.iter().any(|t| t.name == name) {
+                            self.error(file, k.mark, rid, format!("term '{name}' is defined twice"));
+                            continue;
+                        }
+                        if let Some(t) = self.term(file, rid, name, k.mark, tv) {
+                            terms.push(t);
+                        }
+                    }
+                }
+                _ => self.error(file, v.mark, rid, "'terms' must be a mapping of term names to definitions".into()),
+            },
+        }
+
+        // Conditions.
+        let names: Vec<String> = terms.iter().map(|t| t.name.clone()).collect();
+        let lookup = |n: &str| names.iter().position(|m| m == n);
+        let parse_cond = |ctx: &mut Ctx, key: &str| -> Option<(Parsed, String)> {
+            let (_, v) = fields.get(key)?;
+            let Some(src) = v.as_scalar() else {
+                ctx.error(file, v.mark, rid, format!("'{key}' must be a string"));
+                return None;
+            };
+            match condition::parse(src, &lookup) {
+                Ok(p) => Some((p, src.to_string())),
+                Err(e) => {
+                    let mark = offset_mark(v, src, e.offset);
+                    ctx.error(file, mark, rid, format!("{key}: {}", e.message));
+                    None
+                }
+            }
+        };
+        let cond = parse_cond(self, "condition");
+        let unless = parse_cond(self, "unless");
+        if fields.contains_key("condition") && cond.is_none() || fields.contains_key("unless") && unless.is_none() {
+            return None;
+        }
+        let mut unless_terms = Vec::new();
+        if let Some((u, _)) = &unless {
+            if u.uses_them() {
+                let (_, v) = fields["unless"];
+                self.error(file, v.mark, rid, "'unless' cannot use 'of them'; name its terms".into());
+            }
+            u.named_terms(&mut unless_terms);
+        }
+        // `them` means every term that `unless` does not use.
+        let them: Vec<usize> = (0..terms.len()).filter(|t| !unless_terms.contains(t)).collect();
+        let (cond_parsed, condition_src) = cond.unwrap_or((Parsed::OfThem(condition::Quantity::AtLeast(1)), "any of them".to_string()));
+        let mut used = unless_terms.clone();
+        if cond_parsed.uses_them() {
+            used.extend(&them);
+        }
+        cond_parsed.named_terms(&mut used);
+        if cond_parsed.uses_them() && them.is_empty() && !terms.is_empty() {
+            self.error(file, node.mark, rid, "'of them' has no terms: every term is used by 'unless'".into());
+        }
+        for (i, t) in terms.iter().enumerate() {
+            if !used.contains(&i) {
+                self.error(file, t.mark, rid, format!("term '{}' is not used by 'condition' or 'unless'", t.name));
+            }
+        }
+        let condition = cond_parsed.resolve(&them);
+        let unless_src = unless.as_ref().map(|(_, s)| s.clone());
+        let unless = unless.map(|(u, _)| u.resolve(&them));
+
+        let tests = match fields.get("tests") {
+            None => RuleTests::default(),
+            Some((_, v)) => self.tests(file, rid, v),
+        };
+
+        if self.error_count() > errors_before {
+            return None;
+        }
+        if let Some(d) = review_by {
+            if d < time::OffsetDateTime::now_utc().date() {
+                self.warn(file, fields["review_by"].1.mark, rid, format!("review_by {d} has passed: review the rule and move the date"));
+            }
+        }
+        if status != Status::Disabled && tests.must_match.is_empty() {
+            self.warn(file, node.mark, rid, "no 'match' tests: nothing proves the rule fires".into());
+        }
+        if status != Status::Disabled && tests.no_match.is_empty() {
+            self.warn(file, node.mark, rid, "no 'no_match' tests: nothing proves the rule stays quiet on near misses".into());
+        }
+        Some(Rule {
+            id,
+            revision,
+            title,
+            description,
+            category,
+            severity,
+            status,
+            tags,
+            languages,
+            owner,
+            review_by,
+            references,
+            fields: post_fields,
+            terms,
+            condition,
+            unless,
+            condition_src,
+            unless_src,
+            tests,
+            file: file.to_path_buf(),
+            mark: node.mark,
+        })
+    }
+
+    fn error_count(&self) -> usize {
+        self.problems.iter().filter(|p| p.level == Level::Error).count()
+    }
+
+    fn string(&mut self, file: &Path, rid: Option<&str>, kv: Option<&(&Node, &Node)>) -> Option<String> {
+        let (k, v) = kv?;
+        match v.as_scalar() {
+            Some(s) if !v.is_null() => Some(s.to_string()),
+            _ => {
+                let key = k.as_scalar().unwrap_or("value");
+                self.error(file, v.mark, rid, format!("'{key}' must be a string, found {}", v.kind_name()));
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, file: &Path, rid: Option<&str>, kv: Option<&(&Node, &Node)>) -> Vec<String> {
+        let Some((k, v)) = kv else { return Vec::new() };
+        let key = k.as_scalar().unwrap_or("value");
+        match &v.value {
+            Value::Seq(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    match item.as_scalar() {
+                        Some(s) if !item.is_null() => out.push(s.to_string()),
+                        _ => self.error(file, item.mark, rid, format!("'{key}' entries must be strings, found {}", item.kind_name())),
+                    }
+                }
+                out
+            }
+            Value::Scalar(s, _) if !v.is_null() => vec![s.clone()],
+            _ => {
+                self.error(file, v.mark, rid, format!("'{key}' must be a list of strings, found {}", v.kind_name()));
+                Vec::new()
+            }
+        }
+    }
+
+    fn enum_value<T>(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        kv: Option<&(&Node, &Node)>,
+        key: &str,
+        parse: fn(&str) -> Option<T>,
+        allowed: impl Iterator<Item = &'static str>,
+    ) -> Option<T> {
+        let (_, v) = kv?;
+        match v.as_scalar().and_then(parse) {
+            Some(t) => Some(t),
+            None => {
+                let allowed: Vec<&str> = allowed.collect();
+                self.error(
+                    file,
+                    v.mark,
+                    rid,
+                    format!(
+                        "'{key}' is {}, not '{}'",
+                        allowed.join(" | "),
+                        v.as_scalar().unwrap_or(v.kind_name())
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn term(&mut self, file: &Path, rid: Option<&str>, name: &str, mark: Mark, node: &Node) -> Option<Term> {
+        let Value::Map(entries) = &node.value else {
+            self.error(file, node.mark, rid, format!("term '{name}' must be a mapping with one of words, substrings, regex, list, indicator"));
+            return None;
+        };
+        let errors_before = self.error_count();
+        let mut kind_node: Option<(&str, &Node)> = None;
+        let mut view = None;
+        let mut min_count = 1;
+        let mut whole_word: Option<(bool, Mark)> = None;
+        let mut seen = HashSet::new();
+        for (k, v) in entries {
+            let key = k.as_scalar().unwrap_or("");
+            if !seen.insert(key) {
+                self.error(file, k.mark, rid, format!("term '{name}': key '{key}' appears twice"));
+                continue;
+            }
+            match key {
+                "words" | "substrings" | "regex" | "list" | "indicator" => {
+                    if let Some((other, _)) = kind_node {
+                        self.error(file, k.mark, rid, format!("term '{name}' has both '{other}' and '{key}'; give each its own term"));
+                    } else {
+                        kind_node = Some((TERM_KINDS.iter().find(|s| **s == key).copied().unwrap_or("words"), v));
+                    }
+                }
+                "view" => match v.as_scalar() {
+                    Some("raw") => view = Some((View::Raw, v.mark)),
+                    Some("folded") => view = Some((View::Folded, v.mark)),
+                    _ => self.error(file, v.mark, rid, format!("term '{name}': 'view' is raw | folded")),
+                },
+                "min_count" => match v.as_scalar().and_then(|s| s.parse::<u32>().ok()) {
+                    Some(n) if n >= 1 && plain(v) => min_count = n,
+                    _ => self.error(file, v.mark, rid, format!("term '{name}': 'min_count' must be a whole number of at least 1")),
+                },
+                "whole_word" => match v.as_scalar() {
+                    Some("true") if plain(v) => whole_word = Some((true, v.mark)),
+                    Some("false") if plain(v) => whole_word = Some((false, v.mark)),
+                    _ => self.error(file, v.mark, rid, format!("term '{name}': 'whole_word' is true | false")),
+                },
+                other => {
+                    let hint = suggest(other, TERM_KEYS);
+                    self.error(file, k.mark, rid, format!("term '{name}': unknown key '{other}'{hint}"));
+                }
+            }
+        }
+        let Some((kind_key, kv)) = kind_node else {
+            self.error(file, mark, rid, format!("term '{name}' needs one of words, substrings, regex, list, indicator"));
+            return None;
+        };
+        let default_view = if kind_key == "indicator" { View::Raw } else { View::Folded };
+        let view_mark = view.map(|(_, m)| m);
+        let view = view.map(|(v, _)| v).unwrap_or(default_view);
+        let kind = match kind_key {
+            "words" | "substrings" => {
+                let entries = self.pattern_list(file, rid, name, kind_key, kv, view);
+                if kind_key == "words" {
+                    TermKind::Words(entries)
+                } else {
+                    TermKind::Substrings(entries)
+                }
+            }
+            "regex" => {
+                let pats = self.string_list(file, rid, Some(&(kv, kv)));
+                if pats.is_empty() {
+                    self.error(file, kv.mark, rid, format!("term '{name}': 'regex' is empty"));
+                }
+                for p in &pats {
+                    if let Err(msg) = check_regex(p, view) {
+                        self.error(file, kv.mark, rid, format!("term '{name}': {msg}"));
+                    }
+                }
+                TermKind::Regex(pats)
+            }
+            "list" => {
+                let Some(rel) = kv.as_scalar().filter(|_| !kv.is_null()) else {
+                    self.error(file, kv.mark, rid, format!("term '{name}': 'list' is the path of a list file"));
+                    return None;
+                };
+                let path = file.parent().unwrap_or(Path::new("")).join(rel);
+                match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        let base = file.parent().unwrap_or(Path::new("")).to_path_buf();
+                        self.hash_list(&base, file, &path, &bytes);
+                        match String::from_utf8(bytes) {
+                            Ok(text) => {
+                                let entries = self.list_entries(&path, rid, name, &text, view);
+                                if entries.is_empty() {
+                                    self.error(file, kv.mark, rid, format!("term '{name}': list {} has no entries", path.display()));
+                                }
+                                TermKind::List { path, entries }
+                            }
+                            Err(e) => {
+                                self.error(&path, Mark::default(), rid, format!("list file is not UTF-8 (byte {})", e.utf8_error().valid_up_to()));
+                                return None;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        self.error(file, kv.mark, rid, format!("term '{name}': cannot read list {}: {e}", path.display()));
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                let names = self.string_list(file, rid, Some(&(kv, kv)));
+                let mut kinds = Vec::new();
+                for n in &names {
+                    match IndicatorKind::from_name(n) {
+                        Some(k) => kinds.push(k),
+                        None => {
+                            let all: Vec<&str> = IndicatorKind::ALL.iter().map(|k| k.name()).collect();
+                            self.error(file, kv.mark, rid, format!("term '{name}': unknown indicator '{n}' (known: {})", all.join(", ")));
+                        }
+                    }
+                }
+                if names.is_empty() {
+                    self.error(file, kv.mark, rid, format!("term '{name}': 'indicator' is empty"));
+                }
+                if view == View::Folded {
+                    self.error(file, view_mark.unwrap_or(kv.mark), rid, format!("term '{name}': indicators validate what was posted and run on the raw view only"));
+                }
+                TermKind::Indicator(kinds)
+            }
+        };
+        let whole_word = match (&kind, whole_word) {
+            (TermKind::Regex(_) | TermKind::Indicator(_), Some((_, m))) => {
+                self.error(file, m, rid, format!("term '{name}': 'whole_word' applies to words, substrings and lists; a regex says its own boundaries with \\b"));
+                false
+            }
+            (_, Some((w, _))) => w,
+            (TermKind::Words(_) | TermKind::List { .. }, None) => true,
+            _ => false,
+        };
+        if self.error_count() > errors_before {
+            return None;
+        }
+        Some(Term {
+            name: name.to_string(),
+            kind,
+            view,
+            min_count,
+            whole_word,
+            mark,
+        })
+    }
+
+    fn hash_list(&mut self, base: &Path, _rule_file: &Path, path: &Path, bytes: &[u8]) {
+        // Lists may sit outside the rule directory; hash them by their path as written.
+        let mut root = base.to_path_buf();
+        while !path.starts_with(&root) && root.pop() {}
+        self.hash_file(&root, path, bytes);
+    }
+
+    fn pattern_list(&mut self, file: &Path, rid: Option<&str>, name: &str, key: &str, node: &Node, view: View) -> Vec<String> {
+        let items: Vec<&Node> = match &node.value {
+            Value::Seq(items) => items.iter().collect(),
+            Value::Scalar(..) if !node.is_null() => vec![node],
+            _ => {
+                self.error(file, node.mark, rid, format!("term '{name}': '{key}' must be a list of strings"));
+                return Vec::new();
+            }
+        };
+        if items.is_empty() {
+            self.error(file, node.mark, rid, format!("term '{name}': '{key}' is empty"));
+        }
+        let mut out = Vec::new();
+        for item in items {
+            match item.as_scalar() {
+                Some(s) if !item.is_null() => {
+                    if let Err(msg) = check_literal(s, view) {
+                        self.error(file, item.mark, rid, format!("term '{name}': entry '{s}' {msg}"));
+                    } else {
+                        out.push(s.to_string());
+                    }
+                }
+                _ => self.error(file, item.mark, rid, format!("term '{name}': '{key}' entries must be strings, found {}", item.kind_name())),
+            }
+        }
+        out
+    }
+
+    fn list_entries(&mut self, path: &Path, rid: Option<&str>, name: &str, text: &str, view: View) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let entry = line.trim();
+            if entry.is_empty() || entry.starts_with('#') {
+                continue;
+            }
+            if let Err(msg) = check_literal(entry, view) {
+                let col = line.find(entry).unwrap_or(0) + 1;
+                self.error(path, Mark { line: i + 1, col }, rid, format!("term '{name}': list entry '{entry}' {msg}"));
+            } else {
+                out.push(entry.to_string());
+            }
+        }
+        out
+    }
+
+    fn tests(&mut self, file: &Path, rid: Option<&str>, node: &Node) -> RuleTests {
+        let mut tests = RuleTests::default();
+        let Value::Map(entries) = &node.value else {
+            self.error(file, node.mark, rid, "'tests' must be a mapping with 'match' and 'no_match'".into());
+            return tests;
+        };
+        for (k, v) in entries {
+            let key = k.as_scalar().unwrap_or("");
+            let target = match key {
+                "match" => &mut tests.must_match,
+                "no_match" => &mut tests.no_match,
+                other => {
+                    let hint = suggest(other, &["match", "no_match"]);
+                    self.error(file, k.mark, rid, format!("tests: unknown key '{other}'{hint}"));
+                    continue;
+                }
+            };
+            let items: Vec<&Node> = match &v.value {
+                Value::Seq(items) => items.iter().collect(),
+                _ if v.is_null() => Vec::new(),
+                _ => {
+                    self.error(file, v.mark, rid, format!("tests: '{key}' must be a list of posts"));
+                    continue;
+                }
+            };
+            let mut posts = Vec::new();
+            let mut problems = Vec::new();
+            for item in items {
+                match &item.value {
+                    Value::Scalar(s, _) => posts.push(TestPost {
+                        fields: vec![(None, s.clone())],
+                        mark: item.mark,
+                    }),
+                    Value::Map(fields) => {
+                        let mut post = TestPost { fields: Vec::new(), mark: item.mark };
+                        for (fk, fv) in fields {
+                            match (fk.as_scalar(), fv.as_scalar()) {
+                                (Some(f), Some(t)) => post.fields.push((Some(f.to_string()), t.to_string())),
+                                _ => problems.push((fv.mark, "a test post field maps a field name to its text".to_string())),
+                            }
+                        }
+                        if post.fields.is_empty() {
+                            problems.push((item.mark, "a test post needs at least one field".to_string()));
+                        }
+                        posts.push(post);
+                    }
+                    Value::Seq(_) => problems.push((item.mark, "a test post is a string or a mapping of field names to text".to_string())),
+                }
+            }
+            for (m, msg) in problems {
+                self.error(file, m, rid, format!("tests: {msg}"));
+            }
+            target.extend(posts);
+        }
+        tests
+    }
+}
+
+const RULE_KEYS: &[&str] = &[
+    "id", "revision", "title", "description", "category", "severity", "status", "tags",
+    "languages", "owner", "review_by", "references", "fields", "terms", "condition", "unless",
+    "tests",
+];
+const TERM_KINDS: &[&str] = &["words", "substrings", "regex", "list", "indicator"];
+const TERM_KEYS: &[&str] = &[
+    "words", "substrings", "regex", "list", "indicator", "view", "min_count", "whole_word",
+];
+
+fn plain(v: &Node) -> bool {
+    matches!(v.value, Value::Scalar(_, ScalarStyle::Plain))
+}
+
+fn valid_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+}
+
+/// A literal pattern must still say something once folded.
+fn check_literal(s: &str, view: View) -> Result<(), String> {
+    match view {
+        View::Folded if normalize::fold(s).is_empty() => {
+            Err("folds to nothing (only spaces, punctuation or invisible characters)".into())
+        }
+        View::Raw if s.trim().is_empty() => Err("is empty".into()),
+        _ => Ok(()),
+    }
+}
+
+/// Compiles a regex term the way the engine will, so errors show at load.
+pub(crate) fn check_regex(pattern: &str, view: View) -> Result<(), String> {
+    let pat = match view {
+        View::Folded => normalize::fold_regex(pattern).map_err(|e| format!("regex '{pattern}': {e}"))?,
+        View::Raw => pattern.to_string(),
+    };
+    let re = regex::RegexBuilder::new(&pat)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| format!("regex '{pattern}': {e}"))?;
+    if re.is_match("") {
+        return Err(format!("regex '{pattern}' matches the empty string, so it would match every post"));
+    }
+    Ok(())
+}
+
+/// The position of a character offset inside a condition scalar. Exact for
+/// single-line plain and quoted scalars; block scalars point at their line.
+fn offset_mark(v: &Node, src: &str, offset: usize) -> Mark {
+    match &v.value {
+        Value::Scalar(_, ScalarStyle::Plain) if !src.contains('\n') => Mark {
+            line: v.mark.line,
+            col: v.mark.col + offset,
+        },
+        Value::Scalar(_, ScalarStyle::Quoted) if !src.contains('\n') && !src.contains(['\\', '\'', '"']) => Mark {
+            line: v.mark.line,
+            col: v.mark.col + 1 + offset,
+        },
+        _ => v.mark,
+    }
+}
+
+fn suggest(word: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (edit_distance(word, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| format!(" (did you mean '{k}'?)"))
+        .unwrap_or_default()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}

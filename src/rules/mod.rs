@@ -1,0 +1,314 @@
+//! Rule files in, a checked [`RuleSet`] out.
+//!
+//! The loader reads every `*.yaml`/`*.yml` file below a directory, rejects
+//! unknown keys and every other mistake with `file:line:col` and the rule id,
+//! and never returns a partial set: either every file is good, or the caller
+//! gets the full list of problems.
+
+pub mod condition;
+mod load;
+pub mod yaml;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use condition::Expr;
+pub use load::{load_dir, load_str, REGEX_SIZE_LIMIT};
+pub use yaml::Mark;
+
+use crate::indicators::IndicatorKind;
+
+/// What kind of harm a rule looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// Calls to join, travel, fight or pledge, with a way to be contacted.
+    Recruitment,
+    /// Appeals for money with a way to pay.
+    Financing,
+    /// Propaganda material.
+    Propaganda,
+    /// Threats of violence.
+    Threat,
+    /// Anything else.
+    Other,
+}
+
+/// How urgent an alert of a rule is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    /// For information.
+    Info,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical: act now.
+    Critical,
+}
+
+/// Whether a rule runs and whether its alerts count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Alerts are published.
+    Active,
+    /// The rule runs; its alerts carry `"shadow": true`.
+    Shadow,
+    /// Loaded and checked, never run.
+    Disabled,
+}
+
+macro_rules! named_enum {
+    ($ty:ty { $($var:ident = $name:literal),* $(,)? }) => {
+        impl $ty {
+            /// Every value, in order.
+            pub const ALL: &'static [$ty] = &[$(<$ty>::$var),*];
+            /// The name used in rule files and alerts.
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$ty>::$var => $name),* }
+            }
+            /// Parses the name used in rule files.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($name => Some(<$ty>::$var),)* _ => None }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum!(Category { Recruitment = "recruitment", Financing = "financing", Propaganda = "propaganda", Threat = "threat", Other = "other" });
+named_enum!(Severity { Info = "info", Low = "low", Medium = "medium", High = "high", Critical = "critical" });
+named_enum!(Status { Active = "active", Shadow = "shadow", Disabled = "disabled" });
+
+/// Which text a term is matched against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum View {
+    /// The field exactly as posted.
+    Raw,
+    /// The field after folding (see [`crate::normalize`]).
+    Folded,
+}
+
+impl View {
+    /// The name used in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Raw => "raw",
+            View::Folded => "folded",
+        }
+    }
+}
+
+/// What a term matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TermKind {
+    /// Whole words or phrases.
+    Words(Vec<String>),
+    /// Anywhere, no word boundaries.
+    Substrings(Vec<String>),
+    /// Regular expressions (Rust `regex` syntax).
+    Regex(Vec<String>),
+    /// Entries of a list file.
+    List {
+        /// The list file as resolved from the rule file.
+        path: PathBuf,
+        /// The entries, comments and blank lines removed.
+        entries: Vec<String>,
+    },
+    /// Built-in validated detectors.
+    Indicator(Vec<IndicatorKind>),
+}
+
+impl TermKind {
+    /// The key that introduced the term in the rule file.
+    pub fn key(&self) -> &'static str {
+        match self {
+            TermKind::Words(_) => "words",
+            TermKind::Substrings(_) => "substrings",
+            TermKind::Regex(_) => "regex",
+            TermKind::List { .. } => "list",
+            TermKind::Indicator(_) => "indicator",
+        }
+    }
+}
+
+/// A named term of a rule.
+#[derive(Clone, Debug)]
+pub struct Term {
+    /// The name used in conditions and evidence.
+    pub name: String,
+    /// What it matches.
+    pub kind: TermKind,
+    /// Which text it is matched against.
+    pub view: View,
+    /// The term holds only with at least this many matches.
+    pub min_count: u32,
+    /// Matches must start and end at word boundaries.
+    pub whole_word: bool,
+    /// Where the term is defined.
+    pub mark: Mark,
+}
+
+/// A post written inside a rule file as a test case.
+#[derive(Clone, Debug)]
+pub struct TestPost {
+    /// Field name and text. A plain string test has one field named `None`,
+    /// meaning "the first configured text field".
+    pub fields: Vec<(Option<String>, String)>,
+    /// Where the case is written.
+    pub mark: Mark,
+}
+
+/// A rule's own tests.
+#[derive(Clone, Debug, Default)]
+pub struct RuleTests {
+    /// Posts that must raise an alert.
+    pub must_match: Vec<TestPost>,
+    /// Posts that must not.
+    pub no_match: Vec<TestPost>,
+}
+
+/// One checked rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// Unique id across the rule set.
+    pub id: String,
+    /// Bumped on every change; carried in alerts.
+    pub revision: u32,
+    /// Short title.
+    pub title: String,
+    /// What the signal is and why it matters.
+    pub description: String,
+    /// Category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Active, shadow or disabled.
+    pub status: Status,
+    /// Free-form tags.
+    pub tags: Vec<String>,
+    /// Languages the rule is written for (informational).
+    pub languages: Vec<String>,
+    /// Who answers for the rule.
+    pub owner: Option<String>,
+    /// Date by which the rule must be reviewed, `YYYY-MM-DD`.
+    pub review_by: Option<time::Date>,
+    /// Public typologies the rule is based on.
+    pub references: Vec<String>,
+    /// Post fields to scan; `None` means every text field.
+    pub fields: Option<Vec<String>>,
+    /// The terms, in file order.
+    pub terms: Vec<Term>,
+    /// When the rule fires.
+    pub condition: Expr,
+    /// When a firing rule is suppressed.
+    pub unless: Option<Expr>,
+    /// The source text of the condition, for explanations.
+    pub condition_src: String,
+    /// The source text of `unless`.
+    pub unless_src: Option<String>,
+    /// Test cases.
+    pub tests: RuleTests,
+    /// The file the rule is in.
+    pub file: PathBuf,
+    /// Where the rule starts in that file.
+    pub mark: Mark,
+}
+
+impl Rule {
+    /// The rule's term names, indexed like [`Rule::terms`].
+    pub fn term_names(&self) -> Vec<String> {
+        self.terms.iter().map(|t| t.name.clone()).collect()
+    }
+}
+
+/// A loaded, checked set of rules and the hash that identifies it.
+#[derive(Clone, Debug)]
+pub struct RuleSet {
+    /// Rules in load order (files sorted by path, rules in file order).
+    pub rules: Vec<Rule>,
+    /// `sha256:` and the hex digest of every loaded file's path and bytes.
+    pub hash: String,
+    /// The files that were read, rule files and lists.
+    pub files: Vec<PathBuf>,
+}
+
+/// How bad a [`Problem`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// The set cannot be loaded.
+    Error,
+    /// The set loads, but something needs a person's attention.
+    Warning,
+}
+
+/// One thing wrong with a rule file, with its place.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    /// Error or warning.
+    pub level: Level,
+    /// The file.
+    pub file: PathBuf,
+    /// Line and column.
+    pub mark: Mark,
+    /// The rule id, where one is known.
+    pub rule: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        };
+        write!(
+            f,
+            "{}:{}:{}: {level}: ",
+            self.file.display(),
+            self.mark.line,
+            self.mark.col
+        )?;
+        if let Some(id) = &self.rule {
+            write!(f, "rule '{id}': ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// A rule set that could not be loaded: every error found, and the warnings.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct LoadError {
+    /// Errors and warnings, in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errors: Vec<&Problem> = self
+            .problems
+            .iter()
+            .filter(|p| p.level == Level::Error)
+            .collect();
+        write!(f, "the rule set has {} error(s)", errors.len())?;
+        for p in errors {
+            write!(f, "\n{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A rule set that loaded, with warnings that do not stop it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The rules.
+    pub set: RuleSet,
+    /// Warnings (past review dates, rules without tests, …).
+    pub warnings: Vec<Problem>,
+}
