@@ -160,6 +160,14 @@ pub struct Hit {
     pub note: Option<&'static str>,
 }
 
+impl Hit {
+    /// The span in the folded text, for hits found there.
+    pub fn folded_span(&self) -> Option<(usize, usize)> {
+        (self.folded_start != u32::MAX)
+            .then_some((self.folded_start as usize, self.folded_end as usize))
+    }
+}
+
 /// One piece of evidence of an alert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Evidence {
@@ -266,13 +274,17 @@ impl Engine {
             let mask = match &rule.fields {
                 None => u64::MAX,
                 Some(fs) => fs.iter().fold(0u64, |m, f| {
-                    m | 1 << field_names.iter().position(|n| n == f).expect("field registered")
+                    m | 1
+                        << field_names
+                            .iter()
+                            .position(|n| n == f)
+                            .expect("field registered")
                 }),
             };
             let mut in_condition = Vec::new();
             expr_terms(&rule.condition, &mut in_condition);
-            has_near |= expr_has_near(&rule.condition)
-                || rule.unless.as_ref().is_some_and(expr_has_near);
+            has_near |=
+                expr_has_near(&rule.condition) || rule.unless.as_ref().is_some_and(expr_has_near);
             let first_term = terms.len() as u32;
             for (local, term) in rule.terms.iter().enumerate() {
                 let global = terms.len() as u32;
@@ -492,9 +504,12 @@ impl Engine {
         }
         // Group hits by term, in text order, and drop duplicates (two patterns
         // of one term matching the same span).
-        s.sink.hits.sort_unstable_by_key(|h| (h.term, h.field, h.start, h.end));
+        s.sink
+            .hits
+            .sort_unstable_by_key(|h| (h.term, h.field, h.start, h.end));
         s.sink.hits.dedup_by(|b, a| {
-            let dup = a.term == b.term && a.field == b.field && a.start == b.start && a.end == b.end;
+            let dup =
+                a.term == b.term && a.field == b.field && a.start == b.start && a.end == b.end;
             if dup {
                 s.sink.counts[a.term as usize] -= 1;
             }
@@ -577,7 +592,10 @@ impl Engine {
 
     /// Every hit of the last scan, for explanations: (rule index, term index
     /// in the rule, hit).
-    pub fn last_hits<'s>(&'s self, s: &'s Scratch) -> impl Iterator<Item = (usize, usize, &'s Hit)> + 's {
+    pub fn last_hits<'s>(
+        &'s self,
+        s: &'s Scratch,
+    ) -> impl Iterator<Item = (usize, usize, &'s Hit)> + 's {
         s.sink.hits.iter().map(move |h| {
             let info = &self.terms[h.term as usize];
             let cr = &self.rules[info.rule as usize];
@@ -587,7 +605,12 @@ impl Engine {
 
     /// Evaluates one rule of the last scan in detail, for explanations:
     /// (condition holds, unless holds).
-    pub fn explain_rule(&self, rule_index: usize, fields: &[(&str, &str)], s: &mut Scratch) -> Option<(bool, bool)> {
+    pub fn explain_rule(
+        &self,
+        rule_index: usize,
+        fields: &[(&str, &str)],
+        s: &mut Scratch,
+    ) -> Option<(bool, bool)> {
         let cr = self.rules.iter().find(|r| r.index == rule_index)?;
         let rule = &self.set.rules[cr.index];
         let facts = RuleFacts {
@@ -621,7 +644,14 @@ const RAW: usize = u32::MAX as usize;
 impl HitSink {
     /// Records a hit; returns false when the term already has its maximum of
     /// stored hits (the count still goes up).
-    fn push(&mut self, term: u32, field: u16, start: usize, end: usize, folded: (usize, usize)) -> bool {
+    fn push(
+        &mut self,
+        term: u32,
+        field: u16,
+        start: usize,
+        end: usize,
+        folded: (usize, usize),
+    ) -> bool {
         let t = term as usize;
         if self.counts[t] == 0 {
             self.touched.push(term);
@@ -746,7 +776,10 @@ fn word_distance(s: &Scratch, fields: &[(&str, &str)], x: &Hit, y: &Hit) -> Opti
         if h.folded_start != u32::MAX {
             (h.folded_start as usize, h.folded_end as usize)
         } else {
-            (folded.folded_pos(h.start as usize), folded.folded_pos(h.end as usize))
+            (
+                folded.folded_pos(h.start as usize),
+                folded.folded_pos(h.end as usize),
+            )
         }
     };
     let (xs, xe) = pos(x);
@@ -785,7 +818,10 @@ impl LiteralBuilder {
             }
         };
         let list = &mut self.targets[id as usize];
-        if !list.iter().any(|t| t.term == target.term && t.whole_word == target.whole_word) {
+        if !list
+            .iter()
+            .any(|t| t.term == target.term && t.whole_word == target.whole_word)
+        {
             list.push(target);
         }
     }
@@ -811,7 +847,11 @@ impl LiteralBuilder {
             targets.extend(t);
             ranges.push((a, targets.len() as u32));
         }
-        Ok(Some(LiteralGroup { ac, ranges, targets }))
+        Ok(Some(LiteralGroup {
+            ac,
+            ranges,
+            targets,
+        }))
     }
 }
 
@@ -854,7 +894,8 @@ impl RegexGroup {
     /// Calls `f(term, start, end)` for every non-empty match of every pattern.
     fn matches(&self, text: &str, patset: &mut PatternSet, mut f: impl FnMut(u32, usize, usize)) {
         patset.clear();
-        self.set.which_overlapping_matches(&Input::new(text), patset);
+        self.set
+            .which_overlapping_matches(&Input::new(text), patset);
         for pid in patset.iter() {
             let i = pid.as_usize();
             let target = self.targets[i];
@@ -867,14 +908,22 @@ impl RegexGroup {
     }
 
     /// Like `matches`, applying each target's raw word-boundary requirement.
-    fn matches_bounded(&self, text: &str, patset: &mut PatternSet, mut f: impl FnMut(u32, usize, usize)) {
+    fn matches_bounded(
+        &self,
+        text: &str,
+        patset: &mut PatternSet,
+        mut f: impl FnMut(u32, usize, usize),
+    ) {
         patset.clear();
-        self.set.which_overlapping_matches(&Input::new(text), patset);
+        self.set
+            .which_overlapping_matches(&Input::new(text), patset);
         for pid in patset.iter() {
             let i = pid.as_usize();
             let target = self.targets[i];
             for m in self.each[i].find_iter(text) {
-                if m.start() < m.end() && (!target.whole_word || raw_bounded(text, m.start(), m.end())) {
+                if m.start() < m.end()
+                    && (!target.whole_word || raw_bounded(text, m.start(), m.end()))
+                {
                     f(target.term, m.start(), m.end());
                 }
             }
@@ -893,7 +942,13 @@ struct Builder {
 }
 
 impl Builder {
-    fn add_term(&mut self, rule: &Rule, local: usize, global: u32, mask: u64) -> Result<(), BuildError> {
+    fn add_term(
+        &mut self,
+        rule: &Rule,
+        local: usize,
+        global: u32,
+        mask: u64,
+    ) -> Result<(), BuildError> {
         let term = &rule.terms[local];
         let regex_err = |pattern: &str, message: String| BuildError::Regex {
             rule: rule.id.clone(),
@@ -913,10 +968,16 @@ impl Builder {
                     match term.view {
                         View::Folded => {
                             self.folded_fields |= mask;
-                            let folded = normalize::fold_regex(p).map_err(|e| regex_err(p, e.to_string()))?;
-                            self.folded_regex.add(folded, target).map_err(|e| regex_err(p, e))?;
+                            let folded = normalize::fold_regex(p)
+                                .map_err(|e| regex_err(p, e.to_string()))?;
+                            self.folded_regex
+                                .add(folded, target)
+                                .map_err(|e| regex_err(p, e))?;
                         }
-                        View::Raw => self.raw_regex.add(p.clone(), target).map_err(|e| regex_err(p, e))?,
+                        View::Raw => self
+                            .raw_regex
+                            .add(p.clone(), target)
+                            .map_err(|e| regex_err(p, e))?,
                     }
                 }
                 return Ok(());
@@ -952,7 +1013,9 @@ impl Builder {
                     if is_phrase {
                         let escaped: Vec<String> = parts.iter().map(|p| regex::escape(p)).collect();
                         let pattern = escaped.join(r"[^\p{L}\p{N}_]+");
-                        self.raw_regex.add(pattern, target).map_err(|e| regex_err(lit, e))?;
+                        self.raw_regex
+                            .add(pattern, target)
+                            .map_err(|e| regex_err(lit, e))?;
                     } else {
                         self.raw.add(lit.clone(), target);
                     }

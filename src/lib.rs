@@ -5,7 +5,13 @@
 //! wraps it.
 #![warn(missing_docs)]
 
+pub mod alert;
+pub mod config;
+pub mod engine;
+pub mod explain;
 pub mod indicators;
 pub mod normalize;
-pub mod engine;
+pub mod post;
 pub mod rules;
+pub mod ruletest;
+pub mod scan;

@@ -1,1 +1,401 @@
-fn main(){}
+//! The `kestrel` command line.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use kestrel::config::Config;
+use kestrel::engine::{Engine, EngineOptions};
+use kestrel::rules::{self, Level};
+use kestrel::scan::{self, Input, ScanOptions};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  failure: the rule set has errors, a rule test failed, an input could not be read
+  2  the command line or the configuration is wrong";
+
+#[derive(Parser)]
+#[command(
+    name = "kestrel",
+    version,
+    about = "Flags terrorist recruitment and financing signals in user posts",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan JSONL posts (files, or stdin when none) and print alerts as JSONL.
+    #[command(after_help = EXIT_CODES)]
+    Scan {
+        /// JSONL files of posts; `-` or none for stdin.
+        files: Vec<PathBuf>,
+        /// Rule directory (default: `[rules] dir` of the configuration, else `rules`).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Configuration file: `[posts]`, `[rules]` and `[alerts]` are used.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Scan threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// No summary on stderr.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check and lint rule files.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Show how a text folds, which terms match it and which rules fire.
+    #[command(after_help = EXIT_CODES)]
+    Explain {
+        /// The post text (the first text field); `-` reads stdin.
+        text: Option<String>,
+        /// Rule directory (default: `[rules] dir` of the configuration, else `rules`).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Another field of the post, as NAME=TEXT (repeatable).
+        #[arg(long = "field", value_name = "NAME=TEXT")]
+        fields: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Load and lint every rule file; every problem with file:line:col.
+    #[command(after_help = EXIT_CODES)]
+    Check {
+        /// Rule directory or file (default: `rules`).
+        dir: Option<PathBuf>,
+        /// Configuration file (for the text field names).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Run every rule's tests; a readable report of each failure.
+    #[command(after_help = EXIT_CODES)]
+    Test {
+        /// Rule directory or file (default: `rules`).
+        dir: Option<PathBuf>,
+        /// Configuration file (for the text field names).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// An error that maps to exit code 2.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kestrel: error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some()
+                || e.downcast_ref::<kestrel::config::ConfigError>().is_some()
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Scan {
+            files,
+            rules,
+            config,
+            workers,
+            quiet,
+        } => cmd_scan(files, rules, config, workers, quiet),
+        Command::Rules { command } => match command {
+            RulesCommand::Check {
+                dir,
+                config,
+                strict,
+            } => cmd_check(dir, config, strict),
+            RulesCommand::Test { dir, config } => cmd_test(dir, config),
+        },
+        Command::Explain {
+            text,
+            rules,
+            config,
+            fields,
+        } => cmd_explain(text, rules, config, fields),
+    }
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    Ok(Config::load(path, std::env::vars())?)
+}
+
+/// Loads and compiles the rules, printing every problem; `None` when the set
+/// has errors.
+fn load_engine(
+    dir: &Path,
+    config: &Config,
+    include_disabled: bool,
+) -> Result<Option<(Engine, Vec<rules::Problem>)>> {
+    match rules::load_dir(dir) {
+        Ok(loaded) => {
+            let options = EngineOptions {
+                text_fields: config.posts.field_names(),
+                include_disabled,
+            };
+            let engine = Engine::build(Arc::new(loaded.set), &options)
+                .with_context(|| format!("compiling the rules in {}", dir.display()))?;
+            Ok(Some((engine, loaded.warnings)))
+        }
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{p}");
+            }
+            let errors = e
+                .problems
+                .iter()
+                .filter(|p| p.level == Level::Error)
+                .count();
+            eprintln!(
+                "kestrel: {} error(s) in the rules at {}",
+                errors,
+                dir.display()
+            );
+            Ok(None)
+        }
+    }
+}
+
+fn rules_dir(explicit: Option<PathBuf>, config: &Config) -> PathBuf {
+    explicit.unwrap_or_else(|| config.rules.dir.clone())
+}
+
+fn cmd_scan(
+    files: Vec<PathBuf>,
+    rules: Option<PathBuf>,
+    config: Option<PathBuf>,
+    workers: Option<usize>,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let config = load_config(config.as_deref())?;
+    let schema = Arc::new(config.posts.schema()?);
+    let dir = rules_dir(rules, &config);
+    // A broken rule set stops the scan before it reads a post.
+    let Some((engine, warnings)) = load_engine(&dir, &config, false)? else {
+        return Ok(ExitCode::from(1));
+    };
+    if !warnings.is_empty() && !quiet {
+        eprintln!(
+            "kestrel: the rules have {} warning(s); `kestrel rules check {}` lists them",
+            warnings.len(),
+            dir.display()
+        );
+    }
+    let engine = Arc::new(engine);
+    let inputs: Vec<Input> = if files.is_empty() {
+        vec![Input::Stdin]
+    } else {
+        files
+            .into_iter()
+            .map(|f| {
+                if f.as_os_str() == "-" {
+                    Input::Stdin
+                } else {
+                    Input::File(f)
+                }
+            })
+            .collect()
+    };
+    let options = ScanOptions {
+        workers: workers
+            .unwrap_or_else(|| config.pipeline.worker_count())
+            .max(1),
+        evidence: config.alerts.evidence,
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
+    let mut err = io::stderr();
+    let show_progress = !quiet && io::stderr().is_terminal();
+    let mut last = Instant::now();
+    let mut shown = false;
+    let mut progress = |s: &scan::ScanSummary| {
+        if show_progress && last.elapsed().as_secs_f64() >= 1.0 {
+            last = Instant::now();
+            shown = true;
+            let secs = s.elapsed.as_secs_f64().max(1e-9);
+            eprint!(
+                "\r{} posts, {} alerts, {:.1} MB/s   ",
+                s.posts,
+                s.alerts + s.shadow_alerts,
+                s.bytes as f64 / 1e6 / secs
+            );
+        }
+    };
+    let mut messages = io::stderr();
+    let result = scan::scan(
+        &inputs,
+        engine.clone(),
+        schema,
+        &options,
+        &mut out,
+        &mut messages,
+        &mut progress,
+    );
+    if shown {
+        eprint!("\r");
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(scan::ScanError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            return Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !quiet {
+        let _ = err.write_all(
+            summary
+                .render(engine.ruleset_hash(), engine.rule_set().rules.len())
+                .as_bytes(),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_check(dir: Option<PathBuf>, config: Option<PathBuf>, strict: bool) -> Result<ExitCode> {
+    let config = load_config(config.as_deref())?;
+    let dir = dir.unwrap_or_else(|| config.rules.dir.clone());
+    let Some((engine, warnings)) = load_engine(&dir, &config, true)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let mut warnings = warnings;
+    for rule in engine.rules_firing_on_empty_posts() {
+        warnings.push(rules::Problem {
+            level: Level::Warning,
+            file: rule.file.clone(),
+            mark: rule.mark,
+            rule: Some(rule.id.clone()),
+            message: "the condition holds on a post with no match at all, so the rule fires on nearly every post".into(),
+        });
+    }
+    for rule in &engine.rule_set().rules {
+        for f in rule.fields.iter().flatten() {
+            if !config.posts.text_fields.iter().any(|(n, _)| n == f) {
+                warnings.push(rules::Problem {
+                    level: Level::Warning,
+                    file: rule.file.clone(),
+                    mark: rule.mark,
+                    rule: Some(rule.id.clone()),
+                    message: format!("field '{f}' is not one of the configured text fields, so live posts never fill it"),
+                });
+            }
+        }
+    }
+    for w in &warnings {
+        println!("{w}");
+    }
+    let set = engine.rule_set();
+    let count = |s: rules::Status| set.rules.iter().filter(|r| r.status == s).count();
+    println!(
+        "{} rules ({} active, {} shadow, {} disabled) in {} files, {} literal patterns; {} warning(s); ruleset {}",
+        set.rules.len(),
+        count(rules::Status::Active),
+        count(rules::Status::Shadow),
+        count(rules::Status::Disabled),
+        set.files.len(),
+        engine.literal_count(),
+        warnings.len(),
+        set.hash
+    );
+    if strict && !warnings.is_empty() {
+        eprintln!(
+            "kestrel: --strict: {} warning(s) count as errors",
+            warnings.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_test(dir: Option<PathBuf>, config: Option<PathBuf>) -> Result<ExitCode> {
+    let config = load_config(config.as_deref())?;
+    let dir = dir.unwrap_or_else(|| config.rules.dir.clone());
+    let Some((engine, _)) = load_engine(&dir, &config, false)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let report = kestrel::ruletest::run(&engine);
+    print!("{}", report.render());
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn cmd_explain(
+    text: Option<String>,
+    rules: Option<PathBuf>,
+    config: Option<PathBuf>,
+    extra: Vec<String>,
+) -> Result<ExitCode> {
+    let config = load_config(config.as_deref())?;
+    let dir = rules_dir(rules, &config);
+    let Some((engine, _)) = load_engine(&dir, &config, true)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let mut owned: Vec<(String, String)> = Vec::new();
+    match text.as_deref() {
+        Some("-") => {
+            let mut s = String::new();
+            io::Read::read_to_string(&mut io::stdin(), &mut s).context("reading stdin")?;
+            owned.push((
+                engine.default_field().to_string(),
+                s.trim_end_matches('\n').to_string(),
+            ));
+        }
+        Some(t) => owned.push((engine.default_field().to_string(), t.to_string())),
+        None => {}
+    }
+    for f in extra {
+        let Some((name, value)) = f.split_once('=') else {
+            return Err(UsageError(format!("--field {f:?}: expected NAME=TEXT")).into());
+        };
+        owned.push((name.to_string(), value.to_string()));
+    }
+    if owned.is_empty() {
+        return Err(UsageError("explain needs a TEXT or --field NAME=TEXT".into()).into());
+    }
+    let fields: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    print!("{}", kestrel::explain::explain(&engine, &fields));
+    Ok(ExitCode::SUCCESS)
+}

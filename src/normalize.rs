@@ -21,7 +21,10 @@ impl FoldedText {
         if start >= end || self.raw_start.is_empty() {
             return (0, 0);
         }
-        (self.raw_start[start] as usize, self.raw_end[end - 1] as usize)
+        (
+            self.raw_start[start] as usize,
+            self.raw_end[end - 1] as usize,
+        )
     }
 }
 pub fn fold_into(raw: &str, out: &mut FoldedText) {
@@ -60,5 +63,8 @@ pub fn fold_regex(pattern: &str) -> Result<String, regex_syntax::ast::Error> {
     Ok(pattern.to_lowercase())
 }
 pub fn is_boundary(folded: &str, at: usize) -> bool {
-    at == 0 || at >= folded.len() || folded.as_bytes()[at] == b' ' || folded.as_bytes()[at - 1] == b' '
+    at == 0
+        || at >= folded.len()
+        || folded.as_bytes()[at] == b' '
+        || folded.as_bytes()[at - 1] == b' '
 }

@@ -310,7 +310,12 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ConditionError> {
                 i += len;
                 Tok::Cmp(op)
             }
-            c if c.is_ascii_digit() && !chars[i..].iter().take_while(|c| is_name_char(**c)).any(|c| !c.is_ascii_digit()) => {
+            c if c.is_ascii_digit()
+                && !chars[i..]
+                    .iter()
+                    .take_while(|c| is_name_char(**c))
+                    .any(|c| !c.is_ascii_digit()) =>
+            {
                 while i < chars.len() && chars[i].is_ascii_digit() {
                     i += 1;
                 }
@@ -621,7 +626,10 @@ mod tests {
             p("any of them").unwrap(),
             Expr::Of(Quantity::AtLeast(1), vec![0, 1, 2])
         );
-        assert_eq!(p("all of them").unwrap(), Expr::Of(Quantity::All, vec![0, 1, 2]));
+        assert_eq!(
+            p("all of them").unwrap(),
+            Expr::Of(Quantity::All, vec![0, 1, 2])
+        );
         assert_eq!(
             p("2 of them").unwrap(),
             Expr::Of(Quantity::AtLeast(2), vec![0, 1, 2])
@@ -630,12 +638,12 @@ mod tests {
 
     #[test]
     fn counts_and_near_parse() {
-        assert_eq!(
-            p("#appeal >= 3").unwrap(),
-            Expr::Count(0, CmpOp::Ge, 3)
-        );
+        assert_eq!(p("#appeal >= 3").unwrap(), Expr::Count(0, CmpOp::Ge, 3));
         assert_eq!(p("near(appeal, wallet, 5)").unwrap(), Expr::Near(0, 1, 5));
-        assert_eq!(p("x1 and a-b").unwrap(), Expr::And(vec![Expr::Term(4), Expr::Term(5)]));
+        assert_eq!(
+            p("x1 and a-b").unwrap(),
+            Expr::And(vec![Expr::Term(4), Expr::Term(5)])
+        );
     }
 
     #[test]

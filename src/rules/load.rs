@@ -27,7 +27,12 @@ pub fn load_dir(path: &Path) -> Result<Loaded, LoadError> {
         collect_yaml(path, &mut files, &mut ctx);
         files.sort();
     } else {
-        ctx.error(path, Mark::default(), None, "no such file or directory".to_string());
+        ctx.error(
+            path,
+            Mark::default(),
+            None,
+            "no such file or directory".to_string(),
+        );
     }
     let base = if path.is_dir() {
         path.to_path_buf()
@@ -76,7 +81,12 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>, ctx: &mut Ctx) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            ctx.error(dir, Mark::default(), None, format!("cannot read directory: {e}"));
+            ctx.error(
+                dir,
+                Mark::default(),
+                None,
+                format!("cannot read directory: {e}"),
+            );
             return;
         }
     };
@@ -149,7 +159,7 @@ impl Ctx {
             h.update(rel.as_bytes());
             h.update(digest);
         }
-        let hash = format!("sha256:{}", hex(&h.finalize()));
+        let hash = format!("sha256:{}", hex_digest(&h.finalize()));
         self.files.sort();
         let warnings = std::mem::take(&mut self.problems);
         Ok(Loaded {
@@ -166,7 +176,12 @@ impl Ctx {
         let root = match yaml::parse(src) {
             Ok(Some(root)) => root,
             Ok(None) => {
-                self.warn(file, Mark { line: 1, col: 1 }, None, "empty rule file".into());
+                self.warn(
+                    file,
+                    Mark { line: 1, col: 1 },
+                    None,
+                    "empty rule file".into(),
+                );
                 return;
             }
             Err(e) => {
@@ -179,7 +194,10 @@ impl Ctx {
                 file,
                 root.mark,
                 None,
-                format!("a rule file is a mapping with 'rules:', found {}", root.kind_name()),
+                format!(
+                    "a rule file is a mapping with 'rules:', found {}",
+                    root.kind_name()
+                ),
             );
             return;
         };
@@ -217,7 +235,12 @@ impl Ctx {
             }
         }
         if !saw_rules {
-            self.error(file, root.mark, None, "no 'rules:' list in this file".into());
+            self.error(
+                file,
+                root.mark,
+                None,
+                "no 'rules:' list in this file".into(),
+            );
         }
     }
 
@@ -265,12 +288,7 @@ impl Ctx {
                     );
                 }
                 if let Some((f, m)) = self.ids.get(&id) {
-                    let msg = format!(
-                        "id is already used at {}:{}:{}",
-                        f.display(),
-                        m.line,
-                        m.col
-                    );
+                    let msg = format!("id is already used at {}:{}:{}", f.display(), m.line, m.col);
                     self.error(file, n.mark, Some(&id), msg);
                 } else {
                     self.ids.insert(id.clone(), (file.to_path_buf(), n.mark));
@@ -303,18 +321,41 @@ impl Ctx {
                 }
             },
         };
-        let title = self.string(file, rid, fields.get("title")).unwrap_or_else(|| id.clone());
+        let title = self
+            .string(file, rid, fields.get("title"))
+            .unwrap_or_else(|| id.clone());
         let description = self
             .string(file, rid, fields.get("description"))
             .unwrap_or_default();
         let category = self
-            .enum_value(file, rid, fields.get("category"), "category", Category::parse, Category::ALL.iter().map(|c| c.as_str()))
+            .enum_value(
+                file,
+                rid,
+                fields.get("category"),
+                "category",
+                Category::parse,
+                Category::ALL.iter().map(|c| c.as_str()),
+            )
             .unwrap_or(Category::Other);
         let severity = self
-            .enum_value(file, rid, fields.get("severity"), "severity", Severity::parse, Severity::ALL.iter().map(|c| c.as_str()))
+            .enum_value(
+                file,
+                rid,
+                fields.get("severity"),
+                "severity",
+                Severity::parse,
+                Severity::ALL.iter().map(|c| c.as_str()),
+            )
             .unwrap_or(Severity::Medium);
         let status = self
-            .enum_value(file, rid, fields.get("status"), "status", Status::parse, Status::ALL.iter().map(|c| c.as_str()))
+            .enum_value(
+                file,
+                rid,
+                fields.get("status"),
+                "status",
+                Status::parse,
+                Status::ALL.iter().map(|c| c.as_str()),
+            )
             .unwrap_or(Status::Active);
         let tags = self.string_list(file, rid, fields.get("tags"));
         let languages = self.string_list(file, rid, fields.get("languages"));
@@ -327,7 +368,12 @@ impl Ctx {
                 match v.as_scalar().map(|s| time::Date::parse(s, fmt)) {
                     Some(Ok(d)) => Some(d),
                     _ => {
-                        self.error(file, v.mark, rid, "'review_by' must be a date YYYY-MM-DD".into());
+                        self.error(
+                            file,
+                            v.mark,
+                            rid,
+                            "'review_by' must be a date YYYY-MM-DD".into(),
+                        );
                         None
                     }
                 }
@@ -336,7 +382,12 @@ impl Ctx {
         let post_fields = fields.get("fields").map(|(_, v)| {
             let list = self.string_list(file, rid, Some(&(v, v)));
             if list.is_empty() {
-                self.error(file, v.mark, rid, "'fields' is empty: the rule would scan nothing".into());
+                self.error(
+                    file,
+                    v.mark,
+                    rid,
+                    "'fields' is empty: the rule would scan nothing".into(),
+                );
             }
             list
         });
@@ -357,7 +408,12 @@ impl Ctx {
                             continue;
                         }
                         if name.chars().all(|c| c.is_ascii_digit()) {
-                            self.error(file, k.mark, rid, format!("term name '{name}' must not be a number"));
+                            self.error(
+                                file,
+                                k.mark,
+                                rid,
+                                format!("term name '{name}' must not be a number"),
+                            );
                             continue;
                         }
                         if condition::RESERVED.contains(&name) {
@@ -365,7 +421,12 @@ impl Ctx {
                             continue;
                         }
                         if terms.iter().any(|t| t.name == name) {
-                            self.error(file, k.mark, rid, format!("term '{name}' is defined twice"));
+                            self.error(
+                                file,
+                                k.mark,
+                                rid,
+                                format!("term '{name}' is defined twice"),
+                            );
                             continue;
                         }
                         if let Some(t) = self.term(file, rid, name, k.mark, tv) {
@@ -373,7 +434,12 @@ impl Ctx {
                         }
                     }
                 }
-                _ => self.error(file, v.mark, rid, "'terms' must be a mapping of term names to definitions".into()),
+                _ => self.error(
+                    file,
+                    v.mark,
+                    rid,
+                    "'terms' must be a mapping of term names to definitions".into(),
+                ),
             },
         }
 
@@ -397,31 +463,53 @@ impl Ctx {
         };
         let cond = parse_cond(self, "condition");
         let unless = parse_cond(self, "unless");
-        if fields.contains_key("condition") && cond.is_none() || fields.contains_key("unless") && unless.is_none() {
+        if fields.contains_key("condition") && cond.is_none()
+            || fields.contains_key("unless") && unless.is_none()
+        {
             return None;
         }
         let mut unless_terms = Vec::new();
         if let Some((u, _)) = &unless {
             if u.uses_them() {
                 let (_, v) = fields["unless"];
-                self.error(file, v.mark, rid, "'unless' cannot use 'of them'; name its terms".into());
+                self.error(
+                    file,
+                    v.mark,
+                    rid,
+                    "'unless' cannot use 'of them'; name its terms".into(),
+                );
             }
             u.named_terms(&mut unless_terms);
         }
         // `them` means every term that `unless` does not use.
-        let them: Vec<usize> = (0..terms.len()).filter(|t| !unless_terms.contains(t)).collect();
-        let (cond_parsed, condition_src) = cond.unwrap_or((Parsed::OfThem(condition::Quantity::AtLeast(1)), "any of them".to_string()));
+        let them: Vec<usize> = (0..terms.len())
+            .filter(|t| !unless_terms.contains(t))
+            .collect();
+        let (cond_parsed, condition_src) = cond.unwrap_or((
+            Parsed::OfThem(condition::Quantity::AtLeast(1)),
+            "any of them".to_string(),
+        ));
         let mut used = unless_terms.clone();
         if cond_parsed.uses_them() {
             used.extend(&them);
         }
         cond_parsed.named_terms(&mut used);
         if cond_parsed.uses_them() && them.is_empty() && !terms.is_empty() {
-            self.error(file, node.mark, rid, "'of them' has no terms: every term is used by 'unless'".into());
+            self.error(
+                file,
+                node.mark,
+                rid,
+                "'of them' has no terms: every term is used by 'unless'".into(),
+            );
         }
         for (i, t) in terms.iter().enumerate() {
             if !used.contains(&i) {
-                self.error(file, t.mark, rid, format!("term '{}' is not used by 'condition' or 'unless'", t.name));
+                self.error(
+                    file,
+                    t.mark,
+                    rid,
+                    format!("term '{}' is not used by 'condition' or 'unless'", t.name),
+                );
             }
         }
         let condition = cond_parsed.resolve(&them);
@@ -438,14 +526,29 @@ impl Ctx {
         }
         if let Some(d) = review_by {
             if d < time::OffsetDateTime::now_utc().date() {
-                self.warn(file, fields["review_by"].1.mark, rid, format!("review_by {d} has passed: review the rule and move the date"));
+                self.warn(
+                    file,
+                    fields["review_by"].1.mark,
+                    rid,
+                    format!("review_by {d} has passed: review the rule and move the date"),
+                );
             }
         }
         if status != Status::Disabled && tests.must_match.is_empty() {
-            self.warn(file, node.mark, rid, "no 'match' tests: nothing proves the rule fires".into());
+            self.warn(
+                file,
+                node.mark,
+                rid,
+                "no 'match' tests: nothing proves the rule fires".into(),
+            );
         }
         if status != Status::Disabled && tests.no_match.is_empty() {
-            self.warn(file, node.mark, rid, "no 'no_match' tests: nothing proves the rule stays quiet on near misses".into());
+            self.warn(
+                file,
+                node.mark,
+                rid,
+                "no 'no_match' tests: nothing proves the rule stays quiet on near misses".into(),
+            );
         }
         Some(Rule {
             id,
@@ -473,22 +576,40 @@ impl Ctx {
     }
 
     fn error_count(&self) -> usize {
-        self.problems.iter().filter(|p| p.level == Level::Error).count()
+        self.problems
+            .iter()
+            .filter(|p| p.level == Level::Error)
+            .count()
     }
 
-    fn string(&mut self, file: &Path, rid: Option<&str>, kv: Option<&(&Node, &Node)>) -> Option<String> {
+    fn string(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        kv: Option<&(&Node, &Node)>,
+    ) -> Option<String> {
         let (k, v) = kv?;
         match v.as_scalar() {
             Some(s) if !v.is_null() => Some(s.to_string()),
             _ => {
                 let key = k.as_scalar().unwrap_or("value");
-                self.error(file, v.mark, rid, format!("'{key}' must be a string, found {}", v.kind_name()));
+                self.error(
+                    file,
+                    v.mark,
+                    rid,
+                    format!("'{key}' must be a string, found {}", v.kind_name()),
+                );
                 None
             }
         }
     }
 
-    fn string_list(&mut self, file: &Path, rid: Option<&str>, kv: Option<&(&Node, &Node)>) -> Vec<String> {
+    fn string_list(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        kv: Option<&(&Node, &Node)>,
+    ) -> Vec<String> {
         let Some((k, v)) = kv else { return Vec::new() };
         let key = k.as_scalar().unwrap_or("value");
         match &v.value {
@@ -497,14 +618,27 @@ impl Ctx {
                 for item in items {
                     match item.as_scalar() {
                         Some(s) if !item.is_null() => out.push(s.to_string()),
-                        _ => self.error(file, item.mark, rid, format!("'{key}' entries must be strings, found {}", item.kind_name())),
+                        _ => self.error(
+                            file,
+                            item.mark,
+                            rid,
+                            format!(
+                                "'{key}' entries must be strings, found {}",
+                                item.kind_name()
+                            ),
+                        ),
                     }
                 }
                 out
             }
             Value::Scalar(s, _) if !v.is_null() => vec![s.clone()],
             _ => {
-                self.error(file, v.mark, rid, format!("'{key}' must be a list of strings, found {}", v.kind_name()));
+                self.error(
+                    file,
+                    v.mark,
+                    rid,
+                    format!("'{key}' must be a list of strings, found {}", v.kind_name()),
+                );
                 Vec::new()
             }
         }
@@ -539,7 +673,14 @@ impl Ctx {
         }
     }
 
-    fn term(&mut self, file: &Path, rid: Option<&str>, name: &str, mark: Mark, node: &Node) -> Option<Term> {
+    fn term(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        name: &str,
+        mark: Mark,
+        node: &Node,
+    ) -> Option<Term> {
         let Value::Map(entries) = &node.value else {
             self.error(file, node.mark, rid, format!("term '{name}' must be a mapping with one of words, substrings, regex, list, indicator"));
             return None;
@@ -553,7 +694,12 @@ impl Ctx {
         for (k, v) in entries {
             let key = k.as_scalar().unwrap_or("");
             if !seen.insert(key) {
-                self.error(file, k.mark, rid, format!("term '{name}': key '{key}' appears twice"));
+                self.error(
+                    file,
+                    k.mark,
+                    rid,
+                    format!("term '{name}': key '{key}' appears twice"),
+                );
                 continue;
             }
             match key {
@@ -561,34 +707,70 @@ impl Ctx {
                     if let Some((other, _)) = kind_node {
                         self.error(file, k.mark, rid, format!("term '{name}' has both '{other}' and '{key}'; give each its own term"));
                     } else {
-                        kind_node = Some((TERM_KINDS.iter().find(|s| **s == key).copied().unwrap_or("words"), v));
+                        kind_node = Some((
+                            TERM_KINDS
+                                .iter()
+                                .find(|s| **s == key)
+                                .copied()
+                                .unwrap_or("words"),
+                            v,
+                        ));
                     }
                 }
                 "view" => match v.as_scalar() {
                     Some("raw") => view = Some((View::Raw, v.mark)),
                     Some("folded") => view = Some((View::Folded, v.mark)),
-                    _ => self.error(file, v.mark, rid, format!("term '{name}': 'view' is raw | folded")),
+                    _ => self.error(
+                        file,
+                        v.mark,
+                        rid,
+                        format!("term '{name}': 'view' is raw | folded"),
+                    ),
                 },
                 "min_count" => match v.as_scalar().and_then(|s| s.parse::<u32>().ok()) {
                     Some(n) if n >= 1 && plain(v) => min_count = n,
-                    _ => self.error(file, v.mark, rid, format!("term '{name}': 'min_count' must be a whole number of at least 1")),
+                    _ => self.error(
+                        file,
+                        v.mark,
+                        rid,
+                        format!("term '{name}': 'min_count' must be a whole number of at least 1"),
+                    ),
                 },
                 "whole_word" => match v.as_scalar() {
                     Some("true") if plain(v) => whole_word = Some((true, v.mark)),
                     Some("false") if plain(v) => whole_word = Some((false, v.mark)),
-                    _ => self.error(file, v.mark, rid, format!("term '{name}': 'whole_word' is true | false")),
+                    _ => self.error(
+                        file,
+                        v.mark,
+                        rid,
+                        format!("term '{name}': 'whole_word' is true | false"),
+                    ),
                 },
                 other => {
                     let hint = suggest(other, TERM_KEYS);
-                    self.error(file, k.mark, rid, format!("term '{name}': unknown key '{other}'{hint}"));
+                    self.error(
+                        file,
+                        k.mark,
+                        rid,
+                        format!("term '{name}': unknown key '{other}'{hint}"),
+                    );
                 }
             }
         }
         let Some((kind_key, kv)) = kind_node else {
-            self.error(file, mark, rid, format!("term '{name}' needs one of words, substrings, regex, list, indicator"));
+            self.error(
+                file,
+                mark,
+                rid,
+                format!("term '{name}' needs one of words, substrings, regex, list, indicator"),
+            );
             return None;
         };
-        let default_view = if kind_key == "indicator" { View::Raw } else { View::Folded };
+        let default_view = if kind_key == "indicator" {
+            View::Raw
+        } else {
+            View::Folded
+        };
         let view_mark = view.map(|(_, m)| m);
         let view = view.map(|(v, _)| v).unwrap_or(default_view);
         let kind = match kind_key {
@@ -603,7 +785,12 @@ impl Ctx {
             "regex" => {
                 let pats = self.string_list(file, rid, Some(&(kv, kv)));
                 if pats.is_empty() {
-                    self.error(file, kv.mark, rid, format!("term '{name}': 'regex' is empty"));
+                    self.error(
+                        file,
+                        kv.mark,
+                        rid,
+                        format!("term '{name}': 'regex' is empty"),
+                    );
                 }
                 for p in &pats {
                     if let Err(msg) = check_regex(p, view) {
@@ -614,7 +801,12 @@ impl Ctx {
             }
             "list" => {
                 let Some(rel) = kv.as_scalar().filter(|_| !kv.is_null()) else {
-                    self.error(file, kv.mark, rid, format!("term '{name}': 'list' is the path of a list file"));
+                    self.error(
+                        file,
+                        kv.mark,
+                        rid,
+                        format!("term '{name}': 'list' is the path of a list file"),
+                    );
                     return None;
                 };
                 let path = file.parent().unwrap_or(Path::new("")).join(rel);
@@ -626,18 +818,39 @@ impl Ctx {
                             Ok(text) => {
                                 let entries = self.list_entries(&path, rid, name, &text, view);
                                 if entries.is_empty() {
-                                    self.error(file, kv.mark, rid, format!("term '{name}': list {} has no entries", path.display()));
+                                    self.error(
+                                        file,
+                                        kv.mark,
+                                        rid,
+                                        format!(
+                                            "term '{name}': list {} has no entries",
+                                            path.display()
+                                        ),
+                                    );
                                 }
                                 TermKind::List { path, entries }
                             }
                             Err(e) => {
-                                self.error(&path, Mark::default(), rid, format!("list file is not UTF-8 (byte {})", e.utf8_error().valid_up_to()));
+                                self.error(
+                                    &path,
+                                    Mark::default(),
+                                    rid,
+                                    format!(
+                                        "list file is not UTF-8 (byte {})",
+                                        e.utf8_error().valid_up_to()
+                                    ),
+                                );
                                 return None;
                             }
                         }
                     }
                     Err(e) => {
-                        self.error(file, kv.mark, rid, format!("term '{name}': cannot read list {}: {e}", path.display()));
+                        self.error(
+                            file,
+                            kv.mark,
+                            rid,
+                            format!("term '{name}': cannot read list {}: {e}", path.display()),
+                        );
                         return None;
                     }
                 }
@@ -649,13 +862,27 @@ impl Ctx {
                     match IndicatorKind::from_name(n) {
                         Some(k) => kinds.push(k),
                         None => {
-                            let all: Vec<&str> = IndicatorKind::ALL.iter().map(|k| k.name()).collect();
-                            self.error(file, kv.mark, rid, format!("term '{name}': unknown indicator '{n}' (known: {})", all.join(", ")));
+                            let all: Vec<&str> =
+                                IndicatorKind::ALL.iter().map(|k| k.name()).collect();
+                            self.error(
+                                file,
+                                kv.mark,
+                                rid,
+                                format!(
+                                    "term '{name}': unknown indicator '{n}' (known: {})",
+                                    all.join(", ")
+                                ),
+                            );
                         }
                     }
                 }
                 if names.is_empty() {
-                    self.error(file, kv.mark, rid, format!("term '{name}': 'indicator' is empty"));
+                    self.error(
+                        file,
+                        kv.mark,
+                        rid,
+                        format!("term '{name}': 'indicator' is empty"),
+                    );
                 }
                 if view == View::Folded {
                     self.error(file, view_mark.unwrap_or(kv.mark), rid, format!("term '{name}': indicators validate what was posted and run on the raw view only"));
@@ -692,35 +919,73 @@ impl Ctx {
         self.hash_file(&root, path, bytes);
     }
 
-    fn pattern_list(&mut self, file: &Path, rid: Option<&str>, name: &str, key: &str, node: &Node, view: View) -> Vec<String> {
+    fn pattern_list(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        name: &str,
+        key: &str,
+        node: &Node,
+        view: View,
+    ) -> Vec<String> {
         let items: Vec<&Node> = match &node.value {
             Value::Seq(items) => items.iter().collect(),
             Value::Scalar(..) if !node.is_null() => vec![node],
             _ => {
-                self.error(file, node.mark, rid, format!("term '{name}': '{key}' must be a list of strings"));
+                self.error(
+                    file,
+                    node.mark,
+                    rid,
+                    format!("term '{name}': '{key}' must be a list of strings"),
+                );
                 return Vec::new();
             }
         };
         if items.is_empty() {
-            self.error(file, node.mark, rid, format!("term '{name}': '{key}' is empty"));
+            self.error(
+                file,
+                node.mark,
+                rid,
+                format!("term '{name}': '{key}' is empty"),
+            );
         }
         let mut out = Vec::new();
         for item in items {
             match item.as_scalar() {
                 Some(s) if !item.is_null() => {
                     if let Err(msg) = check_literal(s, view) {
-                        self.error(file, item.mark, rid, format!("term '{name}': entry '{s}' {msg}"));
+                        self.error(
+                            file,
+                            item.mark,
+                            rid,
+                            format!("term '{name}': entry '{s}' {msg}"),
+                        );
                     } else {
                         out.push(s.to_string());
                     }
                 }
-                _ => self.error(file, item.mark, rid, format!("term '{name}': '{key}' entries must be strings, found {}", item.kind_name())),
+                _ => self.error(
+                    file,
+                    item.mark,
+                    rid,
+                    format!(
+                        "term '{name}': '{key}' entries must be strings, found {}",
+                        item.kind_name()
+                    ),
+                ),
             }
         }
         out
     }
 
-    fn list_entries(&mut self, path: &Path, rid: Option<&str>, name: &str, text: &str, view: View) -> Vec<String> {
+    fn list_entries(
+        &mut self,
+        path: &Path,
+        rid: Option<&str>,
+        name: &str,
+        text: &str,
+        view: View,
+    ) -> Vec<String> {
         let mut out = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let entry = line.trim();
@@ -729,7 +994,12 @@ impl Ctx {
             }
             if let Err(msg) = check_literal(entry, view) {
                 let col = line.find(entry).unwrap_or(0) + 1;
-                self.error(path, Mark { line: i + 1, col }, rid, format!("term '{name}': list entry '{entry}' {msg}"));
+                self.error(
+                    path,
+                    Mark { line: i + 1, col },
+                    rid,
+                    format!("term '{name}': list entry '{entry}' {msg}"),
+                );
             } else {
                 out.push(entry.to_string());
             }
@@ -740,7 +1010,12 @@ impl Ctx {
     fn tests(&mut self, file: &Path, rid: Option<&str>, node: &Node) -> RuleTests {
         let mut tests = RuleTests::default();
         let Value::Map(entries) = &node.value else {
-            self.error(file, node.mark, rid, "'tests' must be a mapping with 'match' and 'no_match'".into());
+            self.error(
+                file,
+                node.mark,
+                rid,
+                "'tests' must be a mapping with 'match' and 'no_match'".into(),
+            );
             return tests;
         };
         for (k, v) in entries {
@@ -750,7 +1025,12 @@ impl Ctx {
                 "no_match" => &mut tests.no_match,
                 other => {
                     let hint = suggest(other, &["match", "no_match"]);
-                    self.error(file, k.mark, rid, format!("tests: unknown key '{other}'{hint}"));
+                    self.error(
+                        file,
+                        k.mark,
+                        rid,
+                        format!("tests: unknown key '{other}'{hint}"),
+                    );
                     continue;
                 }
             };
@@ -758,7 +1038,12 @@ impl Ctx {
                 Value::Seq(items) => items.iter().collect(),
                 _ if v.is_null() => Vec::new(),
                 _ => {
-                    self.error(file, v.mark, rid, format!("tests: '{key}' must be a list of posts"));
+                    self.error(
+                        file,
+                        v.mark,
+                        rid,
+                        format!("tests: '{key}' must be a list of posts"),
+                    );
                     continue;
                 }
             };
@@ -771,19 +1056,33 @@ impl Ctx {
                         mark: item.mark,
                     }),
                     Value::Map(fields) => {
-                        let mut post = TestPost { fields: Vec::new(), mark: item.mark };
+                        let mut post = TestPost {
+                            fields: Vec::new(),
+                            mark: item.mark,
+                        };
                         for (fk, fv) in fields {
                             match (fk.as_scalar(), fv.as_scalar()) {
-                                (Some(f), Some(t)) => post.fields.push((Some(f.to_string()), t.to_string())),
-                                _ => problems.push((fv.mark, "a test post field maps a field name to its text".to_string())),
+                                (Some(f), Some(t)) => {
+                                    post.fields.push((Some(f.to_string()), t.to_string()))
+                                }
+                                _ => problems.push((
+                                    fv.mark,
+                                    "a test post field maps a field name to its text".to_string(),
+                                )),
                             }
                         }
                         if post.fields.is_empty() {
-                            problems.push((item.mark, "a test post needs at least one field".to_string()));
+                            problems.push((
+                                item.mark,
+                                "a test post needs at least one field".to_string(),
+                            ));
                         }
                         posts.push(post);
                     }
-                    Value::Seq(_) => problems.push((item.mark, "a test post is a string or a mapping of field names to text".to_string())),
+                    Value::Seq(_) => problems.push((
+                        item.mark,
+                        "a test post is a string or a mapping of field names to text".to_string(),
+                    )),
                 }
             }
             for (m, msg) in problems {
@@ -796,13 +1095,34 @@ impl Ctx {
 }
 
 const RULE_KEYS: &[&str] = &[
-    "id", "revision", "title", "description", "category", "severity", "status", "tags",
-    "languages", "owner", "review_by", "references", "fields", "terms", "condition", "unless",
+    "id",
+    "revision",
+    "title",
+    "description",
+    "category",
+    "severity",
+    "status",
+    "tags",
+    "languages",
+    "owner",
+    "review_by",
+    "references",
+    "fields",
+    "terms",
+    "condition",
+    "unless",
     "tests",
 ];
 const TERM_KINDS: &[&str] = &["words", "substrings", "regex", "list", "indicator"];
 const TERM_KEYS: &[&str] = &[
-    "words", "substrings", "regex", "list", "indicator", "view", "min_count", "whole_word",
+    "words",
+    "substrings",
+    "regex",
+    "list",
+    "indicator",
+    "view",
+    "min_count",
+    "whole_word",
 ];
 
 fn plain(v: &Node) -> bool {
@@ -812,7 +1132,8 @@ fn plain(v: &Node) -> bool {
 fn valid_id(id: &str) -> bool {
     let mut chars = id.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
 
 /// A literal pattern must still say something once folded.
@@ -829,7 +1150,9 @@ fn check_literal(s: &str, view: View) -> Result<(), String> {
 /// Compiles a regex term the way the engine will, so errors show at load.
 pub(crate) fn check_regex(pattern: &str, view: View) -> Result<(), String> {
     let pat = match view {
-        View::Folded => normalize::fold_regex(pattern).map_err(|e| format!("regex '{pattern}': {e}"))?,
+        View::Folded => {
+            normalize::fold_regex(pattern).map_err(|e| format!("regex '{pattern}': {e}"))?
+        }
         View::Raw => pattern.to_string(),
     };
     let re = regex::RegexBuilder::new(&pat)
@@ -837,7 +1160,9 @@ pub(crate) fn check_regex(pattern: &str, view: View) -> Result<(), String> {
         .build()
         .map_err(|e| format!("regex '{pattern}': {e}"))?;
     if re.is_match("") {
-        return Err(format!("regex '{pattern}' matches the empty string, so it would match every post"));
+        return Err(format!(
+            "regex '{pattern}' matches the empty string, so it would match every post"
+        ));
     }
     Ok(())
 }
@@ -850,10 +1175,14 @@ fn offset_mark(v: &Node, src: &str, offset: usize) -> Mark {
             line: v.mark.line,
             col: v.mark.col + offset,
         },
-        Value::Scalar(_, ScalarStyle::Quoted) if !src.contains('\n') && !src.contains(['\\', '\'', '"']) => Mark {
-            line: v.mark.line,
-            col: v.mark.col + 1 + offset,
-        },
+        Value::Scalar(_, ScalarStyle::Quoted)
+            if !src.contains('\n') && !src.contains(['\\', '\'', '"']) =>
+        {
+            Mark {
+                line: v.mark.line,
+                col: v.mark.col + 1 + offset,
+            }
+        }
         _ => v.mark,
     }
 }
@@ -882,7 +1211,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of a digest.
+pub fn hex_digest(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

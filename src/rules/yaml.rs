@@ -98,12 +98,10 @@ pub struct SyntaxError {
 pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(source);
-    parser
-        .load(&mut builder, false)
-        .map_err(|e| SyntaxError {
-            mark: Mark::from_marker(*e.marker()),
-            message: e.info().to_string(),
-        })?;
+    parser.load(&mut builder, false).map_err(|e| SyntaxError {
+        mark: Mark::from_marker(*e.marker()),
+        message: e.info().to_string(),
+    })?;
     if let Some(err) = builder.error {
         return Err(err);
     }
@@ -207,7 +205,9 @@ mod tests {
 
     #[test]
     fn nodes_carry_one_based_line_and_column() {
-        let doc = parse("rules:\n  - id: a\n    title: \"x\"\n").unwrap().unwrap();
+        let doc = parse("rules:\n  - id: a\n    title: \"x\"\n")
+            .unwrap()
+            .unwrap();
         let Value::Map(entries) = &doc.value else {
             panic!("root is not a map")
         };
@@ -222,7 +222,10 @@ mod tests {
         };
         assert_eq!(rule[1].0.mark, Mark { line: 3, col: 5 });
         assert_eq!(rule[1].1.mark, Mark { line: 3, col: 12 });
-        assert!(matches!(rule[1].1.value, Value::Scalar(_, ScalarStyle::Quoted)));
+        assert!(matches!(
+            rule[1].1.value,
+            Value::Scalar(_, ScalarStyle::Quoted)
+        ));
     }
 
     #[test]

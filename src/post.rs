@@ -1,0 +1,445 @@
+//! Posts in: one JSON object per Kafka message or JSONL line, read without
+//! building a `serde_json::Value` (per-post cost dominates on tweets).
+//!
+//! A [`PostSchema`] says where the id, time and text fields are (JSON
+//! pointers); [`PostSchema::parse`] borrows strings from the input whenever
+//! they have no escapes and reports a bad post with a [`BadPost`] reason that
+//! becomes the dead letter's `kestrel.error`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserializer;
+use serde_json::value::RawValue;
+
+/// A JSON pointer (RFC 6901), split into unescaped segments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pointer {
+    text: String,
+    segments: Vec<String>,
+}
+
+/// A pointer that is not of the form `/a/b`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a JSON pointer to a member (it must start with '/', e.g. \"/text\")")]
+pub struct PointerError(pub String);
+
+impl Pointer {
+    /// Parses `/a/b`, with `~0` for `~` and `~1` for `/`.
+    pub fn parse(text: &str) -> Result<Pointer, PointerError> {
+        let Some(rest) = text.strip_prefix('/') else {
+            return Err(PointerError(text.to_string()));
+        };
+        let segments = rest
+            .split('/')
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        Ok(Pointer {
+            text: text.to_string(),
+            segments,
+        })
+    }
+
+    /// The pointer as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Why a message is not a post. Its [`BadPost::code`] is a bounded label for
+/// metrics; `Display` is the dead letter's `kestrel.error`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadPost {
+    /// Larger than `max_post_bytes`.
+    #[error("too_large: {size} bytes is over the limit of {limit}")]
+    TooLarge {
+        /// The message size.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// Not valid UTF-8.
+    #[error("not_utf8: invalid UTF-8 at byte {0}")]
+    NotUtf8(usize),
+    /// Not JSON.
+    #[error("not_json: {0}")]
+    NotJson(String),
+    /// JSON, but not an object.
+    #[error("not_object: the post is a JSON {0}, not an object")]
+    NotObject(&'static str),
+    /// No id at the configured pointer.
+    #[error("missing_id: no post id at {0}")]
+    MissingId(String),
+    /// An id that is not a string or an integer.
+    #[error("invalid_id: the post id at {0} is not a string or an integer")]
+    InvalidId(String),
+    /// A text field that is not a string.
+    #[error("invalid_text: the text field at {0} is not a string")]
+    InvalidText(String),
+    /// None of the text fields is present.
+    #[error("no_text: none of the text fields ({0}) is present")]
+    NoText(String),
+}
+
+impl BadPost {
+    /// A short, bounded reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BadPost::TooLarge { .. } => "too_large",
+            BadPost::NotUtf8(_) => "not_utf8",
+            BadPost::NotJson(_) => "not_json",
+            BadPost::NotObject(_) => "not_object",
+            BadPost::MissingId(_) => "missing_id",
+            BadPost::InvalidId(_) => "invalid_id",
+            BadPost::InvalidText(_) => "invalid_text",
+            BadPost::NoText(_) => "no_text",
+        }
+    }
+
+    /// Every reason code, for metrics that must be initialised.
+    pub const CODES: &'static [&'static str] = &[
+        "too_large",
+        "not_utf8",
+        "not_json",
+        "not_object",
+        "missing_id",
+        "invalid_id",
+        "invalid_text",
+        "no_text",
+    ];
+}
+
+/// Where the members of a post are.
+#[derive(Clone, Debug)]
+pub struct PostSchema {
+    id: Pointer,
+    time: Option<Pointer>,
+    text_fields: Vec<(String, Pointer)>,
+    max_post_bytes: usize,
+    /// First segments of every pointer: the only top-level members looked at.
+    wanted: Vec<String>,
+}
+
+/// A post read from JSON; strings borrow from the input when they can.
+#[derive(Clone, Debug, Default)]
+pub struct Post<'a> {
+    /// The post id, as text (an integer id is kept as its digits).
+    pub id: Cow<'a, str>,
+    /// The time field's value, as text, if present.
+    pub time: Option<Cow<'a, str>>,
+    /// `(field name, text)` for every text field present.
+    pub fields: Vec<(&'a str, Cow<'a, str>)>,
+}
+
+impl<'a> Post<'a> {
+    /// The fields as the engine takes them.
+    pub fn field_refs<'b>(&'b self, out: &mut Vec<(&'b str, &'b str)>) {
+        out.clear();
+        out.extend(self.fields.iter().map(|(n, t)| (*n, t.as_ref())));
+    }
+}
+
+impl PostSchema {
+    /// A schema from configuration values.
+    pub fn new(
+        id: Pointer,
+        time: Option<Pointer>,
+        text_fields: Vec<(String, Pointer)>,
+        max_post_bytes: usize,
+    ) -> PostSchema {
+        let mut wanted: Vec<String> = Vec::new();
+        let firsts = std::iter::once(&id)
+            .chain(time.iter())
+            .chain(text_fields.iter().map(|(_, p)| p));
+        for p in firsts {
+            if let Some(first) = p.segments.first() {
+                if !wanted.contains(first) {
+                    wanted.push(first.clone());
+                }
+            }
+        }
+        PostSchema {
+            id,
+            time,
+            text_fields,
+            max_post_bytes,
+            wanted,
+        }
+    }
+
+    /// The text field names, in configuration order.
+    pub fn text_field_names(&self) -> impl Iterator<Item = &str> {
+        self.text_fields.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// The largest accepted post.
+    pub fn max_post_bytes(&self) -> usize {
+        self.max_post_bytes
+    }
+
+    /// Reads one post from a message value or JSONL line.
+    pub fn parse<'a>(&'a self, bytes: &'a [u8]) -> Result<Post<'a>, BadPost> {
+        if bytes.len() > self.max_post_bytes {
+            return Err(BadPost::TooLarge {
+                size: bytes.len(),
+                limit: self.max_post_bytes,
+            });
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| BadPost::NotUtf8(e.valid_up_to()))?;
+        let mut slots: Vec<Option<&'a RawValue>> = vec![None; self.wanted.len()];
+        let mut de = serde_json::Deserializer::from_str(text);
+        TopLevel {
+            wanted: &self.wanted,
+            slots: &mut slots,
+        }
+        .deserialize(&mut de)
+        .map_err(|e| classify(e, text))?;
+        de.end().map_err(|e| BadPost::NotJson(e.to_string()))?;
+
+        let find = |p: &'a Pointer| -> Option<&'a RawValue> {
+            let first = p.segments.first()?;
+            let slot = self.wanted.iter().position(|w| w == first)?;
+            let mut raw = slots[slot]?;
+            for seg in &p.segments[1..] {
+                raw = member(raw, seg)?;
+            }
+            Some(raw)
+        };
+        let id_raw = find(&self.id)
+            .filter(|r| r.get() != "null")
+            .ok_or_else(|| BadPost::MissingId(self.id.text.clone()))?;
+        let id = scalar_text(id_raw, true)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| BadPost::InvalidId(self.id.text.clone()))?;
+        let time = self
+            .time
+            .as_ref()
+            .and_then(find)
+            .and_then(|r| scalar_text(r, false));
+        let mut fields = Vec::with_capacity(self.text_fields.len());
+        for (name, p) in &self.text_fields {
+            match find(p) {
+                None => {}
+                Some(r) if r.get() == "null" => {}
+                Some(r) => match json_string(r) {
+                    Some(s) => fields.push((name.as_str(), s)),
+                    None => return Err(BadPost::InvalidText(p.text.clone())),
+                },
+            }
+        }
+        if fields.is_empty() {
+            let names: Vec<&str> = self.text_fields.iter().map(|(_, p)| p.as_str()).collect();
+            return Err(BadPost::NoText(names.join(", ")));
+        }
+        Ok(Post { id, time, fields })
+    }
+}
+
+fn classify(e: serde_json::Error, text: &str) -> BadPost {
+    // A parse of something that is valid JSON but not an object reports
+    // "invalid type"; say which type it was.
+    if e.is_data() {
+        let t = text.trim_start();
+        let kind = match t.as_bytes().first() {
+            Some(b'[') => "array",
+            Some(b'"') => "string",
+            Some(b't' | b'f') => "boolean",
+            Some(b'n') => "null",
+            _ => "number",
+        };
+        return BadPost::NotObject(kind);
+    }
+    BadPost::NotJson(e.to_string())
+}
+
+/// A member of an object, or an element of an array by index.
+fn member<'a>(raw: &'a RawValue, seg: &str) -> Option<&'a RawValue> {
+    let json = raw.get();
+    match json.as_bytes().first() {
+        Some(b'{') => {
+            let mut de = serde_json::Deserializer::from_str(json);
+            let wanted = [seg.to_string()];
+            let mut slots = [None];
+            TopLevel {
+                wanted: &wanted,
+                slots: &mut slots,
+            }
+            .deserialize(&mut de)
+            .ok()?;
+            slots[0]
+        }
+        Some(b'[') => {
+            let idx: usize = seg.parse().ok()?;
+            let mut de = serde_json::Deserializer::from_str(json);
+            (&mut de).deserialize_seq(Nth(idx)).ok()?
+        }
+        _ => None,
+    }
+}
+
+/// A JSON string, borrowed when it has no escapes.
+fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let json = raw.get();
+    if !json.starts_with('"') {
+        return None;
+    }
+    let inner = &json[1..json.len() - 1];
+    if !inner.contains('\\') {
+        return Some(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(json).ok().map(Cow::Owned)
+}
+
+/// A string, or (when `integers_only` is false) any number, as text; for an
+/// id, a number must be an integer.
+fn scalar_text(raw: &RawValue, integers_only: bool) -> Option<Cow<'_, str>> {
+    let json = raw.get();
+    match json.as_bytes().first()? {
+        b'"' => json_string(raw),
+        b'-' | b'0'..=b'9' => {
+            if integers_only && !json.bytes().skip(1).all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            Some(Cow::Borrowed(json))
+        }
+        _ => None,
+    }
+}
+
+struct TopLevel<'s, 'a> {
+    wanted: &'s [String],
+    slots: &'s mut [Option<&'a RawValue>],
+}
+
+impl<'de, 's> DeserializeSeed<'de> for TopLevel<'s, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, 's> Visitor<'de> for TopLevel<'s, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match self.wanted.iter().position(|w| *w == *key) {
+                Some(i) => self.slots[i] = Some(map.next_value::<&'de RawValue>()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Nth(usize);
+
+impl<'de> Visitor<'de> for Nth {
+    type Value = Option<&'de RawValue>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut i = 0;
+        let mut found = None;
+        while let Some(v) = seq.next_element::<&'de RawValue>()? {
+            if i == self.0 {
+                found = Some(v);
+            }
+            i += 1;
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> PostSchema {
+        PostSchema::new(
+            Pointer::parse("/id").unwrap(),
+            Some(Pointer::parse("/created_at").unwrap()),
+            vec![
+                ("text".into(), Pointer::parse("/text").unwrap()),
+                ("title".into(), Pointer::parse("/meta/title").unwrap()),
+            ],
+            1000,
+        )
+    }
+
+    #[test]
+    fn reads_id_time_and_fields_borrowed() {
+        let s = schema();
+        let line = br#"{"id": 7, "x": [1,{"a":2}], "text": "hello", "created_at": "2015-01-06T21:07:00Z", "meta": {"title": "t\u00e9"}}"#;
+        let p = s.parse(line).unwrap();
+        assert_eq!(p.id, "7");
+        assert_eq!(p.time.as_deref(), Some("2015-01-06T21:07:00Z"));
+        assert_eq!(p.fields[0].1, "hello");
+        assert!(matches!(p.fields[0].1, Cow::Borrowed(_)));
+        assert_eq!(p.fields[1], ("title", Cow::Owned("té".to_string())));
+    }
+
+    #[test]
+    fn bad_posts_say_why() {
+        let s = schema();
+        assert_eq!(s.parse(b"[1]").unwrap_err().code(), "not_object");
+        assert_eq!(s.parse(b"{\"id\":").unwrap_err().code(), "not_json");
+        assert_eq!(s.parse(b"nope").unwrap_err().code(), "not_json");
+        assert_eq!(
+            s.parse(b"{\"text\":\"a\"}").unwrap_err().code(),
+            "missing_id"
+        );
+        assert_eq!(
+            s.parse(b"{\"id\":1.5,\"text\":\"a\"}").unwrap_err().code(),
+            "invalid_id"
+        );
+        assert_eq!(
+            s.parse(b"{\"id\":true,\"text\":\"a\"}").unwrap_err().code(),
+            "invalid_id"
+        );
+        assert_eq!(s.parse(b"{\"id\":\"1\"}").unwrap_err().code(), "no_text");
+        assert_eq!(
+            s.parse(b"{\"id\":\"1\",\"text\":5}").unwrap_err().code(),
+            "invalid_text"
+        );
+        assert_eq!(
+            s.parse(b"{\"id\":\"1\",\"text\":\"\xff\"}")
+                .unwrap_err()
+                .code(),
+            "not_utf8"
+        );
+        assert_eq!(s.parse(&[b' '; 1001]).unwrap_err().code(), "too_large");
+        assert_eq!(
+            s.parse(b"{\"id\":1,\"text\":\"a\"} x").unwrap_err().code(),
+            "not_json"
+        );
+    }
+
+    #[test]
+    fn a_missing_field_is_fine_when_another_is_present() {
+        let s = schema();
+        let p = s.parse(br#"{"id":"a","meta":{"title":"x"}}"#).unwrap();
+        assert_eq!(p.fields.len(), 1);
+        assert_eq!(p.fields[0].0, "title");
+    }
+
+    #[test]
+    fn pointers_unescape_and_index_arrays() {
+        let s = PostSchema::new(
+            Pointer::parse("/a~1b").unwrap(),
+            None,
+            vec![("t".into(), Pointer::parse("/list/1").unwrap())],
+            100,
+        );
+        let p = s.parse(br#"{"a/b":"x","list":["no","yes"]}"#).unwrap();
+        assert_eq!(p.id, "x");
+        assert_eq!(p.fields[0].1, "yes");
+        assert!(Pointer::parse("text").is_err());
+    }
+}

@@ -1,0 +1,418 @@
+//! `kestrel scan`: JSONL posts from files or stdin, alerts as JSONL, on every core.
+//!
+//! A reader cuts the input into batches of whole lines; workers parse, scan
+//! and render each batch into bytes; the writer puts the batches back in input
+//! order. Channels are bounded, so memory stays flat however large the input.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::alert::{AlertWriter, EvidenceMode, Source};
+use crate::engine::{Engine, Matches, Scratch};
+use crate::post::PostSchema;
+use crate::rules::Category;
+
+/// Target size of one batch of lines.
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// Where posts are read from.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// Standard input, named `-` in alerts.
+    Stdin,
+    /// A file.
+    File(PathBuf),
+}
+
+impl Input {
+    /// The name used in `source.file` and messages.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "-".to_string(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// A scan that could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// An input could not be opened or read.
+    #[error("{file}: {source}")]
+    Read {
+        /// The input's name.
+        file: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// Alerts could not be written.
+    #[error("writing alerts: {0}")]
+    Write(io::Error),
+}
+
+/// Options of a scan.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    /// Scan threads.
+    pub workers: usize,
+    /// Evidence text mode.
+    pub evidence: EvidenceMode,
+}
+
+/// Counts of a finished (or running) scan.
+#[derive(Clone, Debug, Default)]
+pub struct ScanSummary {
+    /// Lines that were posts (blank lines are not counted).
+    pub posts: u64,
+    /// Lines that were not valid posts.
+    pub bad_lines: u64,
+    /// Bad lines by reason code.
+    pub bad_by_reason: BTreeMap<&'static str, u64>,
+    /// Bytes of input read.
+    pub bytes: u64,
+    /// Alerts of active rules.
+    pub alerts: u64,
+    /// Alerts of shadow rules.
+    pub shadow_alerts: u64,
+    /// Per category: (active, shadow).
+    pub by_category: BTreeMap<Category, (u64, u64)>,
+    /// Per rule id: (active, shadow).
+    pub by_rule: BTreeMap<String, (u64, u64)>,
+    /// Posts with at least one alert.
+    pub posts_with_alerts: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl ScanSummary {
+    fn add(&mut self, other: &BatchStats) {
+        self.posts += other.posts;
+        self.bad_lines += other.bad;
+        self.bytes += other.bytes;
+        self.posts_with_alerts += other.posts_with_alerts;
+        for (k, v) in &other.bad_by_reason {
+            *self.bad_by_reason.entry(k).or_default() += v;
+        }
+        for ((cat, rule, shadow), n) in &other.alerts {
+            let c = self.by_category.entry(*cat).or_default();
+            let r = self.by_rule.entry(rule.clone()).or_default();
+            if *shadow {
+                self.shadow_alerts += n;
+                c.1 += n;
+                r.1 += n;
+            } else {
+                self.alerts += n;
+                c.0 += n;
+                r.0 += n;
+            }
+        }
+    }
+
+    /// The human-readable summary printed on stderr.
+    pub fn render(&self, ruleset: &str, rules: usize) -> String {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let mut s = format!(
+            "kestrel scan: {} posts, {} bad lines, {:.1} MB in {:.2} s ({:.1} MB/s, {:.0} posts/s)\n",
+            self.posts,
+            self.bad_lines,
+            self.bytes as f64 / 1e6,
+            secs,
+            self.bytes as f64 / 1e6 / secs,
+            (self.posts + self.bad_lines) as f64 / secs
+        );
+        for (reason, n) in &self.bad_by_reason {
+            s.push_str(&format!("  bad lines, {reason}: {n}\n"));
+        }
+        s.push_str(&format!(
+            "alerts: {} active, {} shadow, on {} posts\n",
+            self.alerts, self.shadow_alerts, self.posts_with_alerts
+        ));
+        for (cat, (a, sh)) in &self.by_category {
+            s.push_str(&format!("  {cat}: {a} active, {sh} shadow\n"));
+        }
+        s.push_str(&format!("ruleset: {ruleset} ({rules} rules)\n"));
+        s
+    }
+}
+
+#[derive(Default)]
+struct BatchStats {
+    posts: u64,
+    bad: u64,
+    bytes: u64,
+    posts_with_alerts: u64,
+    bad_by_reason: HashMap<&'static str, u64>,
+    alerts: HashMap<(Category, String, bool), u64>,
+}
+
+struct Batch {
+    seq: u64,
+    input: usize,
+    first_line: u64,
+    data: Vec<u8>,
+}
+
+struct Done {
+    seq: u64,
+    alerts: Vec<u8>,
+    messages: Vec<u8>,
+    stats: BatchStats,
+}
+
+/// Scans every input in order and writes alerts to `out`, messages about bad
+/// lines to `messages`; `progress` is called with the running totals after
+/// each batch.
+pub fn scan(
+    inputs: &[Input],
+    engine: Arc<Engine>,
+    schema: Arc<PostSchema>,
+    options: &ScanOptions,
+    out: &mut dyn Write,
+    messages: &mut dyn Write,
+    progress: &mut dyn FnMut(&ScanSummary),
+) -> Result<ScanSummary, ScanError> {
+    // Open everything first: a missing file is reported before any output.
+    let mut readers: Vec<Box<dyn Read + Send>> = Vec::new();
+    for input in inputs {
+        readers.push(match input {
+            Input::Stdin => Box::new(io::stdin()),
+            Input::File(p) => Box::new(File::open(p).map_err(|source| ScanError::Read {
+                file: input.name(),
+                source,
+            })?),
+        });
+    }
+    let names: Arc<Vec<String>> = Arc::new(inputs.iter().map(Input::name).collect());
+    let workers = options.workers.max(1);
+    let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(workers * 2);
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<Done>(workers * 2);
+    let started = Instant::now();
+    let mut summary = ScanSummary::default();
+
+    std::thread::scope(|scope| -> Result<(), ScanError> {
+        let reader = scope.spawn(move || read_batches(readers, &names_of(inputs), batch_tx));
+        for _ in 0..workers {
+            let rx = batch_rx.clone();
+            let tx = done_tx.clone();
+            let engine = engine.clone();
+            let schema = schema.clone();
+            let names = names.clone();
+            let evidence = options.evidence;
+            scope.spawn(move || {
+                let mut worker = Worker::new(&engine, &schema, evidence);
+                for batch in rx {
+                    let done = worker.run(batch, &names);
+                    if tx.send(done).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(batch_rx);
+        drop(done_tx);
+        // Write batches back in input order.
+        let mut next = 0u64;
+        let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut write_err = None;
+        for done in done_rx {
+            pending.insert(done.seq, done);
+            while let Some(d) = pending.remove(&next) {
+                if write_err.is_none() {
+                    if let Err(e) = out
+                        .write_all(&d.alerts)
+                        .and_then(|_| messages.write_all(&d.messages))
+                    {
+                        write_err = Some(e);
+                    }
+                }
+                summary.add(&d.stats);
+                summary.elapsed = started.elapsed();
+                progress(&summary);
+                next += 1;
+            }
+            if write_err.is_some() {
+                // Stop reading; the reader and workers end when their
+                // channels close.
+                break;
+            }
+        }
+        let read_result = reader.join().expect("reader thread panicked");
+        if let Some(e) = write_err {
+            return Err(ScanError::Write(e));
+        }
+        read_result
+    })?;
+    out.flush().map_err(ScanError::Write)?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+fn names_of(inputs: &[Input]) -> Vec<String> {
+    inputs.iter().map(Input::name).collect()
+}
+
+fn read_batches(
+    readers: Vec<Box<dyn Read + Send>>,
+    names: &[String],
+    tx: crossbeam_channel::Sender<Batch>,
+) -> Result<(), ScanError> {
+    let mut seq = 0u64;
+    for (input, mut r) in readers.into_iter().enumerate() {
+        let mut carry: Vec<u8> = Vec::new();
+        let mut line = 1u64;
+        let mut eof = false;
+        while !eof {
+            let mut buf = std::mem::take(&mut carry);
+            let want = BATCH_BYTES.max(buf.len() + 64 * 1024);
+            while buf.len() < want {
+                let start = buf.len();
+                buf.resize(want, 0);
+                let n = loop {
+                    match r.read(&mut buf[start..]) {
+                        Ok(n) => break n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(source) => {
+                            return Err(ScanError::Read {
+                                file: names[input].clone(),
+                                source,
+                            })
+                        }
+                    }
+                };
+                buf.truncate(start + n);
+                if n == 0 {
+                    eof = true;
+                    break;
+                }
+            }
+            // Cut after the last newline; the rest waits for the next batch.
+            let cut = if eof {
+                buf.len()
+            } else {
+                match memchr::memrchr(b'\n', &buf) {
+                    Some(i) => i + 1,
+                    None => {
+                        // One very long line so far: keep reading.
+                        carry = buf;
+                        continue;
+                    }
+                }
+            };
+            carry = buf[cut..].to_vec();
+            buf.truncate(cut);
+            if buf.is_empty() {
+                continue;
+            }
+            let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
+            let batch = Batch {
+                seq,
+                input,
+                first_line: line,
+                data: buf,
+            };
+            line += lines;
+            seq += 1;
+            if tx.send(batch).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Empties a vector of borrowed fields so its allocation can hold borrows of
+/// the next post (the in-place collect keeps the buffer).
+fn recycle<'x, 'y>(mut v: Vec<(&'x str, &'x str)>) -> Vec<(&'y str, &'y str)> {
+    v.clear();
+    v.into_iter().map(|_| ("", "")).collect()
+}
+
+struct Worker<'e> {
+    engine: &'e Engine,
+    schema: &'e PostSchema,
+    evidence: EvidenceMode,
+    scratch: Scratch,
+    matches: Matches,
+}
+
+impl<'e> Worker<'e> {
+    fn new(engine: &'e Engine, schema: &'e PostSchema, evidence: EvidenceMode) -> Worker<'e> {
+        Worker {
+            engine,
+            schema,
+            evidence,
+            scratch: Scratch::new(),
+            matches: Matches::default(),
+        }
+    }
+
+    fn run(&mut self, batch: Batch, names: &[String]) -> Done {
+        let mut alerts = Vec::new();
+        let mut messages = Vec::new();
+        let mut stats = BatchStats {
+            bytes: batch.data.len() as u64,
+            ..BatchStats::default()
+        };
+        let file = &names[batch.input];
+        let detected_at = crate::alert::now_rfc3339();
+        let writer = AlertWriter {
+            set: self.engine.rule_set(),
+            evidence: self.evidence,
+            detected_at: &detected_at,
+        };
+        let mut spare: Vec<(&str, &str)> = Vec::new();
+        for (i, raw_line) in batch.data.split(|b| *b == b'\n').enumerate() {
+            let line_no = batch.first_line + i as u64;
+            let line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let post = match self.schema.parse(line) {
+                Ok(p) => p,
+                Err(e) => {
+                    stats.bad += 1;
+                    *stats.bad_by_reason.entry(e.code()).or_default() += 1;
+                    let _ = writeln!(messages, "{file}:{line_no}: bad post: {e}");
+                    continue;
+                }
+            };
+            stats.posts += 1;
+            let mut fields = recycle(std::mem::take(&mut spare));
+            post.field_refs(&mut fields);
+            self.engine
+                .scan(&fields, &mut self.scratch, &mut self.matches);
+            spare = recycle(fields);
+            if !self.matches.firings.is_empty() {
+                stats.posts_with_alerts += 1;
+            }
+            for firing in &self.matches.firings {
+                writer.write_one(
+                    &mut alerts,
+                    &post,
+                    &self.matches,
+                    firing,
+                    Source::File {
+                        file,
+                        line: line_no,
+                    },
+                );
+                alerts.push(b'\n');
+                let rule = &self.engine.rule_set().rules[firing.rule];
+                *stats
+                    .alerts
+                    .entry((rule.category, rule.id.clone(), firing.shadow))
+                    .or_default() += 1;
+            }
+        }
+        Done {
+            seq: batch.seq,
+            alerts,
+            messages,
+            stats,
+        }
+    }
+}
