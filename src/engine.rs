@@ -867,7 +867,7 @@ impl RegexBuilder {
         let re = regex::RegexBuilder::new(&compiled_pattern)
             .size_limit(crate::rules::REGEX_SIZE_LIMIT)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| crate::rules::regex_message(&e))?;
         self.patterns.push(compiled_pattern);
         self.each.push(re);
         self.targets.push(target);

@@ -1150,21 +1150,34 @@ fn check_literal(s: &str, view: View) -> Result<(), String> {
 /// Compiles a regex term the way the engine will, so errors show at load.
 pub(crate) fn check_regex(pattern: &str, view: View) -> Result<(), String> {
     let pat = match view {
-        View::Folded => {
-            normalize::fold_regex(pattern).map_err(|e| format!("regex '{pattern}': {e}"))?
-        }
+        View::Folded => normalize::fold_regex(pattern)
+            .map_err(|e| format!("regex '{pattern}': {}", e.kind()))?,
         View::Raw => pattern.to_string(),
     };
     let re = regex::RegexBuilder::new(&pat)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
-        .map_err(|e| format!("regex '{pattern}': {e}"))?;
+        .map_err(|e| format!("regex '{pattern}': {}", regex_message(&e)))?;
     if re.is_match("") {
         return Err(format!(
             "regex '{pattern}' matches the empty string, so it would match every post"
         ));
     }
     Ok(())
+}
+
+/// The regex crate's message on one line: its syntax errors draw a caret
+/// under the pattern over several lines, which the rule's own place replaces.
+pub(crate) fn regex_message(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(s) => s
+            .lines()
+            .rev()
+            .find_map(|l| l.trim_start().strip_prefix("error: "))
+            .unwrap_or(s)
+            .to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// The position of a character offset inside a condition scalar. Exact for

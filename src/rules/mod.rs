@@ -13,6 +13,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use condition::Expr;
+pub(crate) use load::regex_message;
 pub use load::{hex_digest, load_dir, load_str, REGEX_SIZE_LIMIT};
 pub use yaml::Mark;
 

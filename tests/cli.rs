@@ -1,0 +1,580 @@
+//! The command line against the contract in rules.md, alerts.md and
+//! service.md: rule files in temporary directories, posts on stdin or in
+//! files, alerts and messages read back.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn kestrel() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kestrel"));
+    // Configuration comes only from what a test passes.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("KESTREL_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+struct Rules {
+    dir: tempfile::TempDir,
+}
+
+impl Rules {
+    fn new(files: &[(&str, &str)]) -> Rules {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        Rules { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn run(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn scan(rules: &Rules, posts: &str, extra: &[&str]) -> (Vec<Value>, String, i32) {
+    let mut c = kestrel();
+    c.arg("scan").arg("--rules").arg(rules.path()).args(extra);
+    let out = run(c, posts);
+    let alerts = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (
+        alerts,
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code().unwrap(),
+    )
+}
+
+fn rule_ids(alerts: &[Value]) -> Vec<String> {
+    alerts
+        .iter()
+        .map(|a| a["rule"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const DONATION: &str = r#"
+rules:
+  - id: fin.crypto-donation-appeal
+    revision: 3
+    title: Donation appeal with a cryptocurrency address
+    description: Asks readers to fund fighters and gives an amount.
+    category: financing
+    severity: high
+    status: active
+    tags: [crypto, donation]
+    terms:
+      appeal:
+        words: ["donate", "support the mujahideen"]
+      amount:
+        regex: '\b\d{2,6}\s?(usd|usdt|dollars?)\b'
+      news_context:
+        words: ["according to", "police said"]
+    condition: appeal and amount
+    unless: news_context
+    tests:
+      match:
+        - "Donate 500 dollars"
+      no_match:
+        - "Police said they donate 500 dollars"
+"#;
+
+#[test]
+fn scan_prints_one_alert_per_post_and_rule_in_the_contract_shape() {
+    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let posts = concat!(
+        r#"{"id": "1179", "created_at": "2015-01-06T21:07:00Z", "text": "D0NATE to $upport the mujahideen: 500 USD"}"#,
+        "\n",
+        r#"{"id": 2, "text": "nothing here"}"#,
+        "\n"
+    );
+    let (alerts, stderr, code) = scan(&rules, posts, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let a = &alerts[0];
+    assert_eq!(a["schema"], "kestrel.alert.v1");
+    assert_eq!(a["post_id"], "1179");
+    assert_eq!(a["post_time"], "2015-01-06T21:07:00Z");
+    assert_eq!(a["rule"]["id"], "fin.crypto-donation-appeal");
+    assert_eq!(a["rule"]["revision"], 3);
+    assert_eq!(
+        a["rule"]["title"],
+        "Donation appeal with a cryptocurrency address"
+    );
+    assert_eq!(a["rule"]["category"], "financing");
+    assert_eq!(a["rule"]["severity"], "high");
+    assert_eq!(a["rule"]["tags"], serde_json::json!(["crypto", "donation"]));
+    assert_eq!(a["shadow"], false);
+    assert_eq!(a["source"], serde_json::json!({"file": "-", "line": 1}));
+    assert!(a["ruleset"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(a["ruleset"].as_str().unwrap().len(), 7 + 64);
+    assert!(a["detected_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(a["alert_id"].as_str().unwrap().len(), 32);
+    // Evidence spans are byte offsets into the raw field: what was posted.
+    let text = "D0NATE to $upport the mujahideen: 500 USD";
+    let ev = a["evidence"].as_array().unwrap();
+    let spans: Vec<(String, String)> = ev
+        .iter()
+        .map(|e| {
+            let (s, e2) = (
+                e["start"].as_u64().unwrap() as usize,
+                e["end"].as_u64().unwrap() as usize,
+            );
+            assert_eq!(e["text"].as_str().unwrap(), &text[s..e2]);
+            assert_eq!(e["field"], "text");
+            (
+                e["term"].as_str().unwrap().to_string(),
+                text[s..e2].to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        spans.contains(&("appeal".into(), "D0NATE".into())),
+        "{spans:?}"
+    );
+    assert!(
+        spans.contains(&("appeal".into(), "$upport the mujahideen".into())),
+        "{spans:?}"
+    );
+    assert!(
+        spans.contains(&("amount".into(), "500 USD".into())),
+        "{spans:?}"
+    );
+    assert!(stderr.contains("2 posts"), "{stderr}");
+}
+
+#[test]
+fn alert_ids_are_deterministic_and_follow_the_revision() {
+    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let post = r#"{"id": "7", "text": "donate 100 usd"}"#;
+    let (a1, _, _) = scan(&rules, post, &[]);
+    let (a2, _, _) = scan(&rules, post, &[]);
+    assert_eq!(a1[0]["alert_id"], a2[0]["alert_id"]);
+    let bumped = Rules::new(&[("fin.yaml", &DONATION.replace("revision: 3", "revision: 4"))]);
+    let (a3, _, _) = scan(&bumped, post, &[]);
+    assert_ne!(a1[0]["alert_id"], a3[0]["alert_id"]);
+    assert_ne!(a1[0]["ruleset"], a3[0]["ruleset"]);
+    assert_eq!(a3[0]["rule"]["revision"], 4);
+}
+
+#[test]
+fn unless_suppresses_a_rule_that_would_fire() {
+    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let (alerts, _, _) = scan(
+        &rules,
+        r#"{"id": "1", "text": "According to the court, he asked people to donate 500 dollars"}"#,
+        &[],
+    );
+    assert!(alerts.is_empty(), "{alerts:?}");
+}
+
+#[test]
+fn bad_lines_are_reported_with_file_and_line_and_the_run_goes_on() {
+    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("posts.jsonl");
+    std::fs::write(
+        &f,
+        concat!(
+            "{\"id\": \"1\", \"text\": \"donate 10 usd\"}\n",
+            "not json\n",
+            "\n",
+            "[1, 2]\n",
+            "{\"text\": \"no id\"}\n",
+            "{\"id\": \"5\"}\n",
+            "{\"id\": \"6\", \"text\": \"donate 20 usd\"}\n",
+        ),
+    )
+    .unwrap();
+    let mut c = kestrel();
+    c.arg("scan").arg("--rules").arg(rules.path()).arg(&f);
+    let out = run(c, "");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let name = f.display().to_string();
+    assert!(
+        stderr.contains(&format!("{name}:2: bad post: not_json")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{name}:4: bad post: not_object")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{name}:5: bad post: missing_id")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{name}:6: bad post: no_text")),
+        "{stderr}"
+    );
+    let alerts: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(
+        alerts[1]["source"],
+        serde_json::json!({"file": name, "line": 7})
+    );
+    assert!(stderr.contains("4 bad lines"), "{stderr}");
+}
+
+#[test]
+fn a_broken_rule_set_stops_scan_before_it_reads_a_post() {
+    let rules = Rules::new(&[
+        ("good.yaml", DONATION),
+        (
+            "bad.yaml",
+            "rules:\n  - id: r.bad\n    terms:\n      a: {words: [x]}\n    conditon: a\n",
+        ),
+    ]);
+    let (alerts, stderr, code) = scan(&rules, r#"{"id": "1", "text": "donate 10 usd"}"#, &[]);
+    assert_eq!(code, 1);
+    assert!(alerts.is_empty());
+    assert!(
+        stderr.contains(
+            "bad.yaml:5:5: error: rule 'r.bad': unknown key 'conditon' (did you mean 'condition'?)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn shadow_rules_alert_with_shadow_true_and_disabled_rules_never_run() {
+    let rules = Rules::new(&[(
+        "r.yaml",
+        r#"
+rules:
+  - id: r.shadow
+    status: shadow
+    terms: { a: { words: [hijrah] } }
+  - id: r.disabled
+    status: disabled
+    terms: { a: { words: [hijrah] } }
+"#,
+    )]);
+    let (alerts, stderr, _) = scan(&rules, r#"{"id": "1", "text": "make hijrah"}"#, &[]);
+    assert_eq!(rule_ids(&alerts), vec!["r.shadow"]);
+    assert_eq!(alerts[0]["shadow"], true);
+    assert!(stderr.contains("0 active, 1 shadow"), "{stderr}");
+}
+
+#[test]
+fn condition_grammar_counts_lists_and_proximity() {
+    let rules = Rules::new(&[(
+        "r.yaml",
+        r#"
+rules:
+  - id: r.count
+    terms: { a: { words: [join] } }
+    condition: '#a >= 2'
+  - id: r.min-count
+    terms: { a: { words: [join], min_count: 3 } }
+  - id: r.two-of
+    terms:
+      a: { words: [join] }
+      b: { words: [travel] }
+      c: { words: [fight] }
+    condition: 2 of (a, b, c)
+  - id: r.all-of-them
+    terms:
+      a: { words: [join] }
+      b: { words: [travel] }
+    condition: all of them
+  - id: r.near
+    terms:
+      a: { words: [join] }
+      b: { words: [telegram] }
+    condition: near(a, b, 3)
+  - id: r.not
+    terms:
+      a: { words: [join] }
+      b: { words: [journalist] }
+    condition: a and not b
+"#,
+    )]);
+    let ids = |text: &str| {
+        let (alerts, _, _) = scan(
+            &rules,
+            &serde_json::json!({"id": "1", "text": text}).to_string(),
+            &[],
+        );
+        let mut v = rule_ids(&alerts);
+        v.sort();
+        v
+    };
+    assert_eq!(ids("join"), vec!["r.not"]);
+    assert_eq!(ids("join and join"), vec!["r.count", "r.not"]);
+    assert_eq!(
+        ids("join join join"),
+        vec!["r.count", "r.min-count", "r.not"]
+    );
+    assert_eq!(
+        ids("join travel"),
+        vec!["r.all-of-them", "r.not", "r.two-of"]
+    );
+    assert_eq!(ids("fight travel"), vec!["r.two-of"]);
+    assert_eq!(ids("join us on telegram"), vec!["r.near", "r.not"]);
+    assert_eq!(
+        ids("join the group and later talk about it all on telegram"),
+        vec!["r.not"]
+    );
+    assert_eq!(
+        ids("the journalist asked why people join"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn fields_limit_which_post_fields_a_rule_scans() {
+    let rules = Rules::new(&[(
+        "r.yaml",
+        r#"
+rules:
+  - id: r.title-only
+    fields: [title]
+    terms: { a: { words: [hijrah] } }
+  - id: r.all
+    terms: { a: { words: [hijrah] } }
+"#,
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("k.toml");
+    std::fs::write(
+        &cfg,
+        "[posts.text_fields]\ntext = \"/text\"\ntitle = \"/title\"\n",
+    )
+    .unwrap();
+    let cfg = cfg.display().to_string();
+    let (a, _, _) = scan(
+        &rules,
+        r#"{"id": "1", "text": "hijrah"}"#,
+        &["--config", &cfg],
+    );
+    assert_eq!(rule_ids(&a), vec!["r.all"]);
+    let (a, _, _) = scan(
+        &rules,
+        r#"{"id": "1", "title": "hijrah", "text": "x"}"#,
+        &["--config", &cfg],
+    );
+    let mut ids = rule_ids(&a);
+    ids.sort();
+    assert_eq!(ids, vec!["r.all", "r.title-only"]);
+    assert_eq!(a[0]["evidence"][0]["field"], "title");
+}
+
+#[test]
+fn evidence_can_be_masked_or_left_out() {
+    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let dir = tempfile::tempdir().unwrap();
+    let post = r#"{"id": "1", "text": "Donate 500 dollars"}"#;
+    for (mode, want) in [("masked", Some("D****e")), ("none", None)] {
+        let cfg = dir.path().join(format!("{mode}.toml"));
+        std::fs::write(&cfg, format!("[alerts]\nevidence = \"{mode}\"\n")).unwrap();
+        let (a, _, _) = scan(&rules, post, &["--config", &cfg.display().to_string()]);
+        let ev = &a[0]["evidence"][0];
+        assert_eq!(ev["term"], "appeal");
+        assert_eq!(ev["text"].as_str(), want, "{mode}");
+        assert_eq!(ev["start"], 0);
+    }
+}
+
+#[test]
+fn lists_resolve_relative_to_their_rule_file_and_raw_view_is_exact() {
+    let rules = Rules::new(&[
+        (
+            "financing/sanctions.yaml",
+            r#"
+rules:
+  - id: fin.listed
+    terms:
+      listed: { list: ../lists/wallets.txt, view: raw }
+  - id: fin.tags
+    terms:
+      tag: { list: ../lists/tags.txt, whole_word: false }
+"#,
+        ),
+        (
+            "lists/wallets.txt",
+            "# provenance: test\n1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2\n\n",
+        ),
+        ("lists/tags.txt", "joinus\n"),
+    ]);
+    let ids = |text: &str| {
+        let (a, _, _) = scan(
+            &rules,
+            &serde_json::json!({"id": "1", "text": text}).to_string(),
+            &[],
+        );
+        rule_ids(&a)
+    };
+    assert_eq!(
+        ids("pay 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2 now"),
+        vec!["fin.listed"]
+    );
+    // Raw view: case matters and the entry must stand as a whole word.
+    assert!(ids("pay 1bvbmseystwetqtfn5au4m4gfg7xjanvn2 now").is_empty());
+    assert!(ids("pay x1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2 now").is_empty());
+    assert_eq!(ids("#JoinUsToday"), vec!["fin.tags"]);
+}
+
+#[test]
+fn rules_check_names_file_line_col_and_rule_for_each_problem() {
+    let rules = Rules::new(&[
+        (
+            "a.yaml",
+            "rules:\n  - id: dup.one\n    terms: { a: { words: [x] } }\n  - id: r.two\n    terms:\n      a: { words: [x] }\n      unused: { words: [y] }\n    condition: a and nope\n",
+        ),
+        ("b.yaml", "rules:\n  - id: dup.one\n    terms: { a: { wordz: [x] } }\n"),
+        ("c.yaml", "rules:\n  - id: Bad_Id\n    category: finance\n    terms: { a: { regex: '(' } }\n"),
+    ]);
+    let mut c = kestrel();
+    c.arg("rules").arg("check").arg(rules.path());
+    let out = run(c, "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let a = rules.file("a.yaml").display().to_string();
+    let b = rules.file("b.yaml").display().to_string();
+    let cf = rules.file("c.yaml").display().to_string();
+    for want in [
+        format!("{a}:8:22: error: rule 'r.two': condition: unknown term 'nope'"),
+        format!("{b}:2:9: error: rule 'dup.one': id is already used at {a}:2:9"),
+        format!("{b}:3:19: error: rule 'dup.one': term 'a': unknown key 'wordz' (did you mean 'words'?)"),
+        format!("{cf}:2:9: error: rule 'Bad_Id': an id is"),
+        format!("{cf}:3:15: error: rule 'Bad_Id': 'category' is recruitment | financing | propaganda | threat | other, not 'finance'"),
+        format!("{cf}:4:26: error: rule 'Bad_Id': term 'a': regex '(': unclosed group"),
+    ] {
+        assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn an_unused_term_is_an_error() {
+    let rules = Rules::new(&[(
+        "a.yaml",
+        "rules:\n  - id: r\n    terms:\n      a: { words: [x] }\n      b: { words: [y] }\n    condition: a\n",
+    )]);
+    let mut c = kestrel();
+    c.arg("rules").arg("check").arg(rules.path());
+    let out = run(c, "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("a.yaml:5:7: error: rule 'r': term 'b' is not used"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rules_test_reports_each_failing_case_with_what_matched() {
+    let rules = Rules::new(&[(
+        "r.yaml",
+        r#"
+rules:
+  - id: r.join
+    terms:
+      call: { words: [join us] }
+      news: { words: [reported] }
+    condition: call
+    unless: news
+    tests:
+      match:
+        - "join us"
+        - "j.o.i.n us"
+        - "we reported: join us"
+      no_match:
+        - "rejoin us"
+        - { text: "join us", title: "x" }
+"#,
+    )]);
+    let mut c = kestrel();
+    c.arg("rules").arg("test").arg(rules.path());
+    let out = run(c, "");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("r.yaml:13:11: rule 'r.join': expected an alert, got none"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("unless news -> holds (suppressed)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("r.yaml:16:11: rule 'r.join': expected no alert, got one"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("3 passed, 2 failed"), "{stdout}");
+}
+
+#[test]
+fn rules_test_passes_when_every_case_holds() {
+    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let mut c = kestrel();
+    c.arg("rules").arg("test").arg(rules.path());
+    let out = run(c, "");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn explain_shows_the_folded_text_and_raw_spans() {
+    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let mut c = kestrel();
+    c.arg("explain")
+        .arg("--rules")
+        .arg(rules.path())
+        .arg("D\u{200b}ONATE 50 Dollars");
+    let out = run(c, "");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout.contains("folded: \"donate 50 dolars\""), "{stdout}");
+    assert!(stdout.contains("[0..9] \"D\u{200b}ONATE\""), "{stdout}");
+    assert!(
+        stdout.contains("FIRED fin.crypto-donation-appeal"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_config_with_an_unknown_key_is_a_usage_error() {
+    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("k.toml");
+    std::fs::write(&cfg, "[alerts]\nevidenc = \"full\"\n").unwrap();
+    let (_, stderr, code) = scan(&rules, "", &["--config", &cfg.display().to_string()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("k.toml:2:1"), "{stderr}");
+}
