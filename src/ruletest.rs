@@ -76,10 +76,11 @@ impl Report {
             s.push_str(&format!("skipped: rule '{r}' is disabled\n"));
         }
         s.push_str(&format!(
-            "{} passed, {} failed ({} rules)\n",
+            "{} rules tested, {} disabled rules skipped\nrules: {} passed, {} failed\n",
+            self.rules,
+            self.skipped_rules.len(),
             self.cases - self.failures.len(),
-            self.failures.len(),
-            self.rules
+            self.failures.len()
         ));
         s
     }

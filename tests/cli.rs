@@ -535,7 +535,7 @@ rules:
         stdout.contains("r.yaml:16:11: rule 'r.join': expected no alert, got one"),
         "{stdout}"
     );
-    assert!(stdout.contains("3 passed, 2 failed"), "{stdout}");
+    assert!(stdout.contains("rules: 3 passed, 2 failed"), "{stdout}");
 }
 
 #[test]
@@ -546,7 +546,7 @@ fn rules_test_passes_when_every_case_holds() {
     let out = run(c, "");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("rules: 2 passed, 0 failed"), "{stdout}");
 }
 
 #[test]

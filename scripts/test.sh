@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Every check kestrel's CI runs, in one command: formatting, lints, the
+# shipped rule pack's own tests, a scan of the shared corpora, and the unit
+# and integration tests. Installs what it needs on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain components"
+for c in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+done
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "build"
+cargo build --locked --release
+
+step "the shipped rule pack"
+./target/release/kestrel rules check rules/
+./target/release/kestrel rules test rules/
+
+step "the README's main command"
+./target/release/kestrel scan --rules rules examples/posts.jsonl > /dev/null
+
+corpus=../shared/corpus
+if [ -d "$corpus" ]; then
+  step "kestrel scan over the shared corpora"
+  for f in "$corpus"/*.jsonl; do
+    ./target/release/kestrel scan --rules rules "$f" > /dev/null
+  done
+fi
+
+step "cargo test"
+cargo test --locked --release
