@@ -227,6 +227,10 @@ pub struct PipelineConfig {
     pub max_in_flight: usize,
     /// at_least_once | exactly_once.
     pub delivery: Delivery,
+    /// On SIGTERM/SIGINT, and when partitions are revoked, how long posts in
+    /// flight may take to finish before kestrel gives up on them (they are
+    /// then not committed, and read again).
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for PipelineConfig {
@@ -235,6 +239,7 @@ impl Default for PipelineConfig {
             workers: 0,
             max_in_flight: 10_000,
             delivery: Delivery::AtLeastOnce,
+            shutdown_timeout_ms: 10_000,
         }
     }
 }
@@ -349,7 +354,22 @@ impl Config {
                         "kafka.{section}.\"{key}\" is set by kafka.brokers / kafka.group_id; set it there"
                     )));
                 }
+                // The delivery promises rest on these two.
+                let owned = match section {
+                    "consumer" => key == "enable.auto.offset.store",
+                    _ => key == "enable.idempotence",
+                };
+                if owned {
+                    return Err(ConfigError::Invalid(format!(
+                        "kafka.{section}.\"{key}\" is set by kestrel (the delivery promises depend on it) and cannot be overridden"
+                    )));
+                }
             }
+        }
+        if self.pipeline.shutdown_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "pipeline.shutdown_timeout_ms must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -408,10 +428,11 @@ impl Config {
             Delivery::ExactlyOnce => "exactly_once",
         };
         out.push_str(&format!(
-            "\n[pipeline]\nworkers = {}\nmax_in_flight = {}\ndelivery = {}\n",
+            "\n[pipeline]\nworkers = {}\nmax_in_flight = {}\ndelivery = {}\nshutdown_timeout_ms = {}\n",
             self.pipeline.workers,
             self.pipeline.max_in_flight,
-            q(delivery)
+            q(delivery),
+            self.pipeline.shutdown_timeout_ms
         ));
         out.push_str(&format!(
             "\n[metrics]\nlisten = {}\n",
@@ -562,6 +583,7 @@ mod tests {
         assert_eq!(c.pipeline.workers, 0);
         assert_eq!(c.pipeline.max_in_flight, 10_000);
         assert_eq!(c.pipeline.delivery, Delivery::AtLeastOnce);
+        assert_eq!(c.pipeline.shutdown_timeout_ms, 10_000);
         assert_eq!(c.metrics.listen, "127.0.0.1:9898");
     }
 
@@ -640,6 +662,17 @@ mod tests {
         assert!(shown.contains("svc"));
         // The printed form is itself a valid configuration.
         Config::from_toml(&shown, Path::new("printed"), env(&[])).unwrap();
+    }
+
+    #[test]
+    fn properties_the_delivery_promises_rest_on_cannot_be_overridden() {
+        for text in [
+            "[kafka.consumer]\n\"enable.auto.offset.store\" = true\n",
+            "[kafka.producer]\n\"enable.idempotence\" = false\n",
+        ] {
+            let e = Config::from_toml(text, Path::new("k.toml"), env(&[])).unwrap_err();
+            assert!(e.to_string().contains("cannot be overridden"), "{e}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod explain;
 pub mod indicators;
 pub mod normalize;
+pub mod pipeline;
 pub mod post;
 pub mod rules;
 pub mod ruletest;

@@ -16,8 +16,10 @@ use kestrel::scan::{self, Input, ScanOptions};
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
-  1  failure: the rule set has errors, a rule test failed, an input could not be read
+  0  success (for `run`: stopped by SIGTERM/SIGINT with everything in flight committed)
+  1  failure: the rule set has errors, a rule test failed, an input could not be read;
+     for `run`: a fatal Kafka error, a broker without transactions for exactly_once,
+     or posts still in flight when the shutdown bound passed
   2  the command line or the configuration is wrong";
 
 #[derive(Parser)]
@@ -52,6 +54,24 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Run the service: consume posts from Kafka, scan them, publish alerts
+    /// and dead letters (see docs/operations.md).
+    #[command(after_help = EXIT_CODES)]
+    Run {
+        /// Configuration file (TOML); without it, the defaults: a broker on
+        /// 127.0.0.1:9092, topics `posts`, `alerts`, `posts.dlq`.
+        #[arg(long, env = "KESTREL_CONFIG")]
+        config: Option<PathBuf>,
+        /// Print the effective configuration (secrets masked) and exit.
+        #[arg(long)]
+        print_config: bool,
+        /// Log format.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
+    },
+    /// Measure `kestrel run` end to end: produce a corpus into a broker,
+    /// time posts/s and latency, against a plain consumer as the ceiling.
+    Load(kestrel::pipeline::load::LoadArgs),
     /// Check and lint rule files.
     Rules {
         #[command(subcommand)]
@@ -72,6 +92,15 @@ enum Command {
         #[arg(long = "field", value_name = "NAME=TEXT")]
         fields: Vec<String>,
     },
+}
+
+/// How `kestrel run` writes its logs.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    /// One line per event, for people.
+    Text,
+    /// One JSON object per event, for log pipelines.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -137,6 +166,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             workers,
             quiet,
         } => cmd_scan(files, rules, config, workers, quiet),
+        Command::Run {
+            config,
+            print_config,
+            log_format,
+        } => cmd_run(config, print_config, log_format),
+        Command::Load(args) => {
+            init_logs(LogFormat::Text);
+            kestrel::pipeline::load::run(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Rules { command } => match command {
             RulesCommand::Check {
                 dir,
@@ -398,4 +437,105 @@ fn cmd_explain(
         .collect();
     print!("{}", kestrel::explain::explain(&engine, &fields));
     Ok(ExitCode::SUCCESS)
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KESTREL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -> Result<ExitCode> {
+    use kestrel::pipeline::{self, Counters, RunContext, Shutdown, Stopped};
+    let config = load_config(config.as_deref())?;
+    if print_config {
+        print!("{}", config.to_masked_toml());
+        return Ok(ExitCode::SUCCESS);
+    }
+    init_logs(log_format);
+    let schema = Arc::new(config.posts.schema()?);
+    let dir = config.rules.dir.clone();
+    let Some((engine, warnings)) = load_engine(&dir, &config, false)? else {
+        return Ok(ExitCode::from(1));
+    };
+    tracing::info!(
+        rules = engine.rule_set().rules.len(),
+        ruleset = %engine.ruleset_hash(),
+        warnings = warnings.len(),
+        dir = %dir.display(),
+        "rules loaded"
+    );
+    let bound = std::time::Duration::from_millis(config.pipeline.shutdown_timeout_ms);
+    let shutdown = Shutdown::new();
+    let ctx = RunContext {
+        config,
+        engine: Arc::new(engine),
+        schema,
+        counters: Arc::new(Counters::default()),
+        shutdown: shutdown.clone(),
+    };
+    // The async runtime only waits for signals and supervises; the Kafka
+    // clients and the scan workers run on threads of their own.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime.block_on(async move {
+        let mut pipeline = tokio::task::spawn_blocking(move || pipeline::run(ctx));
+        let signalled = tokio::select! {
+            r = &mut pipeline => return Some(r),
+            _ = shutdown_signal() => true,
+        };
+        debug_assert!(signalled);
+        tracing::info!(
+            bound_ms = bound.as_millis() as u64,
+            "stopping: finishing the posts in flight"
+        );
+        shutdown.trigger();
+        // The pipeline bounds itself; this is the backstop.
+        match tokio::time::timeout(bound + std::time::Duration::from_secs(2), &mut pipeline).await {
+            Ok(r) => Some(r),
+            Err(_) => None,
+        }
+    });
+    // Threads stuck on an unreachable broker must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match outcome {
+        None => {
+            eprintln!("kestrel: error: the pipeline did not stop within the shutdown bound");
+            Ok(ExitCode::from(1))
+        }
+        Some(Err(join)) => Err(anyhow::anyhow!("the pipeline panicked: {join}")),
+        Some(Ok(Err(e))) => Err(e.into()),
+        Some(Ok(Ok(Stopped::Drained))) => Ok(ExitCode::SUCCESS),
+        Some(Ok(Ok(Stopped::TimedOut { in_flight }))) => {
+            eprintln!(
+                "kestrel: error: {in_flight} posts were still in flight when the shutdown bound passed; they were not committed and will be read again"
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }

@@ -1,0 +1,139 @@
+//! librdkafka client settings: kestrel's defaults, the user's pass-through
+//! properties, and the few settings the delivery promises depend on.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::client::Client;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::KafkaError;
+use rdkafka::ClientContext;
+
+use crate::config::{Config, Delivery};
+
+use super::{PipelineError, Shutdown};
+
+/// Consumer settings: kestrel's defaults, then `[kafka.consumer]`, then what
+/// at-least-once needs (offsets are stored by kestrel, never by librdkafka).
+pub fn consumer_config(config: &Config) -> ClientConfig {
+    let k = &config.kafka;
+    let mut c = ClientConfig::new();
+    c.set("client.id", "kestrel")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.partition.eof", "false")
+        .set("isolation.level", "read_committed");
+    for (key, value) in &k.consumer {
+        c.set(key, value);
+    }
+    c.set("bootstrap.servers", &k.brokers)
+        .set("group.id", &k.group_id)
+        .set("enable.auto.offset.store", "false");
+    if config.pipeline.delivery == Delivery::ExactlyOnce {
+        // Offsets travel inside the transactions.
+        c.set("enable.auto.commit", "false");
+    }
+    c.set_log_level(RDKafkaLogLevel::Info);
+    c
+}
+
+/// Producer settings: kestrel's defaults, then `[kafka.producer]`, then
+/// idempotence (and a transactional id for exactly-once).
+pub fn producer_config(config: &Config) -> ClientConfig {
+    let k = &config.kafka;
+    let mut c = ClientConfig::new();
+    c.set("client.id", "kestrel")
+        .set("linger.ms", "5")
+        .set("compression.type", "lz4");
+    for (key, value) in &k.producer {
+        c.set(key, value);
+    }
+    c.set("bootstrap.servers", &k.brokers)
+        .set("enable.idempotence", "true");
+    if config.pipeline.delivery == Delivery::ExactlyOnce
+        && !k.producer.contains_key("transactional.id")
+    {
+        c.set(
+            "transactional.id",
+            format!("kestrel-{}-{}", k.group_id, instance_suffix()),
+        );
+    }
+    c.set_log_level(RDKafkaLogLevel::Info);
+    c
+}
+
+/// Unique enough per process: the host name and the process id.
+fn instance_suffix() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    format!("{host}-{}", std::process::id())
+}
+
+/// Routes librdkafka's log lines and errors into `tracing`.
+pub fn log_rdkafka(role: &'static str, level: RDKafkaLogLevel, fac: &str, message: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => {
+            tracing::error!(client = role, facility = fac, "{message}")
+        }
+        RDKafkaLogLevel::Warning => tracing::warn!(client = role, facility = fac, "{message}"),
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+            tracing::info!(client = role, facility = fac, "{message}")
+        }
+        RDKafkaLogLevel::Debug => tracing::debug!(client = role, facility = fac, "{message}"),
+    }
+}
+
+/// Waits until the broker answers a metadata request (retrying with
+/// backoff, so kestrel can start before its broker), then checks that every
+/// named topic exists. Topics starting with `^` are patterns and are not
+/// checked.
+pub fn check_topics<C: ClientContext>(
+    client: &Client<C>,
+    topics: &[&str],
+    shutdown: &Shutdown,
+) -> Result<(), PipelineError> {
+    let mut attempt = 0;
+    let started = Instant::now();
+    let metadata = loop {
+        match client.fetch_metadata(None, Duration::from_secs(5)) {
+            Ok(m) => break m,
+            Err(e) => {
+                if shutdown.is_triggered() {
+                    return Ok(());
+                }
+                tracing::warn!(
+                    error = %e,
+                    waited_s = started.elapsed().as_secs(),
+                    "the broker does not answer yet; retrying"
+                );
+                std::thread::sleep(super::backoff(attempt));
+                attempt += 1;
+            }
+        }
+    };
+    for t in topics {
+        if t.starts_with('^') {
+            continue;
+        }
+        let found = metadata
+            .topics()
+            .iter()
+            .any(|mt| mt.name() == *t && mt.error().is_none() && !mt.partitions().is_empty());
+        if !found {
+            return Err(PipelineError::MissingTopic(t.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Whether an error means the producer can never be used again.
+pub fn is_fatal(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(rdkafka::types::RDKafkaErrorCode::Fatal)
+    )
+}
