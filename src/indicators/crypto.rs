@@ -317,6 +317,18 @@ mod tests {
     }
 
     #[test]
+    fn segwit_hrp_is_checked_not_just_the_prefix() {
+        // The HRP ends at the last '1', so "bc1…" can carry another HRP.
+        let prog = [3u8; 20];
+        for hrp in ["bc1q", "bc1", "ltc1x"] {
+            let addr = bech32::segwit::encode_v0(Hrp::parse(hrp).unwrap(), &prog).unwrap();
+            assert!(SegwitHrpstring::new(&addr).is_ok(), "{addr}");
+            assert_eq!(btc(&addr), None, "{addr}");
+            assert_eq!(ltc(&addr), None, "{addr}");
+        }
+    }
+
+    #[test]
     fn trx_known_addresses() {
         // The USDT TRC-20 contract address.
         assert_eq!(trx("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"), Some(None));
