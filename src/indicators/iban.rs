@@ -12,7 +12,7 @@
 //! length and mod-97 checks are.
 
 use super::notes::{GROUPED, GROUPED_LOWERCASE, LOWERCASE};
-use super::scan::{for_each_digit, word_char_at, word_char_before};
+use super::scan::{word_char_at, word_char_before};
 use super::{IndicatorKind, IndicatorMatch, Note};
 
 /// IBAN length per country code, from the SWIFT IBAN registry (ISO 13616),
@@ -216,32 +216,19 @@ fn mod97(iban: &[u8]) -> u32 {
     })
 }
 
-/// Finds IBANs in `text`: each starts at two letters followed by the two
-/// check digits, so only digits preceded by two letters at a token start are
-/// examined.
-pub(crate) fn scan(text: &str, emit: &mut impl FnMut(IndicatorMatch)) {
-    let b = text.as_bytes();
-    let mut last_end = 0;
-    for_each_digit(b, |i| {
-        if i < 2 + last_end || !b[i - 2].is_ascii_alphabetic() || !b[i - 1].is_ascii_alphabetic() {
-            return;
-        }
-        let s = i - 2;
-        if word_char_before(text, s) {
-            return;
-        }
-        if let Some((end, note)) = parse_at(b, s) {
-            if !word_char_at(text, end) {
-                emit(IndicatorMatch {
-                    kind: IndicatorKind::Iban,
-                    start: s,
-                    end,
-                    note,
-                });
-                last_end = end;
-            }
-        }
-    });
+/// The IBAN starting at byte `s` of `text`, if any: a whole token (no word
+/// char before or after it) that validates.
+pub(crate) fn match_at(text: &str, s: usize) -> Option<IndicatorMatch> {
+    if word_char_before(text, s) {
+        return None;
+    }
+    let (end, note) = parse_at(text.as_bytes(), s)?;
+    (!word_char_at(text, end)).then_some(IndicatorMatch {
+        kind: IndicatorKind::Iban,
+        start: s,
+        end,
+        note,
+    })
 }
 
 /// `candidate` is exactly one IBAN, printed or grouped.
