@@ -997,6 +997,49 @@ fn plain_text_finds_nothing() {
     assert!(find(&IndicatorKind::ALL, text).is_empty());
 }
 
+/// Counts heap allocations made by the current thread, so that a test can
+/// check find_all allocates nothing of its own.
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+// SAFETY: forwards every call to the system allocator unchanged.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+#[test]
+fn find_all_allocates_nothing_beyond_out() {
+    let set = IndicatorSet::new(&IndicatorKind::ALL);
+    let text = format!(
+        "{MIXED} $JohnDoe42 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy \
+         bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0 \
+         057aeb66e45660c3bdfb7c62706f6440226af43ec13f3b6f899c1dd4db1b8fce5b {}",
+        ofac("XMR")[0]
+    );
+    let mut out = Vec::with_capacity(64);
+    let before = ALLOCATIONS.with(|c| c.get());
+    set.find_all(&text, &mut out);
+    let after = ALLOCATIONS.with(|c| c.get());
+    assert!(out.len() > 10, "{out:?}");
+    assert_eq!(after - before, 0, "find_all allocated");
+}
+
 // ---------------------------------------------------------------- properties
 
 fn all_set() -> &'static IndicatorSet {
