@@ -133,18 +133,28 @@ pub(crate) type Note = Option<&'static str>;
 /// One built-in detector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IndicatorKind {
+    /// Bitcoin: base58 P2PKH/P2SH and segwit bech32/bech32m.
     Btc,
+    /// Ethereum / EVM address, EIP-55 checked when mixed case.
     Eth,
+    /// TRON address.
     Trx,
+    /// Monero standard, sub- and integrated address.
     Xmr,
+    /// Litecoin address.
     Ltc,
+    /// IBAN, printed or grouped in fours.
     Iban,
+    /// Telegram channel and invite links.
     Telegram,
+    /// WhatsApp, Signal, Discord, Threema and Session invites and IDs.
     Messenger,
+    /// PayPal.me, Cash App and other payment links and handles.
     PaymentHandle,
 }
 
 impl IndicatorKind {
+    /// Every kind, in declaration order.
     pub const ALL: [IndicatorKind; 9] = [
         IndicatorKind::Btc,
         IndicatorKind::Eth,
@@ -205,8 +215,11 @@ impl KindMask {
 /// the text given, end exclusive, on char boundaries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndicatorMatch {
+    /// The detector that found it.
     pub kind: IndicatorKind,
+    /// Byte offset of the first character.
     pub start: usize,
+    /// Byte offset just past the last character.
     pub end: usize,
     /// A fact a reviewer needs about this match; one of the [`notes`] constants.
     pub note: Option<&'static str>,
