@@ -1,1 +1,767 @@
-//! placeholder
+//! The folded view: text (and rule patterns) normalized so that the usual
+//! ways of hiding a word do not hide it, with a map from every folded byte
+//! back to the raw bytes it came from.
+//!
+//! # What folding does
+//!
+//! The folded text is made of *words* (runs of letters and digits, any
+//! script; Latin letters lowercase ASCII) separated by single ASCII spaces,
+//! with no leading or trailing space. Whole-word checks are therefore byte
+//! checks ([`is_boundary`]).
+//!
+//! ## Per character (from the Unicode crates, built once into a lazy table)
+//!
+//! - Unicode compatibility decomposition (NFKD, so NFKC's equivalences:
+//!   fullwidth `ｊｏｉｎ`, math letters `𝐣𝐨𝐢𝐧`, ligatures `ﬁ`, circled `ⓙ`);
+//! - full case folding (`ß` → `ss`, final `ς` → `σ`; no Turkish special case:
+//!   `I` → `i`, `İ` → `i` + dot, the dot being a mark is dropped, and `ı` → `i`
+//!   by its confusable skeleton);
+//! - combining marks dropped after decomposition (`é` → `e`; Arabic `أ إ آ` →
+//!   `ا`, `ؤ` → `و`, `ئ` → `ي`; harakat, shadda, superscript alef); Hangul is
+//!   recomposed (NFC) afterwards;
+//! - format characters (general category Cf: zero-width space, joiners,
+//!   soft hyphen, bidi controls, word joiner, BOM...) and default-ignorable
+//!   fillers removed; they do not break a word (`jo\u{200D}in` → `join`);
+//! - Arabic: alef wasla `ٱ` and the other hamza forms of alef → `ا`, alef
+//!   maqsura `ى` → `ي`, taa marbuta `ة` → `ه`, tatweel `ـ` removed;
+//! - every decimal digit (Arabic-Indic `٣`, extended `۳`, any script) → its
+//!   ASCII digit;
+//! - confusable letters: a non-ASCII letter whose UTS #39 skeleton (of the
+//!   letter, or else of its uppercase form) is a single ASCII letter maps to
+//!   it (Cyrillic `е` → `e`, `Т` → `t`, Greek `ο` → `o`, `ν` → `v`); a Latin
+//!   letter whose skeleton is 2–3 ASCII letters takes them (`œ` → `oe`); an
+//!   Arabic letter maps only to a single Arabic letter (`ی` → `ي`, `ک` →
+//!   `ك`; UTS #39 would turn `ا` into `l` and `ه` into `o`); ASCII is never
+//!   remapped (the skeleton of `m` is `rn`);
+//! - everything else that is not a letter or digit (space, punctuation,
+//!   symbols, emoji, controls) is a separator.
+//!
+//! ## Per token (a token is a maximal run of letters, digits and `$ @ ! |`)
+//!
+//! **Leetspeak.** `0→o 1→i 3→e 4→a 5→s 7→t 8→b 9→g $→s @→a !→i |→l`
+//! (`2` and `6` have no reading). A *leet run* is a maximal run of those
+//! characters inside a token. Only next to ASCII letters (Arabic text with
+//! digits attached stays as it is). A run is read as letters when:
+//! - it has an ASCII letter on both sides (`r3cru1t` → `recruit`, `j0!n` →
+//!   `join`, `isl@m` → `islam`);
+//! - it starts the token, is one digit, and the rest of the token holds at
+//!   least 3 ASCII letters (`1slam`, `5upport`; but `1st`, `3rd`, `4th`,
+//!   `5pm`, `5k`, `4g` stay numbers);
+//! - it starts the token and is a single `$`, unless the rest of the token is
+//!   1–5 uppercase letters, a cashtag (`$upport` → `support`, `$BTC` → `btc`);
+//! - it ends the token, is made of digits only, follows an ASCII letter, and
+//!   is no longer than the number of ASCII letters before it (`h3ll0` →
+//!   `helo`, `b4` → `ba`, `walle7`, `recru17` → `recruit`; `x11` stays);
+//! - tokens without letters are numbers and stay (`2024`, `100`), and so do
+//!   leading runs of two or more (`100usd`, `10k`).
+//!
+//! Symbols not read as letters are separators (`@user` → `user`, `join!` →
+//! `join`, `US$` → `us`). The rules are applied until nothing changes (a
+//! symbol turned separator can make a digit a token edge), which keeps
+//! folding idempotent.
+//!
+//! **Repeated letters.** A run of one repeated letter becomes one letter
+//! (`joooin` → `join`, `support` → `suport`, `الله` → `اله`); digits never
+//! collapse. Patterns are folded the same way, so they still match.
+//!
+//! **Split letters.** A run of three or more single-letter words is joined
+//! into one word (`j.o.i.n`, `j o i n`, `j-o-i-n` → `join`); single leet
+//! digits between ASCII letters of such a run are read as letters
+//! (`j.0.i.n` → `join`); digits at the ends of the run stay numbers. The
+//! separators between the letters may be of any length: folding turns every
+//! separator run into one space, so a rule that looked at separator length
+//! (`a..b..c` left apart, `a.b.c` joined) would join on a second folding,
+//! and folding must be idempotent. Side effect: French `il n'y a` → `il nya`
+//! (patterns fold the same way).
+//!
+//! Order: per-character steps, then per token: leet, collapse; then across
+//! words: split-letter join and collapse again.
+//!
+//! # Offsets
+//!
+//! Every folded byte records the raw byte span it came from: a letter, the raw
+//! character(s) (a collapsed run: all of it; combining marks and tatweel after
+//! a letter belong to it); a space, the raw separator run.
+//! [`FoldedText::raw_span`] turns a folded range into the raw range that
+//! covers exactly what produced it, so `raw[s..e]` is what the poster wrote
+//! (`r3cru1t`, `j.o.i.n`, `jo\u{200D}in`).
+
+mod pattern;
+mod table;
+
+pub use pattern::fold_regex;
+
+use table::{
+    complex_atoms, entry, Atom, F_ASCII, F_UPPER, K_ATTACH, K_COMPLEX, K_DIGIT, K_IGNORE,
+    K_LETTERS, K_SEP, K_SYM,
+};
+
+/// Folded text plus, for every folded byte, the raw byte span it came from.
+#[derive(Default, Clone, Debug)]
+pub struct FoldedText {
+    out: Out,
+    raw_len: usize,
+    scratch: Scratch,
+}
+
+#[derive(Default, Clone, Debug)]
+struct Out {
+    text: String,
+    raw_start: Vec<u32>,
+    raw_end: Vec<u32>,
+    /// Raw end of the last word written.
+    last_end: u32,
+}
+
+#[derive(Default, Clone, Debug)]
+struct Scratch {
+    /// The items of the token being folded (slow path).
+    items: Vec<Item>,
+    /// Single-letter (or single leet digit) words waiting for the
+    /// split-letter decision.
+    pending: Vec<Item>,
+    /// A joined split-letter word being built.
+    joined: Vec<Item>,
+}
+
+/// One folded character of a token with its raw span.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Item {
+    ch: char,
+    cls: u8,
+    upper: bool,
+    rs: u32,
+    re: u32,
+}
+
+/// ASCII letter (lowercase in `ch`).
+const C_ASCII: u8 = 1;
+/// Non-ASCII letter.
+const C_OTHER: u8 = 2;
+/// ASCII digit with a leet reading.
+const C_LEET: u8 = 3;
+/// ASCII digit without one (`2`, `6`).
+const C_DIGIT: u8 = 4;
+/// `$ @ ! |`.
+const C_SYM: u8 = 5;
+/// A separator inside a token's items (from a multi-part character or a
+/// symbol that was not read as a letter).
+const C_BREAK: u8 = 6;
+
+#[inline]
+fn is_letter(cls: u8) -> bool {
+    cls == C_ASCII || cls == C_OTHER
+}
+
+#[inline]
+fn is_leet(cls: u8) -> bool {
+    cls == C_LEET || cls == C_SYM
+}
+
+const A_SEP: u8 = 0;
+const A_LOWER: u8 = 1;
+const A_UPPER: u8 = 2;
+const A_LEET: u8 = 3;
+const A_DIGIT: u8 = 4;
+const A_SYM: u8 = 5;
+
+static ASCII_CLASS: [u8; 128] = {
+    let mut t = [A_SEP; 128];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        t[i] = match b {
+            b'a'..=b'z' => A_LOWER,
+            b'A'..=b'Z' => A_UPPER,
+            b'2' | b'6' => A_DIGIT,
+            b'0'..=b'9' => A_LEET,
+            b'$' | b'@' | b'!' | b'|' => A_SYM,
+            _ => A_SEP,
+        };
+        i += 1;
+    }
+    t
+};
+
+/// The letter a leet character reads as.
+fn leet_letter(c: char) -> char {
+    match c {
+        '0' => 'o',
+        '1' => 'i',
+        '3' => 'e',
+        '4' => 'a',
+        '5' | '$' => 's',
+        '7' => 't',
+        '8' => 'b',
+        '9' => 'g',
+        '@' => 'a',
+        '!' => 'i',
+        '|' => 'l',
+        other => other,
+    }
+}
+
+impl FoldedText {
+    pub fn new() -> FoldedText {
+        FoldedText::default()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.out.text
+    }
+
+    /// Folded byte range [start, end) (on folded char boundaries) -> raw byte
+    /// range [s, e), on raw char boundaries, covering exactly the raw chars
+    /// that produced those folded bytes (for a span that starts at a rejoined
+    /// split letter, from the first letter; never including a leading or
+    /// trailing separator).
+    ///
+    /// Spaces at either end of the range are left out; a range made only of
+    /// spaces gives the raw separator run; an empty range gives an empty raw
+    /// range at the corresponding position. Out-of-range bounds are clamped.
+    pub fn raw_span(&self, start: usize, end: usize) -> (usize, usize) {
+        let bytes = self.out.text.as_bytes();
+        let len = bytes.len();
+        let s = start.min(len);
+        let e = end.min(len).max(s);
+        let (mut ts, mut te) = (s, e);
+        while ts < te && bytes[ts] == b' ' {
+            ts += 1;
+        }
+        while te > ts && bytes[te - 1] == b' ' {
+            te -= 1;
+        }
+        let (a, b) = if ts < te {
+            (ts, te)
+        } else if s < e {
+            (s, e)
+        } else if s < len {
+            let p = self.out.raw_start[s] as usize;
+            return (p, p);
+        } else if len > 0 {
+            let p = self.out.raw_end[len - 1] as usize;
+            return (p, p);
+        } else {
+            return (0, 0);
+        };
+        let rs = self.out.raw_start[a] as usize;
+        let re = self.out.raw_end[b - 1] as usize;
+        (rs, re.max(rs))
+    }
+
+    /// Length in bytes of the raw text this was folded from.
+    pub fn raw_len(&self) -> usize {
+        self.raw_len
+    }
+
+    fn clear(&mut self) {
+        self.out.text.clear();
+        self.out.raw_start.clear();
+        self.out.raw_end.clear();
+        self.out.last_end = 0;
+        self.raw_len = 0;
+        self.scratch.items.clear();
+        self.scratch.pending.clear();
+        self.scratch.joined.clear();
+    }
+}
+
+impl Out {
+    #[inline]
+    fn begin_word(&mut self, rs: u32) {
+        if !self.text.is_empty() {
+            self.text.push(' ');
+            self.raw_start.push(self.last_end.min(rs));
+            self.raw_end.push(self.last_end.max(rs));
+        }
+    }
+
+    #[inline]
+    fn push_char(&mut self, c: char, rs: u32, re: u32) {
+        self.text.push(c);
+        for _ in 0..c.len_utf8() {
+            self.raw_start.push(rs);
+            self.raw_end.push(re);
+        }
+    }
+
+    /// Writes a word, collapsing runs of one repeated letter.
+    fn emit_word(&mut self, items: &[Item]) {
+        let (Some(first), Some(last)) = (items.first(), items.last()) else {
+            return;
+        };
+        self.begin_word(first.rs);
+        let mut prev: Option<char> = None;
+        for it in items {
+            if is_letter(it.cls) && prev == Some(it.ch) {
+                let n = self.raw_end.len();
+                for r in &mut self.raw_end[n - it.ch.len_utf8()..] {
+                    *r = it.re;
+                }
+            } else {
+                self.push_char(it.ch, it.rs, it.re);
+                prev = is_letter(it.cls).then_some(it.ch);
+            }
+        }
+        self.last_end = last.re;
+    }
+}
+
+/// Decodes the char starting at `i` of valid UTF-8 `b` (not ASCII).
+#[inline]
+fn decode(b: &[u8], i: usize) -> (char, usize) {
+    let b0 = b[i] as u32;
+    let (cp, len) = if b0 < 0xE0 {
+        (((b0 & 0x1F) << 6) | (b[i + 1] as u32 & 0x3F), 2)
+    } else if b0 < 0xF0 {
+        (
+            ((b0 & 0x0F) << 12) | ((b[i + 1] as u32 & 0x3F) << 6) | (b[i + 2] as u32 & 0x3F),
+            3,
+        )
+    } else {
+        (
+            ((b0 & 0x07) << 18)
+                | ((b[i + 1] as u32 & 0x3F) << 12)
+                | ((b[i + 2] as u32 & 0x3F) << 6)
+                | (b[i + 3] as u32 & 0x3F),
+            4,
+        )
+    };
+    (char::from_u32(cp).unwrap_or('\u{FFFD}'), len)
+}
+
+#[inline]
+fn ascii_item(b: u8, pos: usize) -> Item {
+    let cls = match ASCII_CLASS[b as usize] {
+        A_LOWER | A_UPPER => C_ASCII,
+        A_LEET => C_LEET,
+        A_DIGIT => C_DIGIT,
+        _ => C_SYM,
+    };
+    Item {
+        ch: b.to_ascii_lowercase() as char,
+        cls,
+        upper: b.is_ascii_uppercase(),
+        rs: pos as u32,
+        re: pos as u32 + 1,
+    }
+}
+
+/// Folds `raw` into `out`, reusing its allocations (clears it first). The hot
+/// path: called for every post field.
+///
+/// # Panics
+///
+/// If `raw` is 4 GiB or longer (offsets are stored as `u32`).
+pub fn fold_into(raw: &str, out: &mut FoldedText) {
+    out.clear();
+    assert!(raw.len() < u32::MAX as usize, "text too long to fold");
+    out.raw_len = raw.len();
+    let FoldedText { out, scratch, .. } = out;
+    out.text.reserve(raw.len());
+    out.raw_start.reserve(raw.len());
+    out.raw_end.reserve(raw.len());
+    let bytes = raw.as_bytes();
+    let n = bytes.len();
+    let mut pos = 0;
+    while pos < n {
+        // Between tokens: skip separators and ignorables.
+        let b = bytes[pos];
+        if b < 0x80 {
+            if ASCII_CLASS[b as usize] == A_SEP {
+                pos += 1;
+                continue;
+            }
+        } else {
+            let (c, l) = decode(bytes, pos);
+            if entry(c).kind <= K_SEP {
+                pos += l;
+                continue;
+            }
+        }
+        // A token starts. Fast path: ASCII letters up to a separator.
+        let start = pos;
+        while pos < n
+            && matches!(
+                ASCII_CLASS.get(bytes[pos] as usize),
+                Some(&A_LOWER | &A_UPPER)
+            )
+        {
+            pos += 1;
+        }
+        let ends_here = match bytes.get(pos) {
+            None => true,
+            Some(&b) if b < 0x80 => ASCII_CLASS[b as usize] == A_SEP,
+            Some(_) => entry(decode(bytes, pos).0).kind == K_SEP,
+        };
+        if ends_here {
+            ascii_word(out, scratch, bytes, start, pos);
+            continue;
+        }
+        // Slow path: build the token's items.
+        let items = &mut scratch.items;
+        items.clear();
+        items.extend((start..pos).map(|i| ascii_item(bytes[i], i)));
+        while pos < n {
+            let b = bytes[pos];
+            if b < 0x80 {
+                if ASCII_CLASS[b as usize] == A_SEP {
+                    break;
+                }
+                items.push(ascii_item(b, pos));
+                pos += 1;
+                continue;
+            }
+            let (c, l) = decode(bytes, pos);
+            let e = entry(c);
+            let (rs, re) = (pos as u32, (pos + l) as u32);
+            let upper = e.flags & F_UPPER != 0;
+            match e.kind {
+                K_SEP => break,
+                K_IGNORE => {}
+                K_ATTACH => {
+                    if let Some(last) = items.last_mut() {
+                        if last.cls != C_BREAK {
+                            last.re = re;
+                        }
+                    }
+                }
+                K_LETTERS => items.push(Item {
+                    ch: e.ch(),
+                    cls: if e.flags & F_ASCII != 0 {
+                        C_ASCII
+                    } else {
+                        C_OTHER
+                    },
+                    upper,
+                    rs,
+                    re,
+                }),
+                K_DIGIT => items.push(Item {
+                    ch: e.ch(),
+                    cls: if matches!(e.ch(), '2' | '6') {
+                        C_DIGIT
+                    } else {
+                        C_LEET
+                    },
+                    upper,
+                    rs,
+                    re,
+                }),
+                K_SYM => items.push(Item {
+                    ch: e.ch(),
+                    cls: C_SYM,
+                    upper,
+                    rs,
+                    re,
+                }),
+                K_COMPLEX => {
+                    for a in complex_atoms(c, &e) {
+                        let (ch, cls) = match *a {
+                            Atom::Letter(x) if x.is_ascii() => (x, C_ASCII),
+                            Atom::Letter(x) => (x, C_OTHER),
+                            Atom::Digit(x) if matches!(x, '2' | '6') => (x, C_DIGIT),
+                            Atom::Digit(x) => (x, C_LEET),
+                            Atom::Sym(x) => (x, C_SYM),
+                            Atom::Sep => (' ', C_BREAK),
+                        };
+                        items.push(Item {
+                            ch,
+                            cls,
+                            upper,
+                            rs,
+                            re,
+                        });
+                    }
+                }
+                _ => unreachable!("unknown table kind"),
+            }
+            pos += l;
+        }
+        process_token(out, scratch);
+    }
+    flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+}
+
+/// A token of ASCII letters only, `bytes[s..e]`.
+#[inline]
+fn ascii_word(out: &mut Out, scratch: &mut Scratch, bytes: &[u8], s: usize, e: usize) {
+    let first = bytes[s] | 0x20;
+    if bytes[s + 1..e].iter().all(|&b| b | 0x20 == first) {
+        scratch.pending.push(Item {
+            ch: first as char,
+            cls: C_ASCII,
+            upper: false,
+            rs: s as u32,
+            re: e as u32,
+        });
+        return;
+    }
+    flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+    out.begin_word(s as u32);
+    let mut prev = 0u8;
+    for (i, &b) in bytes[s..e].iter().enumerate() {
+        let l = b | 0x20;
+        let p = (s + i) as u32;
+        if l == prev {
+            if let Some(r) = out.raw_end.last_mut() {
+                *r = p + 1;
+            }
+        } else {
+            out.text.push(l as char);
+            out.raw_start.push(p);
+            out.raw_end.push(p + 1);
+            prev = l;
+        }
+    }
+    out.last_end = e as u32;
+}
+
+/// Leet reading, then words out of the token's items.
+fn process_token(out: &mut Out, scratch: &mut Scratch) {
+    let Scratch {
+        items,
+        pending,
+        joined,
+    } = scratch;
+    if items.iter().any(|it| is_leet(it.cls)) {
+        leet_resolve(items);
+    }
+    let mut i = 0;
+    while i < items.len() {
+        if items[i].cls == C_BREAK {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < items.len() && items[j].cls != C_BREAK {
+            j += 1;
+        }
+        word_done(out, pending, joined, &items[i..j]);
+        i = j;
+    }
+}
+
+/// Applies the leet rules until nothing changes; symbols left over become
+/// separators (which can make other runs token edges, hence the loop).
+fn leet_resolve(items: &mut [Item]) {
+    loop {
+        if leet_pass(items) {
+            continue;
+        }
+        let mut removed = false;
+        for it in items.iter_mut() {
+            if it.cls == C_SYM {
+                it.cls = C_BREAK;
+                removed = true;
+            }
+        }
+        if !removed {
+            break;
+        }
+    }
+}
+
+fn leet_pass(items: &mut [Item]) -> bool {
+    let mut changed = false;
+    for seg in items.split_mut(|it| it.cls == C_BREAK) {
+        changed |= leet_segment(seg);
+    }
+    changed
+}
+
+fn count_ascii(items: &[Item]) -> usize {
+    items.iter().filter(|it| it.cls == C_ASCII).count()
+}
+
+fn leet_segment(seg: &mut [Item]) -> bool {
+    let n = seg.len();
+    let mut changed = false;
+    let mut i = 0;
+    while i < n {
+        if !is_leet(seg[i].cls) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < n && is_leet(seg[j].cls) {
+            j += 1;
+        }
+        let convert = if i > 0 && j < n {
+            seg[i - 1].cls == C_ASCII && seg[j].cls == C_ASCII
+        } else if i == 0 && j < n {
+            j == 1
+                && seg[1].cls == C_ASCII
+                && match (seg[0].cls, seg[0].ch) {
+                    (C_SYM, '$') => !is_cashtag(&seg[1..]),
+                    (C_LEET, _) => count_ascii(&seg[1..]) >= 3,
+                    _ => false,
+                }
+        } else if i > 0 && j == n {
+            seg[i - 1].cls == C_ASCII
+                && seg[i..].iter().all(|it| it.cls == C_LEET)
+                && j - i <= count_ascii(&seg[..i])
+        } else {
+            false
+        };
+        if convert {
+            for it in &mut seg[i..j] {
+                it.ch = leet_letter(it.ch);
+                it.cls = C_ASCII;
+            }
+            changed = true;
+        }
+        i = j;
+    }
+    changed
+}
+
+/// `$BTC`, `$ETH`: a `$` before 1 to 5 uppercase letters is a cashtag, not
+/// an `s`.
+fn is_cashtag(rest: &[Item]) -> bool {
+    (1..=5).contains(&rest.len()) && rest.iter().all(|it| it.cls == C_ASCII && it.upper)
+}
+
+/// A word of a token is ready: single letters wait for the split-letter
+/// decision, anything else is written (after the pending singles).
+fn word_done(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>, word: &[Item]) {
+    let Some(&first) = word.first() else {
+        return;
+    };
+    let single_letter = is_letter(first.cls)
+        && word
+            .iter()
+            .all(|it| it.cls == first.cls && it.ch == first.ch);
+    if single_letter || (word.len() == 1 && first.cls == C_LEET) {
+        pending.push(Item {
+            re: word[word.len() - 1].re,
+            ..first
+        });
+        return;
+    }
+    flush_pending(out, pending, joined);
+    out.emit_word(word);
+}
+
+/// Writes the pending run of single-letter / single-leet-digit words,
+/// joining what is a split word.
+fn flush_pending(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>) {
+    if pending.is_empty() {
+        return;
+    }
+    let p = &pending[..];
+    let n = p.len();
+    let mut a = 0;
+    while a < n && p[a].cls == C_LEET {
+        a += 1;
+    }
+    let mut b = n;
+    while b > a && p[b - 1].cls == C_LEET {
+        b -= 1;
+    }
+    for it in &p[..a] {
+        out.emit_word(std::slice::from_ref(it));
+    }
+    // p[a..b] starts and ends with a letter. Cut it at digit groups that are
+    // not between ASCII letters.
+    let mut seg = a;
+    let mut i = a;
+    while i < b {
+        if p[i].cls != C_LEET {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < b && p[j].cls == C_LEET {
+            j += 1;
+        }
+        if !(p[i - 1].cls == C_ASCII && p[j].cls == C_ASCII) {
+            emit_split_run(out, joined, &p[seg..i]);
+            for it in &p[i..j] {
+                out.emit_word(std::slice::from_ref(it));
+            }
+            seg = j;
+        }
+        i = j;
+    }
+    emit_split_run(out, joined, &p[seg..b]);
+    for it in &p[b..] {
+        out.emit_word(std::slice::from_ref(it));
+    }
+    pending.clear();
+}
+
+/// A run of single letters (and leet digits between ASCII letters): joined
+/// when it holds at least 3 letters, else written word by word.
+fn emit_split_run(out: &mut Out, joined: &mut Vec<Item>, run: &[Item]) {
+    let letters = run.iter().filter(|it| is_letter(it.cls)).count();
+    if letters >= 3 {
+        joined.clear();
+        joined.extend(run.iter().map(|it| {
+            if it.cls == C_LEET {
+                Item {
+                    ch: leet_letter(it.ch),
+                    cls: C_ASCII,
+                    ..*it
+                }
+            } else {
+                *it
+            }
+        }));
+        out.emit_word(joined);
+    } else {
+        for it in run {
+            out.emit_word(std::slice::from_ref(it));
+        }
+    }
+}
+
+/// Convenience: the folded text alone (same result as [`fold_into`]).
+pub fn fold(raw: &str) -> String {
+    let mut f = FoldedText::new();
+    fold_into(raw, &mut f);
+    f.out.text
+}
+
+/// True for a byte offset in folded text that is a word boundary (text edge
+/// or next to `' '`).
+pub fn is_boundary(folded: &str, at: usize) -> bool {
+    let b = folded.as_bytes();
+    at == 0 || at == b.len() || (at < b.len() && (b[at - 1] == b' ' || b[at] == b' '))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every character's folded output is made of characters that fold to
+    /// themselves with the same kind: per-character folding is idempotent.
+    #[test]
+    fn table_is_a_fixpoint() {
+        for cp in 0x80..=0x10FFFFu32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let (atoms, _) = table::fold_char(c);
+            for a in atoms {
+                let d = match a {
+                    Atom::Letter(d) | Atom::Digit(d) | Atom::Sym(d) => d,
+                    Atom::Sep => continue,
+                };
+                let (again, _) = table::fold_char(d);
+                assert_eq!(again, vec![a], "{c:?} (U+{cp:04X}) -> {d:?} is not stable");
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_fast_path_matches_items() {
+        // The same word through the fast path and (forced by a trailing
+        // zero-width space) through the slow path.
+        for w in ["Support", "JOOOIN", "a", "aaa", "abcabc"] {
+            let fast = fold(w);
+            let slow = fold(&format!("{w}\u{200B}"));
+            assert_eq!(fast, slow, "{w}");
+        }
+    }
+}
