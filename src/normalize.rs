@@ -99,19 +99,36 @@ use table::{
 /// Folded text plus, for every folded byte, the raw byte span it came from.
 #[derive(Default, Clone, Debug)]
 pub struct FoldedText {
-    out: Out,
+    text: String,
+    /// Raw offsets of the folded bytes, by stretches (see [`Seg`]).
+    segs: Vec<Seg>,
     raw_len: usize,
     scratch: Scratch,
 }
 
-#[derive(Default, Clone, Debug)]
+/// The output while folding (the folded bytes are built as a `Vec<u8>` and
+/// checked into the `String` at the end).
 struct Out {
-    text: String,
-    raw_start: Vec<u32>,
-    raw_end: Vec<u32>,
-    /// Raw end of the last word written.
-    last_end: u32,
+    text: Vec<u8>,
+    segs: Vec<Seg>,
+    /// Folded start of the last char written (for collapsing repeats).
+    prev_f: u32,
 }
+
+/// Raw offsets of the folded bytes from `f` up to the next stretch: when
+/// `re` is [`LINEAR`], folded byte `f + k` came from raw byte `rs + k` (plain
+/// ASCII words: one stretch per word, or for a whole post); otherwise every
+/// folded byte of the stretch came from raw `[rs, re)` (a lookalike letter, a
+/// collapsed run, a letter with combining marks). The spaces between words
+/// are not recorded: their raw span is the gap between their neighbours.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seg {
+    f: u32,
+    rs: u32,
+    re: u32,
+}
+
+const LINEAR: u32 = u32::MAX;
 
 #[derive(Default, Clone, Debug)]
 struct Scratch {
@@ -183,6 +200,26 @@ static ASCII_CLASS: [u8; 128] = {
     t
 };
 
+static IS_ASCII_LETTER: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).is_ascii_alphabetic();
+        i += 1;
+    }
+    t
+};
+
+/// Whether the token ends at `pos` (end of text or a separator).
+#[inline]
+fn token_ends(bytes: &[u8], pos: usize) -> bool {
+    match bytes.get(pos) {
+        None => true,
+        Some(&b) if b < 0x80 => ASCII_CLASS[b as usize] == A_SEP,
+        Some(_) => entry(decode(bytes, pos).0).kind == K_SEP,
+    }
+}
+
 /// The letter a leet character reads as.
 fn leet_letter(c: char) -> char {
     match c {
@@ -207,7 +244,7 @@ impl FoldedText {
     }
 
     pub fn as_str(&self) -> &str {
-        &self.out.text
+        &self.text
     }
 
     /// Folded byte range [start, end) (on folded char boundaries) -> raw byte
@@ -220,33 +257,71 @@ impl FoldedText {
     /// spaces gives the raw separator run; an empty range gives an empty raw
     /// range at the corresponding position. Out-of-range bounds are clamped.
     pub fn raw_span(&self, start: usize, end: usize) -> (usize, usize) {
-        let bytes = self.out.text.as_bytes();
+        let text = self.text.as_str();
+        let bytes = text.as_bytes();
         let len = bytes.len();
-        let s = start.min(len);
-        let e = end.min(len).max(s);
-        let (mut ts, mut te) = (s, e);
-        while ts < te && bytes[ts] == b' ' {
-            ts += 1;
+        let mut s = start.min(len);
+        while !text.is_char_boundary(s) {
+            s -= 1;
         }
-        while te > ts && bytes[te - 1] == b' ' {
-            te -= 1;
+        let mut e = end.min(len).max(s);
+        while !text.is_char_boundary(e) {
+            e += 1;
         }
-        let (a, b) = if ts < te {
-            (ts, te)
-        } else if s < e {
-            (s, e)
-        } else if s < len {
-            let p = self.out.raw_start[s] as usize;
-            return (p, p);
-        } else if len > 0 {
-            let p = self.out.raw_end[len - 1] as usize;
-            return (p, p);
+        let (mut a, mut b) = (s, e);
+        while a < b && bytes[a] == b' ' {
+            a += 1;
+        }
+        while b > a && bytes[b - 1] == b' ' {
+            b -= 1;
+        }
+        if a < b {
+            let rs = self.raw_start_at(a);
+            return (rs, self.raw_end_at(b - 1).max(rs));
+        }
+        if s < e {
+            // Only spaces: the raw gap between the neighbouring words.
+            let x = if s > 0 { self.raw_end_at(s - 1) } else { 0 };
+            let y = if e < len {
+                self.raw_start_at(e)
+            } else {
+                self.raw_len
+            };
+            return (x.min(y), x.max(y));
+        }
+        let p = if s < len && bytes[s] != b' ' {
+            self.raw_start_at(s)
+        } else if s > 0 {
+            self.raw_end_at(s - 1)
         } else {
-            return (0, 0);
+            0
         };
-        let rs = self.out.raw_start[a] as usize;
-        let re = self.out.raw_end[b - 1] as usize;
-        (rs, re.max(rs))
+        (p, p)
+    }
+
+    fn seg_at(&self, i: usize) -> Seg {
+        let k = self.segs.partition_point(|g| g.f as usize <= i);
+        self.segs[k.max(1) - 1]
+    }
+
+    /// Raw start of the char that folded byte `i` (not a space) came from.
+    fn raw_start_at(&self, i: usize) -> usize {
+        let g = self.seg_at(i);
+        if g.re == LINEAR {
+            (g.rs as usize) + (i - g.f as usize)
+        } else {
+            g.rs as usize
+        }
+    }
+
+    /// Raw end of the char that folded byte `i` (not a space) came from.
+    fn raw_end_at(&self, i: usize) -> usize {
+        let g = self.seg_at(i);
+        if g.re == LINEAR {
+            (g.rs as usize) + (i - g.f as usize) + 1
+        } else {
+            g.re as usize
+        }
     }
 
     /// Length in bytes of the raw text this was folded from.
@@ -255,10 +330,8 @@ impl FoldedText {
     }
 
     fn clear(&mut self) {
-        self.out.text.clear();
-        self.out.raw_start.clear();
-        self.out.raw_end.clear();
-        self.out.last_end = 0;
+        self.text.clear();
+        self.segs.clear();
         self.raw_len = 0;
         self.scratch.items.clear();
         self.scratch.pending.clear();
@@ -268,42 +341,68 @@ impl FoldedText {
 
 impl Out {
     #[inline]
-    fn begin_word(&mut self, rs: u32) {
+    fn begin_word(&mut self) {
         if !self.text.is_empty() {
-            self.text.push(' ');
-            self.raw_start.push(self.last_end.min(rs));
-            self.raw_end.push(self.last_end.max(rs));
+            self.text.push(b' ');
         }
     }
 
+    /// Records that the `n` folded bytes from `f` came from raw `[rs, re)`.
+    #[inline]
+    fn note(&mut self, f: u32, rs: u32, re: u32, n: u32) {
+        if re - rs == n {
+            if let Some(g) = self.segs.last() {
+                if g.re == LINEAR && g.rs.wrapping_add(f - g.f) == rs {
+                    return;
+                }
+            }
+            self.segs.push(Seg { f, rs, re: LINEAR });
+        } else {
+            self.segs.push(Seg { f, rs, re });
+        }
+    }
+
+    /// Writes one folded char that came from raw `[rs, re)`.
     #[inline]
     fn push_char(&mut self, c: char, rs: u32, re: u32) {
-        self.text.push(c);
-        for _ in 0..c.len_utf8() {
-            self.raw_start.push(rs);
-            self.raw_end.push(re);
+        let f = self.text.len() as u32;
+        let mut buf = [0u8; 4];
+        let enc = c.encode_utf8(&mut buf).as_bytes();
+        self.note(f, rs, re, enc.len() as u32);
+        self.text.extend_from_slice(enc);
+        self.prev_f = f;
+    }
+
+    /// The last char written (a letter that repeats) now also covers raw
+    /// bytes up to `re`. Leaves a non-linear stretch last, so the next char
+    /// starts a stretch of its own.
+    fn extend_prev(&mut self, re: u32) {
+        let f = self.prev_f;
+        match self.segs.last_mut() {
+            Some(g) if g.f == f => g.re = re,
+            Some(g) => {
+                let rs = g.rs + (f - g.f);
+                self.segs.push(Seg { f, rs, re });
+            }
+            None => unreachable!("a char was written"),
         }
     }
 
     /// Writes a word, collapsing runs of one repeated letter.
     fn emit_word(&mut self, items: &[Item]) {
-        let (Some(first), Some(last)) = (items.first(), items.last()) else {
+        if items.is_empty() {
             return;
-        };
-        self.begin_word(first.rs);
+        }
+        self.begin_word();
         let mut prev: Option<char> = None;
         for it in items {
             if is_letter(it.cls) && prev == Some(it.ch) {
-                let n = self.raw_end.len();
-                for r in &mut self.raw_end[n - it.ch.len_utf8()..] {
-                    *r = it.re;
-                }
+                self.extend_prev(it.re);
             } else {
                 self.push_char(it.ch, it.rs, it.re);
                 prev = is_letter(it.cls).then_some(it.ch);
             }
         }
-        self.last_end = last.re;
     }
 }
 
@@ -357,139 +456,252 @@ pub fn fold_into(raw: &str, out: &mut FoldedText) {
     out.clear();
     assert!(raw.len() < u32::MAX as usize, "text too long to fold");
     out.raw_len = raw.len();
-    let FoldedText { out, scratch, .. } = out;
-    out.text.reserve(raw.len());
-    out.raw_start.reserve(raw.len());
-    out.raw_end.reserve(raw.len());
-    let bytes = raw.as_bytes();
+    let mut o = Out {
+        text: std::mem::take(&mut out.text).into_bytes(),
+        segs: std::mem::take(&mut out.segs),
+        prev_f: 0,
+    };
+    o.text.reserve(raw.len());
+    fold_bytes(raw.as_bytes(), &mut o, &mut out.scratch);
+    out.segs = o.segs;
+    out.text = String::from_utf8(o.text).expect("folded text is built from whole chars");
+}
+
+fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
     let n = bytes.len();
     let mut pos = 0;
     while pos < n {
-        // Between tokens: skip separators and ignorables.
+        let b = bytes[pos];
+        if b >= 0x80 {
+            let (c, l) = decode(bytes, pos);
+            if entry(c).kind <= K_SEP {
+                pos += l; // a separator, or an ignorable between tokens
+            } else {
+                pos = slow_token(bytes, pos, pos, out, scratch);
+            }
+            continue;
+        }
+        let k = ASCII_CLASS[b as usize];
+        match k {
+            A_SEP => pos += 1,
+            A_LOWER | A_UPPER => {
+                // Fast path: ASCII letters, maybe trailing symbols (`join!`,
+                // `US$`: a trailing run converts only when it is made of
+                // digits, so these symbols are separators), up to a separator.
+                let start = pos;
+                pos = scan_letters(bytes, pos + 1);
+                let mut q = pos;
+                while q < n && bytes[q] < 0x80 && ASCII_CLASS[bytes[q] as usize] == A_SYM {
+                    q += 1;
+                }
+                if token_ends(bytes, q) {
+                    ascii_word(out, scratch, bytes, start, pos);
+                    pos = q;
+                } else {
+                    pos = slow_token(bytes, start, pos, out, scratch);
+                }
+            }
+            A_LEET | A_DIGIT => {
+                // Fast path: a number up to a separator.
+                let start = pos;
+                pos += 1;
+                while pos < n && bytes[pos].is_ascii_digit() {
+                    pos += 1;
+                }
+                if token_ends(bytes, pos) {
+                    let item = ascii_item(b, start);
+                    if pos - start == 1 && k == A_LEET {
+                        scratch.pending.push(item);
+                    } else {
+                        flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+                        out.begin_word();
+                        let f = out.text.len() as u32;
+                        out.note(f, start as u32, pos as u32, (pos - start) as u32);
+                        out.text.extend_from_slice(&bytes[start..pos]);
+                    }
+                } else {
+                    pos = slow_token(bytes, start, pos, out, scratch);
+                }
+            }
+            _ => {
+                // `@user`, `!word`: a symbol that starts a token and is
+                // followed by a letter is never read as a letter (the leet
+                // rules convert only a leading `$` or digit): a separator.
+                if b != b'$'
+                    && bytes
+                        .get(pos + 1)
+                        .is_some_and(|&x| IS_ASCII_LETTER[x as usize])
+                {
+                    pos += 1;
+                } else {
+                    pos = slow_token(bytes, pos, pos, out, scratch);
+                }
+            }
+        }
+    }
+    flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+}
+
+/// The general path for a token that starts at `start`; `bytes[start..scanned]`
+/// are ASCII letters or digits already looked at. Returns where it ends.
+#[inline(never)]
+fn slow_token(
+    bytes: &[u8],
+    start: usize,
+    scanned: usize,
+    out: &mut Out,
+    scratch: &mut Scratch,
+) -> usize {
+    let n = bytes.len();
+    let items = &mut scratch.items;
+    items.clear();
+    items.extend((start..scanned).map(|i| ascii_item(bytes[i], i)));
+    let mut pos = scanned;
+    while pos < n {
         let b = bytes[pos];
         if b < 0x80 {
             if ASCII_CLASS[b as usize] == A_SEP {
-                pos += 1;
-                continue;
+                break;
             }
-        } else {
-            let (c, l) = decode(bytes, pos);
-            if entry(c).kind <= K_SEP {
-                pos += l;
-                continue;
-            }
-        }
-        // A token starts. Fast path: ASCII letters up to a separator.
-        let start = pos;
-        while pos < n
-            && matches!(
-                ASCII_CLASS.get(bytes[pos] as usize),
-                Some(&A_LOWER | &A_UPPER)
-            )
-        {
+            items.push(ascii_item(b, pos));
             pos += 1;
-        }
-        let ends_here = match bytes.get(pos) {
-            None => true,
-            Some(&b) if b < 0x80 => ASCII_CLASS[b as usize] == A_SEP,
-            Some(_) => entry(decode(bytes, pos).0).kind == K_SEP,
-        };
-        if ends_here {
-            ascii_word(out, scratch, bytes, start, pos);
             continue;
         }
-        // Slow path: build the token's items.
-        let items = &mut scratch.items;
-        items.clear();
-        items.extend((start..pos).map(|i| ascii_item(bytes[i], i)));
-        while pos < n {
-            let b = bytes[pos];
-            if b < 0x80 {
-                if ASCII_CLASS[b as usize] == A_SEP {
-                    break;
-                }
-                items.push(ascii_item(b, pos));
-                pos += 1;
-                continue;
-            }
-            let (c, l) = decode(bytes, pos);
-            let e = entry(c);
-            let (rs, re) = (pos as u32, (pos + l) as u32);
-            let upper = e.flags & F_UPPER != 0;
-            match e.kind {
-                K_SEP => break,
-                K_IGNORE => {}
-                K_ATTACH => {
-                    if let Some(last) = items.last_mut() {
-                        if last.cls != C_BREAK {
-                            last.re = re;
-                        }
+        let (c, l) = decode(bytes, pos);
+        let e = entry(c);
+        let (rs, re) = (pos as u32, (pos + l) as u32);
+        let upper = e.flags & F_UPPER != 0;
+        match e.kind {
+            K_SEP => break,
+            K_IGNORE => {}
+            K_ATTACH => {
+                if let Some(last) = items.last_mut() {
+                    if last.cls != C_BREAK {
+                        last.re = re;
                     }
                 }
-                K_LETTERS => items.push(Item {
-                    ch: e.ch(),
-                    cls: if e.flags & F_ASCII != 0 {
-                        C_ASCII
-                    } else {
-                        C_OTHER
-                    },
-                    upper,
-                    rs,
-                    re,
-                }),
-                K_DIGIT => items.push(Item {
-                    ch: e.ch(),
-                    cls: if matches!(e.ch(), '2' | '6') {
-                        C_DIGIT
-                    } else {
-                        C_LEET
-                    },
-                    upper,
-                    rs,
-                    re,
-                }),
-                K_SYM => items.push(Item {
-                    ch: e.ch(),
-                    cls: C_SYM,
-                    upper,
-                    rs,
-                    re,
-                }),
-                K_COMPLEX => {
-                    for a in complex_atoms(c, &e) {
-                        let (ch, cls) = match *a {
-                            Atom::Letter(x) if x.is_ascii() => (x, C_ASCII),
-                            Atom::Letter(x) => (x, C_OTHER),
-                            Atom::Digit(x) if matches!(x, '2' | '6') => (x, C_DIGIT),
-                            Atom::Digit(x) => (x, C_LEET),
-                            Atom::Sym(x) => (x, C_SYM),
-                            Atom::Sep => (' ', C_BREAK),
-                        };
-                        items.push(Item {
-                            ch,
-                            cls,
-                            upper,
-                            rs,
-                            re,
-                        });
-                    }
-                }
-                _ => unreachable!("unknown table kind"),
             }
-            pos += l;
+            K_LETTERS => items.push(Item {
+                ch: e.ch(),
+                cls: if e.flags & F_ASCII != 0 {
+                    C_ASCII
+                } else {
+                    C_OTHER
+                },
+                upper,
+                rs,
+                re,
+            }),
+            K_DIGIT => items.push(Item {
+                ch: e.ch(),
+                cls: if matches!(e.ch(), '2' | '6') {
+                    C_DIGIT
+                } else {
+                    C_LEET
+                },
+                upper,
+                rs,
+                re,
+            }),
+            K_SYM => items.push(Item {
+                ch: e.ch(),
+                cls: C_SYM,
+                upper,
+                rs,
+                re,
+            }),
+            K_COMPLEX => {
+                for a in complex_atoms(c, &e) {
+                    let (ch, cls) = match *a {
+                        Atom::Letter(x) if x.is_ascii() => (x, C_ASCII),
+                        Atom::Letter(x) => (x, C_OTHER),
+                        Atom::Digit(x) if matches!(x, '2' | '6') => (x, C_DIGIT),
+                        Atom::Digit(x) => (x, C_LEET),
+                        Atom::Sym(x) => (x, C_SYM),
+                        Atom::Sep => (' ', C_BREAK),
+                    };
+                    items.push(Item {
+                        ch,
+                        cls,
+                        upper,
+                        rs,
+                        re,
+                    });
+                }
+            }
+            _ => unreachable!("unknown table kind"),
         }
-        process_token(out, scratch);
+        pos += l;
     }
-    flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+    process_token(out, scratch);
+    pos
+}
+
+const LANES_01: u64 = 0x0101_0101_0101_0101;
+const LANES_20: u64 = 0x2020_2020_2020_2020;
+const LANES_80: u64 = 0x8080_8080_8080_8080;
+
+#[inline]
+fn load8(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// For 8 bytes, the high bit of each byte that is not an ASCII letter.
+#[inline]
+fn non_letter_lanes(v: u64) -> u64 {
+    let high = v & LANES_80; // not ASCII
+    let y = (v | LANES_20) & !LANES_80; // case folded, 7 bits: no carries below
+    let ge_a = (y + (0x80 - b'a' as u64) * LANES_01) & LANES_80;
+    let gt_z = (y + (0x80 - b'z' as u64 - 1) * LANES_01) & LANES_80;
+    !(ge_a & !gt_z & !high) & LANES_80
+}
+
+/// The end of the run of ASCII letters that goes on at `pos`.
+#[inline]
+fn scan_letters(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(v) = load8(bytes, pos) {
+        let m = non_letter_lanes(v);
+        if m != 0 {
+            return pos + (m.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while pos < bytes.len() && IS_ASCII_LETTER[bytes[pos] as usize] {
+        pos += 1;
+    }
+    pos
+}
+
+/// Whether some letter of the ASCII letters `w` is followed by the same
+/// letter (letters that differ at most in the case bit are the same).
+#[inline]
+fn has_repeat(bytes: &[u8], s: usize, e: usize) -> bool {
+    let len = e - s;
+    if len <= 8 {
+        if let Some(v) = load8(bytes, s) {
+            // Lane i is zero (case bit aside) when byte i equals byte i + 1.
+            let x = (v ^ (v >> 8)) & !LANES_20;
+            let zero = x.wrapping_sub(LANES_01) & !x & LANES_80;
+            // The lowest flagged lane is exact; only lanes < len - 1 count.
+            return zero != 0 && (zero.trailing_zeros() / 8) as usize + 1 < len;
+        }
+    }
+    bytes[s..e].windows(2).any(|p| (p[0] ^ p[1]) & !0x20 == 0)
 }
 
 /// A token of ASCII letters only, `bytes[s..e]`.
 #[inline]
 fn ascii_word(out: &mut Out, scratch: &mut Scratch, bytes: &[u8], s: usize, e: usize) {
-    let first = bytes[s] | 0x20;
-    if bytes[s + 1..e].iter().all(|&b| b | 0x20 == first) {
+    let w = &bytes[s..e];
+    let repeats = w.len() > 1 && has_repeat(bytes, s, e);
+    let single = match repeats {
+        false => w.len() == 1,
+        true => w.iter().all(|&b| (b ^ w[0]) & !0x20 == 0),
+    };
+    if single {
         scratch.pending.push(Item {
-            ch: first as char,
+            ch: (w[0] | 0x20) as char,
             cls: C_ASCII,
             upper: false,
             rs: s as u32,
@@ -498,23 +710,39 @@ fn ascii_word(out: &mut Out, scratch: &mut Scratch, bytes: &[u8], s: usize, e: u
         return;
     }
     flush_pending(out, &mut scratch.pending, &mut scratch.joined);
-    out.begin_word(s as u32);
+    out.begin_word();
+    if !repeats {
+        let f = out.text.len();
+        out.note(f as u32, s as u32, e as u32, w.len() as u32);
+        match load8(bytes, s) {
+            Some(v) if w.len() <= 8 => {
+                // Write 8 lowercased bytes, keep the word's.
+                out.text.extend_from_slice(&(v | LANES_20).to_le_bytes());
+                out.text.truncate(f + w.len());
+            }
+            _ => out.text.extend(w.iter().map(|&b| b | 0x20)),
+        }
+        return;
+    }
+    let mut need_note = true;
     let mut prev = 0u8;
-    for (i, &b) in bytes[s..e].iter().enumerate() {
+    for (i, &b) in w.iter().enumerate() {
         let l = b | 0x20;
         let p = (s + i) as u32;
         if l == prev {
-            if let Some(r) = out.raw_end.last_mut() {
-                *r = p + 1;
-            }
+            out.extend_prev(p + 1);
+            need_note = true;
         } else {
-            out.text.push(l as char);
-            out.raw_start.push(p);
-            out.raw_end.push(p + 1);
+            let f = out.text.len() as u32;
+            if need_note {
+                out.note(f, p, p + 1, 1);
+                need_note = false;
+            }
+            out.text.push(l);
+            out.prev_f = f;
             prev = l;
         }
     }
-    out.last_end = e as u32;
 }
 
 /// Leet reading, then words out of the token's items.
@@ -645,10 +873,15 @@ fn word_done(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>, wor
 
 /// Writes the pending run of single-letter / single-leet-digit words,
 /// joining what is a split word.
+#[inline]
 fn flush_pending(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>) {
-    if pending.is_empty() {
-        return;
+    if !pending.is_empty() {
+        flush_pending_run(out, pending, joined);
     }
+}
+
+#[inline(never)]
+fn flush_pending_run(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>) {
     let p = &pending[..];
     let n = p.len();
     let mut a = 0;
@@ -720,7 +953,7 @@ fn emit_split_run(out: &mut Out, joined: &mut Vec<Item>, run: &[Item]) {
 pub fn fold(raw: &str) -> String {
     let mut f = FoldedText::new();
     fold_into(raw, &mut f);
-    f.out.text
+    f.text
 }
 
 /// True for a byte offset in folded text that is a word boundary (text edge
