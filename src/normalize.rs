@@ -56,9 +56,11 @@
 //!   leading runs of two or more (`100usd`, `10k`).
 //!
 //! Symbols not read as letters are separators (`@user` → `user`, `join!` →
-//! `join`, `US$` → `us`). The rules are applied until nothing changes (a
-//! symbol turned separator can make a digit a token edge), which keeps
-//! folding idempotent.
+//! `join`, `US$` → `us`). Those that no rule could read as letters are
+//! turned into separators first, so the letter counts above are those of the
+//! final word; then the rules are applied until nothing changes (a symbol
+//! turned separator can make a digit a token edge), which keeps folding
+//! idempotent.
 //!
 //! **Repeated letters.** A run of one repeated letter becomes one letter
 //! (`joooin` → `join`, `support` → `suport`, `الله` → `اله`); digits never
@@ -770,13 +772,15 @@ fn process_token(out: &mut Out, scratch: &mut Scratch) {
     }
 }
 
-/// Applies the leet rules until nothing changes; symbols left over become
-/// separators (which can make other runs token edges, hence the loop).
+/// Applies the leet rules until nothing changes. Symbols that can never be
+/// read as letters become separators first, so that the letter counts the
+/// edge rules look at are those of the final word; symbols still left after
+/// the conversions become separators too, and the whole is repeated (a
+/// symbol turned separator makes its neighbours token edges).
 fn leet_resolve(items: &mut [Item]) {
     loop {
-        if leet_pass(items) {
-            continue;
-        }
+        while drop_dead_symbols(items) {}
+        while leet_pass(items) {}
         let mut removed = false;
         for it in items.iter_mut() {
             if it.cls == C_SYM {
@@ -788,6 +792,46 @@ fn leet_resolve(items: &mut [Item]) {
             break;
         }
     }
+}
+
+/// Turns into separators the symbols of leet runs that no rule can read as
+/// letters whatever the rest of the token becomes: runs not between ASCII
+/// letters, at the end of a token, or at its start unless a single `$`
+/// before an ASCII letter (and not a cashtag).
+fn drop_dead_symbols(items: &mut [Item]) -> bool {
+    let mut changed = false;
+    for seg in items.split_mut(|it| it.cls == C_BREAK) {
+        let n = seg.len();
+        let mut i = 0;
+        while i < n {
+            if !is_leet(seg[i].cls) {
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while j < n && is_leet(seg[j].cls) {
+                j += 1;
+            }
+            let has_sym = seg[i..j].iter().any(|it| it.cls == C_SYM);
+            let alive = if i > 0 && j < n {
+                seg[i - 1].cls == C_ASCII && seg[j].cls == C_ASCII
+            } else if i == 0 && j < n {
+                j == 1 && seg[0].ch == '$' && seg[1].cls == C_ASCII && !is_cashtag(&seg[1..])
+            } else {
+                !has_sym
+            };
+            if has_sym && !alive {
+                for it in &mut seg[i..j] {
+                    if it.cls == C_SYM {
+                        it.cls = C_BREAK;
+                    }
+                }
+                changed = true;
+            }
+            i = j;
+        }
+    }
+    changed
 }
 
 fn leet_pass(items: &mut [Item]) -> bool {
