@@ -213,7 +213,7 @@ static IS_ASCII_LETTER: [bool; 256] = {
 };
 
 /// Whether the token ends at `pos` (end of text or a separator).
-#[inline]
+#[inline(always)]
 fn token_ends(bytes: &[u8], pos: usize) -> bool {
     match bytes.get(pos) {
         None => true,
@@ -342,7 +342,7 @@ impl FoldedText {
 }
 
 impl Out {
-    #[inline]
+    #[inline(always)]
     fn begin_word(&mut self) {
         if !self.text.is_empty() {
             self.text.push(b' ');
@@ -350,7 +350,7 @@ impl Out {
     }
 
     /// Records that the `n` folded bytes from `f` came from raw `[rs, re)`.
-    #[inline]
+    #[inline(always)]
     fn note(&mut self, f: u32, rs: u32, re: u32, n: u32) {
         if re - rs == n {
             if let Some(g) = self.segs.last() {
@@ -369,9 +369,15 @@ impl Out {
     fn push_char(&mut self, c: char, rs: u32, re: u32) {
         let f = self.text.len() as u32;
         let mut buf = [0u8; 4];
-        let enc = c.encode_utf8(&mut buf).as_bytes();
-        self.note(f, rs, re, enc.len() as u32);
-        self.text.extend_from_slice(enc);
+        let n = c.encode_utf8(&mut buf).len();
+        self.note(f, rs, re, n as u32);
+        // Constant-length copies: no call to memcpy for a letter.
+        match n {
+            1 => self.text.push(buf[0]),
+            2 => self.text.extend_from_slice(&buf[..2]),
+            3 => self.text.extend_from_slice(&buf[..3]),
+            _ => self.text.extend_from_slice(&buf),
+        }
         self.prev_f = f;
     }
 
@@ -409,7 +415,7 @@ impl Out {
 }
 
 /// Decodes the char starting at `i` of valid UTF-8 `b` (not ASCII).
-#[inline]
+#[inline(always)]
 fn decode(b: &[u8], i: usize) -> (char, usize) {
     let b0 = b[i] as u32;
     let (cp, len) = if b0 < 0xE0 {
@@ -476,8 +482,11 @@ fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
         let b = bytes[pos];
         if b >= 0x80 {
             let (c, l) = decode(bytes, pos);
-            if entry(c).kind <= K_SEP {
+            let kind = entry(c).kind;
+            if kind <= K_SEP {
                 pos += l; // a separator, or an ignorable between tokens
+            } else if let Some(end) = letters_token(bytes, pos, out, scratch) {
+                pos = end;
             } else {
                 pos = slow_token(bytes, pos, pos, out, scratch);
             }
@@ -499,6 +508,8 @@ fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
                 if token_ends(bytes, q) {
                     ascii_word(out, scratch, bytes, start, pos);
                     pos = q;
+                } else if let Some(end) = letters_token(bytes, start, out, scratch) {
+                    pos = end;
                 } else {
                     pos = slow_token(bytes, start, pos, out, scratch);
                 }
@@ -542,6 +553,90 @@ fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
         }
     }
     flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+}
+
+/// Fast path for a token made only of letters (any script, each folding to
+/// one letter), up to a separator: written directly, collapsing repeats.
+/// Returns where it ends, or `None` (having written nothing) when the token
+/// holds anything else (digits, symbols, marks, ignorables, multi-letter
+/// folds) or when single letters are pending.
+fn letters_token(
+    bytes: &[u8],
+    start: usize,
+    out: &mut Out,
+    scratch: &mut Scratch,
+) -> Option<usize> {
+    if !scratch.pending.is_empty() {
+        return None;
+    }
+    let mark = (out.text.len(), out.segs.len());
+    out.begin_word();
+    let word_f = out.text.len();
+    let n = bytes.len();
+    let mut pos = start;
+    let mut prev = '\0';
+    // Raw bytes from `same_from` to `pos` fold to themselves and are not
+    // written yet: they are copied in one go.
+    let mut same_from = start;
+    let bail = |out: &mut Out| {
+        out.text.truncate(mark.0);
+        out.segs.truncate(mark.1);
+        None
+    };
+    let flush_same = |out: &mut Out, from: usize, to: usize, prev: char| {
+        if from < to {
+            let f = out.text.len() as u32;
+            out.note(f, from as u32, to as u32, (to - from) as u32);
+            out.text.extend_from_slice(&bytes[from..to]);
+            out.prev_f = (out.text.len() - prev.len_utf8()) as u32;
+        }
+    };
+    while pos < n {
+        let b = bytes[pos];
+        let (ch, l, same) = if b < 0x80 {
+            match ASCII_CLASS[b as usize] {
+                A_SEP => break,
+                A_LOWER => (b as char, 1, true),
+                A_UPPER => ((b | 0x20) as char, 1, false),
+                _ => return bail(out),
+            }
+        } else {
+            let (c, l) = decode(bytes, pos);
+            let e = entry(c);
+            match e.kind {
+                K_SEP => break,
+                K_LETTERS => (e.ch(), l, e.ch() == c),
+                _ => return bail(out),
+            }
+        };
+        if ch == prev {
+            flush_same(out, same_from, pos, prev);
+            out.extend_prev((pos + l) as u32);
+            same_from = pos + l;
+        } else if same {
+            prev = ch;
+        } else {
+            flush_same(out, same_from, pos, prev);
+            out.push_char(ch, pos as u32, (pos + l) as u32);
+            same_from = pos + l;
+            prev = ch;
+        }
+        pos += l;
+    }
+    flush_same(out, same_from, pos, prev);
+    if out.text.len() - word_f == prev.len_utf8() {
+        // One letter: it waits for the split-letter decision.
+        out.text.truncate(mark.0);
+        out.segs.truncate(mark.1);
+        scratch.pending.push(Item {
+            ch: prev,
+            cls: if prev.is_ascii() { C_ASCII } else { C_OTHER },
+            upper: false,
+            rs: start as u32,
+            re: pos as u32,
+        });
+    }
+    Some(pos)
 }
 
 /// The general path for a token that starts at `start`; `bytes[start..scanned]`
@@ -643,14 +738,14 @@ const LANES_01: u64 = 0x0101_0101_0101_0101;
 const LANES_20: u64 = 0x2020_2020_2020_2020;
 const LANES_80: u64 = 0x8080_8080_8080_8080;
 
-#[inline]
+#[inline(always)]
 fn load8(bytes: &[u8], at: usize) -> Option<u64> {
     let chunk: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
     Some(u64::from_le_bytes(chunk))
 }
 
 /// For 8 bytes, the high bit of each byte that is not an ASCII letter.
-#[inline]
+#[inline(always)]
 fn non_letter_lanes(v: u64) -> u64 {
     let high = v & LANES_80; // not ASCII
     let y = (v | LANES_20) & !LANES_80; // case folded, 7 bits: no carries below
@@ -660,7 +755,7 @@ fn non_letter_lanes(v: u64) -> u64 {
 }
 
 /// The end of the run of ASCII letters that goes on at `pos`.
-#[inline]
+#[inline(always)]
 fn scan_letters(bytes: &[u8], mut pos: usize) -> usize {
     while let Some(v) = load8(bytes, pos) {
         let m = non_letter_lanes(v);
@@ -677,7 +772,7 @@ fn scan_letters(bytes: &[u8], mut pos: usize) -> usize {
 
 /// Whether some letter of the ASCII letters `w` is followed by the same
 /// letter (letters that differ at most in the case bit are the same).
-#[inline]
+#[inline(always)]
 fn has_repeat(bytes: &[u8], s: usize, e: usize) -> bool {
     let len = e - s;
     if len <= 8 {
@@ -693,7 +788,7 @@ fn has_repeat(bytes: &[u8], s: usize, e: usize) -> bool {
 }
 
 /// A token of ASCII letters only, `bytes[s..e]`.
-#[inline]
+#[inline(always)]
 fn ascii_word(out: &mut Out, scratch: &mut Scratch, bytes: &[u8], s: usize, e: usize) {
     let w = &bytes[s..e];
     let repeats = w.len() > 1 && has_repeat(bytes, s, e);
