@@ -777,8 +777,8 @@ fn word_distance(s: &Scratch, fields: &[(&str, &str)], x: &Hit, y: &Hit) -> Opti
             (h.folded_start as usize, h.folded_end as usize)
         } else {
             (
-                folded.folded_pos(h.start as usize),
-                folded.folded_pos(h.end as usize),
+                folded_pos(folded, h.start as usize),
+                folded_pos(folded, h.end as usize),
             )
         }
     };
@@ -796,6 +796,27 @@ fn word_distance(s: &Scratch, fields: &[(&str, &str)], x: &Hit, y: &Hit) -> Opti
     let lo = first_end.saturating_sub(1).min(bytes.len());
     let hi = second_start.min(bytes.len());
     Some(memchr::memchr_iter(b' ', &bytes[lo..hi]).count() as u32)
+}
+
+/// The first folded byte offset whose raw span starts at or after `raw`: where
+/// a raw-view match sits in the folded text, for counting words.
+fn folded_pos(f: &FoldedText, raw: usize) -> usize {
+    let text = f.as_str();
+    let next = |i: usize| (i + 1..=text.len()).find(|&j| text.is_char_boundary(j)).unwrap_or(text.len());
+    let (mut lo, mut hi) = (0, text.len());
+    while lo < hi {
+        let mut mid = lo + (hi - lo) / 2;
+        while !text.is_char_boundary(mid) {
+            mid -= 1;
+        }
+        let after = next(mid);
+        if f.raw_span(mid, after).0 < raw {
+            lo = after;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 #[derive(Default)]
