@@ -16,7 +16,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{dfa, nfa, Anchored, MatchKind as AcMatchKind};
 use regex_automata::meta;
 use regex_automata::{Input, MatchKind, PatternSet};
 
@@ -102,8 +103,91 @@ struct RegexGroup {
     targets: Vec<Target>,
 }
 
+/// The literal automaton, kept as its concrete type so the search loop is
+/// monomorphised (a `dyn` automaton costs a virtual call per byte).
+enum LiteralAutomaton {
+    Dfa(dfa::DFA),
+    Nfa(nfa::contiguous::NFA),
+}
+
+impl LiteralAutomaton {
+    /// Calls `f(pattern, start, end)` for every occurrence of every pattern,
+    /// overlapping ones included.
+    #[inline]
+    fn for_each_match(&self, hay: &[u8], f: impl FnMut(usize, usize, usize)) {
+        match self {
+            LiteralAutomaton::Dfa(a) => overlapping(a, hay, f),
+            LiteralAutomaton::Nfa(a) => overlapping(a, hay, f),
+        }
+    }
+}
+
+impl LiteralGroup {
+    /// False when the gate proves no pattern can occur in `hay`.
+    #[inline]
+    fn admits(&self, hay: &[u8]) -> bool {
+        self.gate.as_ref().is_none_or(|g| g.admits(hay))
+    }
+}
+
+/// Overlapping search through the crate's own loop (which uses the
+/// automaton's prefilter from the start state), on a concrete automaton type.
+#[inline(always)]
+fn overlapping<A: Automaton>(a: &A, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
+    let input = aho_corasick::Input::new(hay);
+    let mut state = aho_corasick::automaton::OverlappingState::start();
+    while a.try_find_overlapping(&input, &mut state).is_ok() {
+        match state.get_match() {
+            Some(m) => f(m.pattern().as_usize(), m.start(), m.end()),
+            None => break,
+        }
+    }
+}
+
+/// A cheap test that rules out every pattern of a group: when all patterns
+/// are long runs over a small set of bytes (wallet addresses in raw lists),
+/// a text without such a run cannot hold any of them, and most posts skip the
+/// automaton altogether.
+struct RunGate {
+    alphabet: [bool; 256],
+    min_len: usize,
+}
+
+/// Gates are worth it only for long patterns.
+const GATE_MIN_LEN: usize = 8;
+
+impl RunGate {
+    fn for_patterns(patterns: &[String]) -> Option<RunGate> {
+        let min_len = patterns.iter().map(String::len).min()?;
+        if min_len < GATE_MIN_LEN {
+            return None;
+        }
+        let mut alphabet = [false; 256];
+        for p in patterns {
+            for &b in p.as_bytes() {
+                alphabet[b as usize] = true;
+            }
+        }
+        Some(RunGate { alphabet, min_len })
+    }
+
+    /// True when `hay` has a run of at least `min_len` alphabet bytes.
+    #[inline]
+    fn admits(&self, hay: &[u8]) -> bool {
+        let mut run = 0usize;
+        for &b in hay {
+            run = (run + 1) * usize::from(self.alphabet[b as usize]);
+            if run >= self.min_len {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 struct LiteralGroup {
-    ac: AhoCorasick,
+    gate: Option<RunGate>,
+    ac: LiteralAutomaton,
     /// Per pattern, a range into `targets`.
     ranges: Vec<(u32, u32)>,
     targets: Vec<Target>,
@@ -426,10 +510,9 @@ impl Engine {
             if self.folded_fields & bit != 0 {
                 let folded = &s.folded[fi];
                 let ftext = folded.as_str();
-                if let Some(g) = &self.folded {
-                    for m in g.ac.find_overlapping_iter(ftext) {
-                        let (a, b) = g.ranges[m.pattern().as_usize()];
-                        let (fs, fe) = (m.start(), m.end());
+                if let Some(g) = self.folded.as_ref().filter(|g| g.admits(ftext.as_bytes())) {
+                    g.ac.for_each_match(ftext.as_bytes(), |pid, fs, fe| {
+                        let (a, b) = g.ranges[pid];
                         let mut bounded = None;
                         for t in &g.targets[a as usize..b as usize] {
                             if self.terms[t.term as usize].fields & bit == 0 {
@@ -443,7 +526,7 @@ impl Engine {
                             let (rs, re) = folded.raw_span(fs, fe);
                             s.sink.push(t.term, fi16, rs, re, (fs, fe));
                         }
-                    }
+                    });
                 }
                 if let Some(g) = &self.folded_regex {
                     let folded = &s.folded[fi];
@@ -459,19 +542,20 @@ impl Engine {
                     });
                 }
             }
-            if let Some(g) = &self.raw {
-                for m in g.ac.find_overlapping_iter(*text) {
-                    let (a, b) = g.ranges[m.pattern().as_usize()];
+            if let Some(g) = self.raw.as_ref().filter(|g| g.admits(text.as_bytes())) {
+                let sink = &mut s.sink;
+                g.ac.for_each_match(text.as_bytes(), |pid, rs, re| {
+                    let (a, b) = g.ranges[pid];
                     for t in &g.targets[a as usize..b as usize] {
                         if self.terms[t.term as usize].fields & bit == 0 {
                             continue;
                         }
-                        if t.whole_word && !raw_bounded(text, m.start(), m.end()) {
+                        if t.whole_word && !raw_bounded(text, rs, re) {
                             continue;
                         }
-                        s.sink.push(t.term, fi16, m.start(), m.end(), (RAW, RAW));
+                        sink.push(t.term, fi16, rs, re, (RAW, RAW));
                     }
-                }
+                });
             }
             if let Some(g) = &self.raw_regex {
                 let patset = s
@@ -802,7 +886,11 @@ fn word_distance(s: &Scratch, fields: &[(&str, &str)], x: &Hit, y: &Hit) -> Opti
 /// a raw-view match sits in the folded text, for counting words.
 fn folded_pos(f: &FoldedText, raw: usize) -> usize {
     let text = f.as_str();
-    let next = |i: usize| (i + 1..=text.len()).find(|&j| text.is_char_boundary(j)).unwrap_or(text.len());
+    let next = |i: usize| {
+        (i + 1..=text.len())
+            .find(|&j| text.is_char_boundary(j))
+            .unwrap_or(text.len())
+    };
     let (mut lo, mut hi) = (0, text.len());
     while lo < hi {
         let mut mid = lo + (hi - lo) / 2;
@@ -851,16 +939,23 @@ impl LiteralBuilder {
         if self.patterns.is_empty() {
             return Ok(None);
         }
-        let kind = if self.patterns.len() <= DFA_PATTERN_LIMIT {
-            AhoCorasickKind::DFA
+        let err = |e: aho_corasick::BuildError| BuildError::Literals(e.to_string());
+        let ac = if self.patterns.len() <= DFA_PATTERN_LIMIT {
+            LiteralAutomaton::Dfa(
+                dfa::DFA::builder()
+                    .match_kind(AcMatchKind::Standard)
+                    .start_kind(aho_corasick::StartKind::Unanchored)
+                    .build(&self.patterns)
+                    .map_err(err)?,
+            )
         } else {
-            AhoCorasickKind::ContiguousNFA
+            LiteralAutomaton::Nfa(
+                nfa::contiguous::NFA::builder()
+                    .match_kind(AcMatchKind::Standard)
+                    .build(&self.patterns)
+                    .map_err(err)?,
+            )
         };
-        let ac = AhoCorasick::builder()
-            .match_kind(AcMatchKind::Standard)
-            .kind(Some(kind))
-            .build(&self.patterns)
-            .map_err(|e| BuildError::Literals(e.to_string()))?;
         let mut ranges = Vec::with_capacity(self.targets.len());
         let mut targets = Vec::new();
         for t in self.targets {
@@ -869,6 +964,7 @@ impl LiteralBuilder {
             ranges.push((a, targets.len() as u32));
         }
         Ok(Some(LiteralGroup {
+            gate: RunGate::for_patterns(&self.patterns),
             ac,
             ranges,
             targets,

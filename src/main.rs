@@ -97,6 +97,13 @@ enum RulesCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print every literal entry (words, substrings, list entries) of the
+    /// active and shadow rules, one per line, as written: for comparing
+    /// kestrel with other matchers over the same literals.
+    Literals {
+        /// Rule directory or file (default: `rules`).
+        dir: Option<PathBuf>,
+    },
 }
 
 /// An error that maps to exit code 2.
@@ -144,6 +151,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 strict,
             } => cmd_check(dir, config, strict),
             RulesCommand::Test { dir, config } => cmd_test(dir, config),
+            RulesCommand::Literals { dir } => cmd_literals(dir),
         },
         Command::Explain {
             text,
@@ -357,6 +365,41 @@ fn cmd_test(dir: Option<PathBuf>, config: Option<PathBuf>) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn cmd_literals(dir: Option<PathBuf>) -> Result<ExitCode> {
+    let dir = dir.unwrap_or_else(|| PathBuf::from("rules"));
+    let loaded = match rules::load_dir(&dir) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut out: Vec<&str> = Vec::new();
+    for rule in &loaded.set.rules {
+        if rule.status == rules::Status::Disabled {
+            continue;
+        }
+        for term in &rule.terms {
+            match &term.kind {
+                rules::TermKind::Words(v) | rules::TermKind::Substrings(v) => {
+                    out.extend(v.iter().map(String::as_str))
+                }
+                rules::TermKind::List { entries, .. } => {
+                    out.extend(entries.iter().map(String::as_str))
+                }
+                _ => {}
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    let mut stdout = io::stdout().lock();
+    for l in out {
+        writeln!(stdout, "{l}")?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_explain(
