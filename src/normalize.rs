@@ -516,7 +516,12 @@ fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
         }
         let k = ASCII_CLASS[b as usize];
         match k {
-            A_SEP => pos += 1,
+            A_SEP => {
+                pos += 1;
+                while pos < n && bytes[pos] < 0x80 && ASCII_CLASS[bytes[pos] as usize] == A_SEP {
+                    pos += 1;
+                }
+            }
             A_LOWER | A_UPPER => {
                 // Fast path: ASCII letters, maybe trailing symbols (`join!`,
                 // `US$`: a trailing run converts only when it is made of
