@@ -2,7 +2,8 @@
 //!
 //! Reads every `*.jsonl` in `$KESTREL_CORPUS` (default: `../shared/corpus`
 //! relative to the crate, i.e. `/work/shared/corpus`), takes each line's
-//! "text" member, and folds them all with one reused `FoldedText`.
+//! "text" member, and folds them all with one reused `FoldedText`. Without
+//! a corpus it measures a few built-in posts.
 
 use std::path::PathBuf;
 
@@ -25,11 +26,27 @@ fn corpus_dir() -> PathBuf {
     here.join("../shared/corpus")
 }
 
+/// A few posts to measure when the shared corpus is not there.
+const FALLBACK: &[&str] = &[
+    "RT @user: Support—the   MUJAHIDEEN!! j.o.i.n us today http://t.co/abc123",
+    "Donate to the cause: r3cru1t your brothers, $upport the ummah 💪🏽",
+    "القوات البرية السعودية والقوات الفرنسية الخاصة تؤديان التمرين المشترك",
+    "Élève à l'école, il n'y a pas de problème avec l'énergie solaire",
+    "I donated 100 usd to the Red Cross yesterday, what a day!!!",
+];
+
 /// (file name, texts) per corpus file.
 fn load() -> Vec<(String, Vec<String>)> {
     let dir = corpus_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!(
+            "no corpus at {}: measuring a few built-in posts",
+            dir.display()
+        );
+        let texts = FALLBACK.iter().map(|t| t.repeat(50)).collect();
+        return vec![("builtin".to_owned(), texts)];
+    };
+    let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();

@@ -39,9 +39,11 @@
 //! ## Per token (a token is a maximal run of letters, digits and `$ @ ! |`)
 //!
 //! **Leetspeak.** `0→o 1→i 3→e 4→a 5→s 7→t 8→b 9→g $→s @→a !→i |→l`
-//! (`2` and `6` have no reading). A *leet run* is a maximal run of those
-//! characters inside a token. Only next to ASCII letters (Arabic text with
-//! digits attached stays as it is). A run is read as letters when:
+//! (`2` and `6` have no reading; digits of any script and fullwidth
+//! `＄＠！｜` count once folded). A *leet run* is a maximal run of those
+//! characters inside a token. Runs are read only next to ASCII letters
+//! (after folding, so `r٣cruit` and Cyrillic lookalikes count; Arabic text
+//! with digits attached stays as it is). A run is read as letters when:
 //! - it has an ASCII letter on both sides (`r3cru1t` → `recruit`, `j0!n` →
 //!   `join`, `isl@m` → `islam`);
 //! - it starts the token, is one digit, and the rest of the token holds at
@@ -79,6 +81,9 @@
 //! Order: per-character steps, then per token: leet, collapse; then across
 //! words: split-letter join and collapse again.
 //!
+//! Patterns get the same treatment: [`fold`] for word lists, [`fold_regex`]
+//! for the literal parts of regexes.
+//!
 //! # Offsets
 //!
 //! Every folded byte records the raw byte span it came from: a letter, the raw
@@ -86,7 +91,20 @@
 //! a letter belong to it); a space, the raw separator run.
 //! [`FoldedText::raw_span`] turns a folded range into the raw range that
 //! covers exactly what produced it, so `raw[s..e]` is what the poster wrote
-//! (`r3cru1t`, `j.o.i.n`, `jo\u{200D}in`).
+//! (`r3cru1t`, `j.o.i.n`, `jo\u{200D}in`). One raw character that folds to
+//! several words (`¼` → `1 4`, `℅` → `c o`) gives each of them its span.
+//!
+//! # Speed
+//!
+//! Folding runs on every post field. The per-character data is computed from
+//! the Unicode crates once, lazily, in pages of 256 code points (a page is
+//! built the first time one of its characters is seen), so the hot path is a
+//! table lookup. ASCII words are scanned and lowercased eight bytes at a
+//! time; numbers, `@mentions` and tokens of letters only (any script) are
+//! written directly; only tokens mixing letters with digits, symbols, marks
+//! or format characters go through the general token rules. Raw offsets are
+//! kept as stretches (linear or block), not per byte. Once a [`FoldedText`]
+//! has grown to the size of the posts it sees, folding allocates nothing.
 
 mod pattern;
 mod table;
@@ -459,10 +477,14 @@ fn ascii_item(b: u8, pos: usize) -> Item {
 ///
 /// # Panics
 ///
-/// If `raw` is 4 GiB or longer (offsets are stored as `u32`).
+/// If `raw` is 256 MiB or longer (offsets are `u32`, and one character can
+/// fold to up to 16 times its length).
 pub fn fold_into(raw: &str, out: &mut FoldedText) {
     out.clear();
-    assert!(raw.len() < u32::MAX as usize, "text too long to fold");
+    assert!(
+        raw.len() < (u32::MAX / 16) as usize,
+        "text too long to fold"
+    );
     out.raw_len = raw.len();
     let mut o = Out {
         text: std::mem::take(&mut out.text).into_bytes(),
@@ -494,7 +516,12 @@ fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
         }
         let k = ASCII_CLASS[b as usize];
         match k {
-            A_SEP => pos += 1,
+            A_SEP => {
+                pos += 1;
+                while pos < n && bytes[pos] < 0x80 && ASCII_CLASS[bytes[pos] as usize] == A_SEP {
+                    pos += 1;
+                }
+            }
             A_LOWER | A_UPPER => {
                 // Fast path: ASCII letters, maybe trailing symbols (`join!`,
                 // `US$`: a trailing run converts only when it is made of
@@ -546,9 +573,19 @@ fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
                         .is_some_and(|&x| IS_ASCII_LETTER[x as usize])
                 {
                     pos += 1;
-                } else {
-                    pos = slow_token(bytes, pos, pos, out, scratch);
+                    continue;
                 }
+                // `!!!`, `|`: a token of symbols only has no letters, so
+                // none of them is read as one.
+                let mut q = pos + 1;
+                while q < n && bytes[q] < 0x80 && ASCII_CLASS[bytes[q] as usize] == A_SYM {
+                    q += 1;
+                }
+                pos = if token_ends(bytes, q) {
+                    q
+                } else {
+                    slow_token(bytes, pos, pos, out, scratch)
+                };
             }
         }
     }
@@ -1115,6 +1152,15 @@ mod tests {
                 continue;
             };
             let (atoms, _) = table::fold_char(c);
+            let folded_len: usize = atoms
+                .iter()
+                .map(|a| match a {
+                    Atom::Letter(d) | Atom::Digit(d) | Atom::Sym(d) => d.len_utf8(),
+                    Atom::Sep => 1,
+                })
+                .sum();
+            // fold_into's length limit relies on this.
+            assert!(folded_len <= 16 * c.len_utf8(), "{c:?} folds to {atoms:?}");
             for a in atoms {
                 let d = match a {
                     Atom::Letter(d) | Atom::Digit(d) | Atom::Sym(d) => d,
