@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aho_corasick::automaton::Automaton;
-use aho_corasick::{dfa, nfa, Anchored, MatchKind as AcMatchKind};
+use aho_corasick::{dfa, nfa, MatchKind as AcMatchKind};
 use regex_automata::meta;
 use regex_automata::{Input, MatchKind, PatternSet};
 

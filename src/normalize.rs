@@ -259,10 +259,12 @@ fn leet_letter(c: char) -> char {
 }
 
 impl FoldedText {
+    /// An empty folded text, to be filled by [`fold_into`].
     pub fn new() -> FoldedText {
         FoldedText::default()
     }
 
+    /// The folded text: tokens separated by single ASCII spaces.
     pub fn as_str(&self) -> &str {
         &self.text
     }

@@ -22,7 +22,9 @@ const SEPARATORS: &[&str] = &[" ", "  ", ", ", "! ", "\n", " - ", "…", " 🙂 
 fn engine() -> Engine {
     let mut yaml = String::from("rules:\n");
     for (i, p) in PHRASES.iter().enumerate() {
-        yaml.push_str(&format!("  - id: r{i}\n    terms:\n      t: {{ words: [\"{p}\"] }}\n"));
+        yaml.push_str(&format!(
+            "  - id: r{i}\n    terms:\n      t: {{ words: [\"{p}\"] }}\n"
+        ));
     }
     let loaded = load_str(Path::new("props.yaml"), &yaml).unwrap();
     Engine::build(Arc::new(loaded.set), &EngineOptions::default()).unwrap()
