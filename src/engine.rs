@@ -940,7 +940,11 @@ impl LiteralBuilder {
             return Ok(None);
         }
         let err = |e: aho_corasick::BuildError| BuildError::Literals(e.to_string());
-        let ac = if self.patterns.len() <= DFA_PATTERN_LIMIT {
+        let gate = RunGate::for_patterns(&self.patterns);
+        // A gated group (long wallet-like entries) is searched in few posts,
+        // and its trie has many states with little sharing: the DFA would
+        // cost more to build than it saves.
+        let ac = if gate.is_none() && self.patterns.len() <= DFA_PATTERN_LIMIT {
             LiteralAutomaton::Dfa(
                 dfa::DFA::builder()
                     .match_kind(AcMatchKind::Standard)
@@ -964,7 +968,7 @@ impl LiteralBuilder {
             ranges.push((a, targets.len() as u32));
         }
         Ok(Some(LiteralGroup {
-            gate: RunGate::for_patterns(&self.patterns),
+            gate,
             ac,
             ranges,
             targets,
