@@ -562,7 +562,7 @@ impl Engine {
                     .raw_patset
                     .get_or_insert_with(|| PatternSet::new(g.set.pattern_len()));
                 let sink = &mut s.sink;
-                g.matches_bounded(text, patset, |term, rs, re| {
+                g.matches(text, patset, |term, rs, re| {
                     if self.terms[term as usize].fields & bit == 0 {
                         return;
                     }
@@ -1012,29 +1012,10 @@ impl RegexBuilder {
 }
 
 impl RegexGroup {
-    /// Calls `f(term, start, end)` for every non-empty match of every pattern.
+    /// Calls `f(term, start, end)` for every non-empty match of every
+    /// pattern, applying the word-boundary requirement of targets that have
+    /// one (raw-view phrases; folded-view regexes say their own boundaries).
     fn matches(&self, text: &str, patset: &mut PatternSet, mut f: impl FnMut(u32, usize, usize)) {
-        patset.clear();
-        self.set
-            .which_overlapping_matches(&Input::new(text), patset);
-        for pid in patset.iter() {
-            let i = pid.as_usize();
-            let target = self.targets[i];
-            for m in self.each[i].find_iter(text) {
-                if m.start() < m.end() {
-                    f(target.term, m.start(), m.end());
-                }
-            }
-        }
-    }
-
-    /// Like `matches`, applying each target's raw word-boundary requirement.
-    fn matches_bounded(
-        &self,
-        text: &str,
-        patset: &mut PatternSet,
-        mut f: impl FnMut(u32, usize, usize),
-    ) {
         patset.clear();
         self.set
             .which_overlapping_matches(&Input::new(text), patset);
