@@ -97,10 +97,37 @@ struct TermInfo {
     evidence: bool,
 }
 
+/// All regexes of one view. A regex whose every match must contain one of a
+/// few literals (found by regex-syntax's literal extractor, e.g. `usd`,
+/// `btc`, `dolar` for an amount pattern) runs only on posts where the
+/// trigger automaton saw one of them; the rest share one multi-pattern regex
+/// that tells which of them match at all. Either way a regex's own matches
+/// are found only when it can match, which keeps regexes with Unicode word
+/// boundaries off the hot path.
 struct RegexGroup {
-    set: meta::Regex,
+    /// Literal triggers and the regexes each may start.
+    triggers: Option<Triggers>,
+    /// The untriggered regexes as one set; set pattern i is regex `untriggered[i]`.
+    set: Option<meta::Regex>,
+    untriggered: Vec<u32>,
     each: Vec<regex::Regex>,
     targets: Vec<Target>,
+}
+
+/// Trigger literals of a regex group.
+struct Triggers {
+    ac: LiteralAutomaton,
+    /// Per literal pattern, a range into `regexes`.
+    ranges: Vec<(u32, u32)>,
+    regexes: Vec<u32>,
+}
+
+/// Per-scan marks of which regexes of a group may match.
+#[derive(Default)]
+struct RegexMarks {
+    marked: Vec<bool>,
+    list: Vec<u32>,
+    patset: Option<PatternSet>,
 }
 
 /// The literal automaton, kept as its concrete type so the search loop is
@@ -307,8 +334,8 @@ pub struct Scratch {
     term_hits: Vec<(u32, u32)>,
     rule_seen: Vec<bool>,
     candidates: Vec<u32>,
-    patset: Option<PatternSet>,
-    raw_patset: Option<PatternSet>,
+    regex_marks: RegexMarks,
+    raw_regex_marks: RegexMarks,
     found: Vec<IndicatorMatch>,
     /// Per field: folded byte offsets of spaces, built when `near` needs them.
     spaces: Vec<Vec<u32>>,
@@ -530,10 +557,7 @@ impl Engine {
                 }
                 if let Some(g) = &self.folded_regex {
                     let folded = &s.folded[fi];
-                    let patset = s
-                        .patset
-                        .get_or_insert_with(|| PatternSet::new(g.set.pattern_len()));
-                    g.matches(folded.as_str(), patset, |term, fs, fe| {
+                    g.matches(folded.as_str(), &mut s.regex_marks, |term, fs, fe| {
                         if self.terms[term as usize].fields & bit == 0 {
                             return;
                         }
@@ -558,11 +582,8 @@ impl Engine {
                 });
             }
             if let Some(g) = &self.raw_regex {
-                let patset = s
-                    .raw_patset
-                    .get_or_insert_with(|| PatternSet::new(g.set.pattern_len()));
                 let sink = &mut s.sink;
-                g.matches(text, patset, |term, rs, re| {
+                g.matches(text, &mut s.raw_regex_marks, |term, rs, re| {
                     if self.terms[term as usize].fields & bit == 0 {
                         return;
                     }
@@ -983,6 +1004,52 @@ struct RegexBuilder {
     targets: Vec<Target>,
 }
 
+/// At most this many trigger literals per regex; more means the literals say
+/// little (a class of digits, a case-insensitive word).
+const MAX_TRIGGERS_PER_REGEX: usize = 64;
+/// Trigger literals shorter than this match too often to be worth it.
+const MIN_TRIGGER_LEN: usize = 2;
+
+/// Literals one of which every match of `pattern` must start or end with,
+/// when such a small set of long enough literals exists.
+fn trigger_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let mut best: Option<Vec<Vec<u8>>> = None;
+    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+        let mut ex = Extractor::new();
+        ex.kind(kind);
+        let seq = ex.extract(&hir);
+        let Some(lits) = seq.literals() else { continue };
+        if lits.is_empty()
+            || lits.len() > MAX_TRIGGERS_PER_REGEX
+            || lits.iter().any(|l| l.as_bytes().len() < MIN_TRIGGER_LEN)
+        {
+            continue;
+        }
+        let cand: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
+        let min = |v: &Vec<Vec<u8>>| v.iter().map(Vec::len).min().unwrap_or(0);
+        if best.as_ref().is_none_or(|b| min(&cand) > min(b)) {
+            best = Some(cand);
+        }
+    }
+    best
+}
+
+/// True when a regex term has no trigger literals, so it must be tried on
+/// every post (through the shared multi-pattern regex): worth a warning for
+/// rule authors, since such a regex costs on every post.
+pub fn regex_runs_on_every_post(pattern: &str, view: View) -> bool {
+    let compiled = match view {
+        View::Folded => match normalize::fold_regex(pattern) {
+            Ok(p) => p,
+            Err(_) => return false,
+        },
+        View::Raw => pattern.to_string(),
+    };
+    trigger_literals(&compiled).is_none()
+}
+
 impl RegexBuilder {
     fn add(&mut self, compiled_pattern: String, target: Target) -> Result<(), String> {
         let re = regex::RegexBuilder::new(&compiled_pattern)
@@ -999,12 +1066,61 @@ impl RegexBuilder {
         if self.patterns.is_empty() {
             return Ok(None);
         }
-        let set = meta::Regex::builder()
-            .configure(meta::Config::new().match_kind(MatchKind::All))
-            .build_many(&self.patterns)
-            .map_err(|e| BuildError::RegexSet(e.to_string()))?;
+        let mut trigger_index: HashMap<Vec<u8>, Vec<u32>> = HashMap::new();
+        let mut untriggered = Vec::new();
+        let mut untriggered_patterns = Vec::new();
+        for (i, p) in self.patterns.iter().enumerate() {
+            match trigger_literals(p) {
+                Some(lits) => {
+                    for l in lits {
+                        let regexes = trigger_index.entry(l).or_default();
+                        if !regexes.contains(&(i as u32)) {
+                            regexes.push(i as u32);
+                        }
+                    }
+                }
+                None => {
+                    untriggered.push(i as u32);
+                    untriggered_patterns.push(p.as_str());
+                }
+            }
+        }
+        let triggers = if trigger_index.is_empty() {
+            None
+        } else {
+            let mut lits: Vec<(Vec<u8>, Vec<u32>)> = trigger_index.into_iter().collect();
+            lits.sort();
+            let mut ranges = Vec::with_capacity(lits.len());
+            let mut targets = Vec::new();
+            for (_, regexes) in &lits {
+                let a = targets.len() as u32;
+                targets.extend(regexes);
+                ranges.push((a, targets.len() as u32));
+            }
+            let ac = dfa::DFA::builder()
+                .match_kind(AcMatchKind::Standard)
+                .build(lits.iter().map(|(l, _)| l))
+                .map_err(|e| BuildError::Literals(e.to_string()))?;
+            Some(Triggers {
+                ac: LiteralAutomaton::Dfa(ac),
+                ranges,
+                regexes: targets,
+            })
+        };
+        let set = if untriggered_patterns.is_empty() {
+            None
+        } else {
+            Some(
+                meta::Regex::builder()
+                    .configure(meta::Config::new().match_kind(MatchKind::All))
+                    .build_many(&untriggered_patterns)
+                    .map_err(|e| BuildError::RegexSet(e.to_string()))?,
+            )
+        };
         Ok(Some(RegexGroup {
+            triggers,
             set,
+            untriggered,
             each: self.each,
             targets: self.targets,
         }))
@@ -1015,12 +1131,36 @@ impl RegexGroup {
     /// Calls `f(term, start, end)` for every non-empty match of every
     /// pattern, applying the word-boundary requirement of targets that have
     /// one (raw-view phrases; folded-view regexes say their own boundaries).
-    fn matches(&self, text: &str, patset: &mut PatternSet, mut f: impl FnMut(u32, usize, usize)) {
-        patset.clear();
-        self.set
-            .which_overlapping_matches(&Input::new(text), patset);
-        for pid in patset.iter() {
-            let i = pid.as_usize();
+    fn matches(&self, text: &str, marks: &mut RegexMarks, mut f: impl FnMut(u32, usize, usize)) {
+        if marks.marked.len() != self.each.len() {
+            marks.marked = vec![false; self.each.len()];
+        }
+        marks.list.clear();
+        if let Some(t) = &self.triggers {
+            t.ac.for_each_match(text.as_bytes(), |pid, _, _| {
+                let (a, b) = t.ranges[pid];
+                for &r in &t.regexes[a as usize..b as usize] {
+                    if !marks.marked[r as usize] {
+                        marks.marked[r as usize] = true;
+                        marks.list.push(r);
+                    }
+                }
+            });
+        }
+        if let Some(set) = &self.set {
+            let patset = marks
+                .patset
+                .get_or_insert_with(|| PatternSet::new(set.pattern_len()));
+            patset.clear();
+            set.which_overlapping_matches(&Input::new(text), patset);
+            for pid in patset.iter() {
+                marks.list.push(self.untriggered[pid.as_usize()]);
+            }
+        }
+        marks.list.sort_unstable();
+        for &r in &marks.list {
+            let i = r as usize;
+            marks.marked[i] = false;
             let target = self.targets[i];
             for m in self.each[i].find_iter(text) {
                 if m.start() < m.end()
@@ -1147,6 +1287,26 @@ mod tests {
             .iter()
             .map(|f| e.rule_set().rules[f.rule].id.clone())
             .collect()
+    }
+
+    #[test]
+    fn regexes_with_literals_run_only_when_a_literal_is_seen() {
+        assert!(!regex_runs_on_every_post(
+            r"\b\d{2,6}\s?(usd|btc|dollars?)\b",
+            View::Folded
+        ));
+        assert!(!regex_runs_on_every_post(r"join(ed)? the \w+", View::Raw));
+        assert!(regex_runs_on_every_post(r"\b\d{3}-\d{4}\b", View::Raw));
+        let e = engine(
+            "rules:\n- id: amount\n  terms:\n    a: {regex: '\\b\\d{2,6}\\s?(usd|dollars?)\\b'}\n- id: phone\n  terms:\n    p: {regex: '\\b\\d{3}-\\d{4}\\b', view: raw}\n",
+        );
+        assert_eq!(fired(&e, "send 500 Dollars"), vec!["amount"]);
+        assert_eq!(
+            fired(&e, "call 555-1234 or send 20usd"),
+            vec!["amount", "phone"]
+        );
+        assert!(fired(&e, "send 5 dollars").is_empty());
+        assert!(fired(&e, "nothing to see").is_empty());
     }
 
     #[test]

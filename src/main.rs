@@ -314,6 +314,24 @@ fn cmd_check(dir: Option<PathBuf>, config: Option<PathBuf>, strict: bool) -> Res
         });
     }
     for rule in &engine.rule_set().rules {
+        for term in &rule.terms {
+            if let rules::TermKind::Regex(patterns) = &term.kind {
+                for p in patterns {
+                    if kestrel::engine::regex_runs_on_every_post(p, term.view) {
+                        warnings.push(rules::Problem {
+                            level: Level::Warning,
+                            file: rule.file.clone(),
+                            mark: term.mark,
+                            rule: Some(rule.id.clone()),
+                            message: format!(
+                                "term '{}': regex '{p}' has no literal of 2 or more characters that every match contains, so it is tried on every post; prefer words and near(), or add a literal",
+                                term.name
+                            ),
+                        });
+                    }
+                }
+            }
+        }
         for f in rule.fields.iter().flatten() {
             if !config.posts.text_fields.iter().any(|(n, _)| n == f) {
                 warnings.push(rules::Problem {
