@@ -440,15 +440,10 @@ fn cmd_explain(
 }
 
 fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KESTREL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+    kestrel::logging::init(match format {
+        LogFormat::Text => kestrel::logging::Format::Text,
+        LogFormat::Json => kestrel::logging::Format::Json,
+    });
 }
 
 fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -> Result<ExitCode> {
@@ -473,11 +468,25 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
     );
     let bound = std::time::Duration::from_millis(config.pipeline.shutdown_timeout_ms);
     let shutdown = Shutdown::new();
+    let options = EngineOptions {
+        text_fields: config.posts.field_names(),
+        include_disabled: false,
+    };
+    let serving = Arc::new(kestrel::reload::ServingRules::new(
+        engine,
+        &dir,
+        options,
+        config.flood_guard.clone(),
+    ));
+    let counters = Arc::new(Counters::default());
+    // Metrics, health, status page, reloads and operator signals; stopped
+    // when `_ops` drops at the end of the run.
+    let _ops = kestrel::ops::Ops::start(&config, serving.clone(), counters.clone())?;
     let ctx = RunContext {
         config,
-        engine: Arc::new(engine),
+        engine: serving,
         schema,
-        counters: Arc::new(Counters::default()),
+        counters,
         shutdown: shutdown.clone(),
     };
     // The async runtime only waits for signals and supervises; the Kafka

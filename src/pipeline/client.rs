@@ -22,7 +22,9 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
         .set("enable.partition.eof", "false")
-        .set("isolation.level", "read_committed");
+        .set("isolation.level", "read_committed")
+        // Consumer lag per partition for the metrics comes from these reports.
+        .set("statistics.interval.ms", "5000");
     for (key, value) in &k.consumer {
         c.set(key, value);
     }

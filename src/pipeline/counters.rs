@@ -49,6 +49,11 @@ pub struct Counters {
     /// End-to-end latency, message timestamp to finished, per bucket of
     /// [`LATENCY_BOUNDS_MS`] (one more for the overflow).
     pub latency: [AtomicU64; 16],
+    /// Sum of the end-to-end latencies observed, milliseconds.
+    pub latency_sum_ms: AtomicU64,
+    /// Alerts per rule, scan durations, lag and assignment (see
+    /// [`crate::metrics::Observed`]).
+    pub observed: crate::metrics::Observed,
 }
 
 impl Counters {
@@ -77,6 +82,7 @@ impl Counters {
             .position(|b| ms <= *b)
             .unwrap_or(LATENCY_BOUNDS_MS.len());
         self.latency[i].fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_ms.fetch_add(ms, Ordering::Relaxed);
     }
 
     /// The latency bucket bound (milliseconds) under which a fraction `q` of
