@@ -296,3 +296,163 @@ fn a_live_run_exports_checked_metrics_shadow_alerts_and_demotes_a_runaway_rule()
     });
     assert!(!levels.contains_key("ERROR"), "errors logged: {logs}");
 }
+
+/// Not part of the suite (it needs Chromium): `scripts/status-page-screenshot.sh`
+/// runs it to regenerate `docs/status-page.png` from a real run with a
+/// demotion, a refused reload and lag on the page.
+#[test]
+#[ignore]
+fn status_page_screenshot() {
+    let out = std::env::var("KESTREL_SCREENSHOT")
+        .unwrap_or_else(|_| format!("{}/docs/status-page.png", env!("CARGO_MANIFEST_DIR")));
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    broker.create_topic("posts", 3);
+    broker.create_topic("alerts", 1);
+    broker.create_topic("posts.dlq", 1);
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let demo = |revision: u32| {
+        format!(
+            r#"rules:
+  - id: fin.crypto-donation-appeal
+    revision: {revision}
+    title: Donation appeal with a cryptocurrency wallet
+    description: Asks readers to fund fighters.
+    category: financing
+    severity: high
+    terms:
+      appeal: {{ words: [donate, "support the brothers"] }}
+      wallet: {{ words: [wallet] }}
+    condition: appeal and wallet
+  - id: rec.join-travel
+    revision: 4
+    title: Call to travel and join
+    description: Recruitment with a way to travel.
+    category: recruitment
+    severity: critical
+    terms:
+      call: {{ words: ["join us", hijrah] }}
+  - id: prop.nasheed-share
+    revision: 1
+    title: Sharing of a known nasheed <trial>
+    description: Propaganda links, measured in shadow.
+    category: propaganda
+    severity: medium
+    status: shadow
+    terms:
+      song: {{ words: [nasheed] }}
+  - id: oth.too-broad
+    revision: 2
+    title: A word that turned out to be everywhere
+    description: Fires on nearly every post.
+    category: other
+    severity: low
+    terms:
+      word: {{ words: [the] }}
+  - id: thr.retired
+    revision: 3
+    title: Retired threat wording
+    description: Kept for reference.
+    category: threat
+    severity: high
+    status: disabled
+    terms:
+      w: {{ words: [retired] }}
+"#
+        )
+    };
+    std::fs::write(rules.join("demo.yaml"), demo(1)).unwrap();
+    let port = free_port();
+    let flood = "[flood_guard]\nwindow_secs = 300\nmax_alerts_per_window = 500\n[flood_guard.rules]\n\"oth.too-broad\" = 20\n";
+    let mut k = Kestrel::start(
+        dir.path(),
+        "shot",
+        &config(&broker.addr(), "ops-shot", &rules, "watch", port, flood),
+        port,
+    );
+    wait_for("ready", Duration::from_secs(60), || {
+        (k.get("/readyz").0 == 200).then_some(())
+    });
+    let texts = [
+        "donate to the wallet, support the brothers",
+        "join us, hijrah is a duty",
+        "listen to the nasheed and share it",
+        "the weather is fine today",
+    ];
+    let posts: Vec<(String, String)> = (0..120)
+        .map(|i| {
+            (
+                format!("k{i}"),
+                format!(
+                    r#"{{"id": "p{i}", "text": "{} {i}"}}"#,
+                    texts[i % texts.len()]
+                ),
+            )
+        })
+        .collect();
+    produce(&broker.addr(), "posts", &posts);
+    wait_for("the posts finished", Duration::from_secs(60), || {
+        (sample(&k.scrape(), "kestrel_posts_finished_total", &[]) == Some(120.0)).then_some(())
+    });
+    std::fs::write(rules.join("demo.yaml"), demo(2)).unwrap();
+    wait_for("a reload", Duration::from_secs(30), || {
+        (sample(
+            &k.scrape(),
+            "kestrel_rules_reloads_total",
+            &[("result", "success")],
+        ) == Some(1.0))
+        .then_some(())
+    });
+    std::fs::write(
+        rules.join("demo.yaml"),
+        demo(3).replace("severity: low", "severity: lowish"),
+    )
+    .unwrap();
+    wait_for("a refused reload", Duration::from_secs(30), || {
+        (sample(
+            &k.scrape(),
+            "kestrel_rules_reloads_total",
+            &[("result", "error")],
+        ) == Some(1.0))
+        .then_some(())
+    });
+    produce(
+        &broker.addr(),
+        "posts",
+        &posts[..60]
+            .iter()
+            .map(|(k, v)| (k.clone(), v.replace("\"p", "\"q")))
+            .collect::<Vec<_>>(),
+    );
+    wait_for("lag reported", Duration::from_secs(30), || {
+        let s = k.scrape();
+        (sample(&s, "kestrel_posts_finished_total", &[]) == Some(180.0)
+            && sample(&s, "kestrel_consumer_lag", &[("partition", "2")]).is_some())
+        .then_some(())
+    });
+    let profile = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--window-size=1200,1100",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={out}"))
+        .arg(format!("http://{}/", k.metrics))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("chromium is missing: apt-get install chromium");
+    assert!(status.success());
+    let png = std::fs::read(&out).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{out}");
+    assert_eq!(k.stop(), Some(0));
+}
