@@ -120,3 +120,36 @@ fn metric_names_are_found_in_expressions() {
         ]
     );
 }
+
+#[test]
+fn the_compose_file_provisions_grafana_and_prometheus_from_deploy() {
+    let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).unwrap();
+    let services = &docs[0]["services"];
+    let volumes = |svc: &str| -> Vec<String> {
+        services[svc]["volumes"]
+            .as_vec()
+            .unwrap_or_else(|| panic!("no {svc} service with volumes"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let grafana = volumes("grafana");
+    assert!(grafana
+        .iter()
+        .any(|v| v.starts_with("./deploy/grafana/provisioning:/etc/grafana/provisioning")));
+    assert!(grafana
+        .iter()
+        .any(|v| v.starts_with("./deploy/grafana/kestrel.json:/var/lib/grafana/dashboards/")));
+    let prometheus = volumes("prometheus");
+    assert!(prometheus
+        .iter()
+        .any(|v| v.starts_with("./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml")));
+    for v in grafana.iter().chain(&prometheus) {
+        let local = v.split(':').next().unwrap();
+        assert!(
+            root().join(local).exists(),
+            "{local} is mounted but missing"
+        );
+    }
+}
