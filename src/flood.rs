@@ -441,4 +441,44 @@ mod tests {
         c.window_secs = MAX_WINDOW_SECS + 1;
         assert!(c.check().is_err());
     }
+
+    #[test]
+    fn the_section_reads_from_the_configuration_file_and_the_environment() {
+        let c = crate::config::Config::from_toml(
+            "[flood_guard]\nwindow_secs = 30\n[flood_guard.rules]\n\"fin.x\" = 7\n",
+            std::path::Path::new("k.toml"),
+            vec![(
+                "KESTREL_FLOOD_GUARD__MAX_ALERTS_PER_WINDOW".to_string(),
+                "9".to_string(),
+            )],
+        )
+        .unwrap();
+        assert_eq!(c.flood_guard.window_secs, 30);
+        assert_eq!(c.flood_guard.max_alerts_per_window, 9);
+        assert_eq!(c.flood_guard.ceiling("fin.x"), Some(7));
+        assert_eq!(c.flood_guard.ceiling("other"), Some(9));
+        let e = crate::config::Config::from_toml(
+            "[flood_guard]\nwindow_secs = 0\n",
+            std::path::Path::new("k.toml"),
+            Vec::new(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("flood_guard.window_secs"), "{e}");
+        let e = crate::config::Config::from_toml(
+            "[flood_guard]\nwindow = 5\n",
+            std::path::Path::new("k.toml"),
+            Vec::new(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("k.toml:2:1"),
+            "unknown keys are errors: {e}"
+        );
+        // The printed configuration carries the section and reads back.
+        let printed = c.to_masked_toml();
+        let back =
+            crate::config::Config::from_toml(&printed, std::path::Path::new("p"), Vec::new())
+                .unwrap();
+        assert_eq!(back.flood_guard, c.flood_guard);
+    }
 }
