@@ -22,8 +22,10 @@ pub enum Format {
 pub fn init(format: Format) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KESTREL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal, never in a log file.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match format {
         Format::Text => builder.try_init(),

@@ -67,7 +67,7 @@ fn by_rule<'a>(alerts: &'a [Value], rule: &str) -> Vec<&'a Value> {
 #[test]
 fn a_live_run_exports_checked_metrics_shadow_alerts_and_demotes_a_runaway_rule() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(dir.path());
+    let broker = Broker::memory();
     broker.create_topic("posts", 2);
     broker.create_topic("alerts", 1);
     broker.create_topic("posts.dlq", 1);
@@ -306,7 +306,7 @@ fn status_page_screenshot() {
     let out = std::env::var("KESTREL_SCREENSHOT")
         .unwrap_or_else(|_| format!("{}/docs/status-page.png", env!("CARGO_MANIFEST_DIR")));
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(dir.path());
+    let broker = Broker::memory();
     broker.create_topic("posts", 3);
     broker.create_topic("alerts", 1);
     broker.create_topic("posts.dlq", 1);

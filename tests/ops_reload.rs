@@ -42,7 +42,7 @@ fn post_index(a: &Value) -> usize {
 }
 
 fn setup(dir: &std::path::Path) -> (Broker, std::path::PathBuf) {
-    let broker = Broker::start(dir);
+    let broker = Broker::memory();
     broker.create_topic("posts", 2);
     broker.create_topic("alerts", 1);
     broker.create_topic("posts.dlq", 1);

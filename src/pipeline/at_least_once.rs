@@ -187,7 +187,6 @@ struct Feed {
 struct ConsumerCtx {
     shared: Arc<Shared>,
     feed: Mutex<Feed>,
-    assignment_changed: AtomicBool,
     drain_timeout: Duration,
     /// Set while the consumer closes: revokes then need no drain.
     closing: AtomicBool,
@@ -321,7 +320,6 @@ impl ConsumerContext for ConsumerCtx {
                 "partitions assigned"
             );
         }
-        self.assignment_changed.store(true, Ordering::Release);
     }
 
     fn commit_callback(
@@ -595,7 +593,6 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
                     next_batch: 0,
                     tx: Some(work_tx),
                 }),
-                assignment_changed: AtomicBool::new(false),
                 drain_timeout: bound,
                 closing: AtomicBool::new(false),
             })
@@ -724,29 +721,27 @@ fn consume(
         if shutdown.is_triggered() || shared.has_fatal() {
             return Instant::now();
         }
+        // Backpressure: at the bound, take nothing more until a quarter of
+        // the posts in flight are finished. Not polling is what holds the
+        // posts back (librdkafka keeps only its bounded prefetch); pausing
+        // partitions instead would drop that prefetch and lose its place.
+        // A rebalance waits meanwhile, which is bounded by how fast the
+        // broker acknowledges; past max.poll.interval.ms the consumer
+        // leaves the group and its partitions are read again from their
+        // committed offsets.
         let in_flight = counters.in_flight.load(Ordering::Relaxed);
-        let changed = ctx.assignment_changed.swap(false, Ordering::AcqRel);
-        let want_paused = if paused {
-            in_flight >= resume_below
-        } else {
-            in_flight >= max
-        };
-        if want_paused != paused || (want_paused && changed) {
-            if let Ok(assignment) = consumer.assignment() {
-                let r = if want_paused {
-                    consumer.pause(&assignment)
-                } else {
-                    consumer.resume(&assignment)
-                };
-                if let Err(e) = r {
-                    tracing::debug!(error = %e, "pause/resume failed");
-                }
+        if in_flight >= max || (paused && in_flight >= resume_below) {
+            if !paused {
+                tracing::debug!(in_flight, "in-flight bound reached");
+                paused = true;
             }
-            if want_paused != paused {
-                tracing::debug!(in_flight, paused = want_paused, "in-flight bound");
-            }
-            paused = want_paused;
+            ctx.dispatch_pending();
+            shared.wait_until(Instant::now() + Duration::from_millis(100), |_| {
+                counters.in_flight.load(Ordering::Relaxed) < resume_below
+            });
+            continue;
         }
+        paused = false;
         if last_report.elapsed() >= Duration::from_secs(30) {
             last_report = Instant::now();
             let s = counters.snapshot();

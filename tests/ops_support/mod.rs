@@ -1,7 +1,8 @@
-//! Helpers of the operations tests: a tansu broker of the test's own, a
-//! `kestrel run` child with its config and JSON logs, posts in, alerts out,
-//! and plain HTTP against the metrics port.
-#![allow(dead_code)]
+//! Helpers of the operations tests: a `kestrel run` child with its config
+//! and JSON logs, posts in, alerts out, plain HTTP against the metrics port,
+//! and reading scrapes and deploy files. The broker comes from
+//! `tests/support` (the Kafka tests' helpers).
+#![allow(dead_code, unused_imports)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -13,99 +14,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message};
 
-/// The tansu binary: on PATH or in ~/.cargo/bin.
-pub fn tansu() -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(Path::new(&home).join(".cargo/bin"));
-    }
-    dirs.into_iter()
-        .map(|d| d.join("tansu"))
-        .find(|p| p.is_file())
-        .expect("the Kafka tests need the tansu broker on PATH or in ~/.cargo/bin")
-}
-
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Polls `f` until it returns `Some`, failing the test after `within`.
-pub fn wait_for<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A tansu broker in memory, owned by one test.
-pub struct Broker {
-    child: Child,
-    pub port: u16,
-}
-
-impl Broker {
-    pub fn start(log_dir: &Path) -> Broker {
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let log = std::fs::File::create(log_dir.join("broker.log")).unwrap();
-        let child = Command::new(tansu())
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starting tansu");
-        let addr = format!("127.0.0.1:{port}");
-        wait_for("the broker", Duration::from_secs(30), || {
-            TcpStream::connect(&addr).ok()
-        });
-        Broker { child, port }
-    }
-
-    pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    pub fn create_topic(&self, name: &str, partitions: i32) {
-        let st = Command::new(tansu())
-            .args(["topic", "create", name, "--partitions"])
-            .arg(partitions.to_string())
-            .arg("--broker")
-            .arg(format!("tcp://127.0.0.1:{}", self.port))
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success(), "creating topic {name}");
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+// The broker, ports and polling come from the Kafka tests' helpers.
+#[path = "../support/mod.rs"]
+mod support;
+pub use support::{free_port, wait_for, Broker};
 
 /// A `kestrel run` child with JSON logs in a file.
 pub struct Kestrel {
