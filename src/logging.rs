@@ -13,8 +13,8 @@
 pub enum Format {
     /// One line per event: time, level, target, message, fields.
     Text,
-    /// One JSON object per event, fields at the top level beside
-    /// `timestamp`, `level`, `target` and `message`.
+    /// One JSON object per event: `timestamp`, `level`, `target`, and
+    /// `fields` holding `message` and the event's fields.
     Json,
 }
 
@@ -29,11 +29,6 @@ pub fn init(format: Format) {
         .with_writer(std::io::stderr);
     let _ = match format {
         Format::Text => builder.try_init(),
-        Format::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .try_init(),
+        Format::Json => builder.json().try_init(),
     };
 }

@@ -67,11 +67,18 @@ impl Kestrel {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The JSON log events.
+    /// The JSON log events: each one's `fields` (with `message`), plus
+    /// its `level`.
     pub fn events(&self) -> Vec<serde_json::Value> {
         self.logs()
             .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|mut e| {
+                let level = e["level"].take();
+                let mut fields = e["fields"].take();
+                fields["level"] = level;
+                fields
+            })
             .collect()
     }
 
