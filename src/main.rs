@@ -509,10 +509,9 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
         );
         shutdown.trigger();
         // The pipeline bounds itself; this is the backstop.
-        match tokio::time::timeout(bound + std::time::Duration::from_secs(2), &mut pipeline).await {
-            Ok(r) => Some(r),
-            Err(_) => None,
-        }
+        tokio::time::timeout(bound + std::time::Duration::from_secs(2), &mut pipeline)
+            .await
+            .ok()
     });
     // Threads stuck on an unreachable broker must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -181,7 +181,7 @@ impl Scanner {
                     reason = reason.code(),
                     "bad post sent to the dead-letter topic"
                 );
-                let mut headers = m.headers.clone().unwrap_or_else(OwnedHeaders::new);
+                let mut headers = m.headers.clone().unwrap_or_default();
                 let error = reason.to_string();
                 let partition = m.partition.to_string();
                 let offset = m.offset.to_string();
