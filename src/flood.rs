@@ -91,8 +91,12 @@ pub struct Demotion {
 #[derive(Debug)]
 struct RuleRate {
     revision: u32,
-    /// One slot per second of the window: (second, alerts in it).
-    slots: Vec<(u64, u64)>,
+    /// Alerts per second of the window, a ring indexed by second.
+    slots: Vec<u64>,
+    /// The latest second counted.
+    last: u64,
+    /// The sum of `slots`: alerts within the window ending at `last`.
+    total: u64,
     demoted: Option<Demotion>,
 }
 
@@ -100,26 +104,31 @@ impl RuleRate {
     fn new(revision: u32, window: u64) -> RuleRate {
         RuleRate {
             revision,
-            slots: vec![(u64::MAX, 0); window as usize],
+            slots: vec![0; window as usize],
+            last: 0,
+            total: 0,
             demoted: None,
         }
     }
 
     /// Counts one alert at second `now` and returns the count over the
-    /// window ending at `now`.
+    /// window ending at `now`. Amortised O(1): moving on by k seconds
+    /// clears k slots (at most the window).
     fn count(&mut self, now: u64) -> u64 {
         let window = self.slots.len() as u64;
-        let slot = &mut self.slots[(now % window) as usize];
-        if slot.0 != now {
-            *slot = (now, 0);
+        if now > self.last {
+            let steps = (now - self.last).min(window);
+            for s in 1..=steps {
+                let i = ((self.last + s) % window) as usize;
+                self.total -= self.slots[i];
+                self.slots[i] = 0;
+            }
+            self.last = now;
         }
-        slot.1 += 1;
-        let oldest = now.saturating_sub(window - 1);
-        self.slots
-            .iter()
-            .filter(|(s, _)| *s != u64::MAX && *s >= oldest && *s <= now)
-            .map(|(_, c)| c)
-            .sum()
+        // A clock that steps back counts into the latest second.
+        self.slots[(self.last % window) as usize] += 1;
+        self.total += 1;
+        self.total
     }
 }
 
@@ -349,6 +358,18 @@ mod tests {
         assert_eq!((d[0].revision, d[0].since_unix, d[0].ceiling), (1, 105, 3));
         assert_eq!(d[0].shadowed_alerts, 2);
         assert_eq!(g.demotions_total().get("r"), Some(&1));
+    }
+
+    #[test]
+    fn the_window_slides_by_the_second() {
+        let g = guard(10, 3);
+        assert_eq!(g.admit_at("r", 1, 1000), Verdict::Publish);
+        assert_eq!(g.admit_at("r", 1, 1005), Verdict::Publish);
+        assert_eq!(g.admit_at("r", 1, 1009), Verdict::Publish);
+        // 1000 has left the window [1001, 1010]: three in it again.
+        assert_eq!(g.admit_at("r", 1, 1010), Verdict::Publish);
+        // [1005, 1014] holds 1005, 1009, 1010 and this one.
+        assert_eq!(g.admit_at("r", 1, 1014), Verdict::Demoted);
     }
 
     #[test]
