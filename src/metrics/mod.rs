@@ -12,6 +12,7 @@
 pub mod http;
 pub mod observed;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use prometheus::proto::{
@@ -160,22 +161,41 @@ pub fn gather(s: &Sources) -> Vec<MetricFamily> {
         ],
     ));
 
-    // Alerts.
-    let alerts = c.observed.alerts();
-    let mut alert_metrics = Vec::new();
-    for (rule_id, a) in &alerts {
-        for (lbl, n) in &a.counts {
-            alert_metrics.push(counter(
-                &[
-                    ("rule_id", rule_id),
-                    ("category", lbl.category),
-                    ("severity", lbl.severity),
-                    ("shadow", if lbl.shadow { "true" } else { "false" }),
-                ],
-                *n as f64,
-            ));
+    // Alerts. Every rule that runs has a series from the start (at 0), so
+    // rate() and increase() see its first alert.
+    let engine = s.rules.current();
+    let set = engine.rule_set();
+    let mut alert_counts: BTreeMap<(String, &str, &str, bool), u64> = BTreeMap::new();
+    for r in set.rules.iter().filter(|r| r.status != Status::Disabled) {
+        alert_counts.insert(
+            (
+                r.id.clone(),
+                r.category.as_str(),
+                r.severity.as_str(),
+                r.status == Status::Shadow,
+            ),
+            0,
+        );
+    }
+    for (rule_id, a) in c.observed.alerts() {
+        for (lbl, n) in a.counts {
+            alert_counts.insert((rule_id.clone(), lbl.category, lbl.severity, lbl.shadow), n);
         }
     }
+    let alert_metrics = alert_counts
+        .iter()
+        .map(|((rule_id, category, severity, shadow), n)| {
+            counter(
+                &[
+                    ("rule_id", rule_id),
+                    ("category", category),
+                    ("severity", severity),
+                    ("shadow", if *shadow { "true" } else { "false" }),
+                ],
+                *n as f64,
+            )
+        })
+        .collect();
     out.push(family(
         "kestrel_alerts_total",
         "Alerts published, by rule, category, severity and whether they were shadow.",
@@ -215,8 +235,6 @@ pub fn gather(s: &Sources) -> Vec<MetricFamily> {
     ));
 
     // Rules.
-    let engine = s.rules.current();
-    let set = engine.rule_set();
     out.push(family(
         "kestrel_rules_loaded",
         "Rules in the set serving now, by status.",
@@ -265,11 +283,16 @@ pub fn gather(s: &Sources) -> Vec<MetricFamily> {
         "kestrel_flood_demotions_total",
         "Times the flood guard demoted a rule to shadow.",
         COUNTER,
-        flood
-            .demotions_total()
-            .iter()
-            .map(|(id, n)| counter(&[("rule_id", id)], *n as f64))
-            .collect(),
+        {
+            let mut totals = flood.demotions_total();
+            for r in set.rules.iter().filter(|r| r.status == Status::Active) {
+                totals.entry(r.id.clone()).or_insert(0);
+            }
+            totals
+                .iter()
+                .map(|(id, n)| counter(&[("rule_id", id)], *n as f64))
+                .collect()
+        },
     ));
     let demoted = flood.demotions();
     out.push(family(
