@@ -270,6 +270,39 @@ fn a_live_run_exports_checked_metrics_shadow_alerts_and_demotes_a_runaway_rule()
         .iter()
         .all(|a| a["shadow"] == false && a.get("demoted").is_none()));
 
+    // Demoted again (3 + 3 alerts pass the ceiling of 5), then SIGUSR1
+    // resets every demotion.
+    produce(
+        &broker.addr(),
+        "posts",
+        &(200..203).map(post).collect::<Vec<_>>(),
+    );
+    wait_for("the second demotion", Duration::from_secs(30), || {
+        (sample(
+            &k.scrape(),
+            "kestrel_rule_demoted",
+            &[("rule_id", "t.every")],
+        ) == Some(1.0))
+        .then_some(())
+    });
+    k.signal(libc::SIGUSR1);
+    wait_for("SIGUSR1 to reset it", Duration::from_secs(30), || {
+        (sample(
+            &k.scrape(),
+            "kestrel_rule_demoted",
+            &[("rule_id", "t.every")],
+        ) == Some(0.0))
+        .then_some(())
+    });
+    assert_eq!(
+        sample(
+            &k.scrape(),
+            "kestrel_flood_demotions_total",
+            &[("rule_id", "t.every")]
+        ),
+        Some(2.0)
+    );
+
     assert_eq!(k.stop(), Some(0));
 
     // Logs: JSON events with fields at the top level, one per state change,
@@ -280,14 +313,14 @@ fn a_live_run_exports_checked_metrics_shadow_alerts_and_demotes_a_runaway_rule()
     let events = k.events();
     assert!(events.len() > 3, "{logs}");
     let count = |msg: &str| events.iter().filter(|e| e["message"] == msg).count();
-    assert_eq!(count("flood guard: rule demoted to shadow"), 1, "{logs}");
+    assert_eq!(count("flood guard: rule demoted to shadow"), 2, "{logs}");
     let demotion = events
         .iter()
         .find(|e| e["message"] == "flood guard: rule demoted to shadow")
         .unwrap();
     assert_eq!(demotion["rule_id"], "t.every");
     assert_eq!(demotion["ceiling"], 5);
-    assert_eq!(count("flood guard: demotion reset by an operator"), 1);
+    assert_eq!(count("flood guard: demotion reset by an operator"), 2);
     assert!(count("partitions assigned") >= 1, "{logs}");
     let levels: BTreeMap<String, usize> = events.iter().fold(BTreeMap::new(), |mut m, e| {
         *m.entry(e["level"].as_str().unwrap_or("?").to_string())
