@@ -42,5 +42,13 @@ if [ -d "$corpus" ]; then
   done
 fi
 
+step "the Kafka broker and clients the Kafka tests use"
+# tansu (a Kafka-compatible broker in Rust) is built once per machine; the
+# tests start their own brokers on free ports. Python clients nobody here
+# wrote check the topics from the outside.
+scripts/kafka-dev.sh install
+export PATH="$HOME/.cargo/bin:$PATH"
+python3 -m pip install --quiet confluent-kafka kafka-python
+
 step "cargo test"
 cargo test --locked --release

@@ -209,18 +209,33 @@ fn sigkill_mid_stream_then_restart_leaves_no_post_without_its_alerts() {
     let s = setup(Broker::memory());
     let brokers = s.broker.addr();
     let n = 40_000;
-    let ends = produce_posts(&brokers, "posts", 0..n);
+    let mut ends = produce_posts(&brokers, "posts", 0..10_000);
     let (expected, bad) = expected_by_scan(s.broker.dir.path(), &s.rules, 0..n);
     let config = write_config(s.broker.dir.path(), &brokers, "kill", &s.rules, "");
 
     let mut k = Kestrel::start(&config, "kill-1");
-    wait_for(
-        "a quarter of the posts committed",
-        Duration::from_secs(60),
-        || (total(&committed(&brokers, "kill", "posts", PARTITIONS)) > n as i64 / 4).then_some(()),
-    );
+    // Posts keep arriving while kestrel works, so it dies mid-stream.
+    let more = {
+        let brokers = brokers.clone();
+        std::thread::spawn(move || {
+            let mut ends = EndOffsets::new();
+            for chunk in (10_000..n).step_by(1_000) {
+                merge_ends(
+                    &mut ends,
+                    produce_posts(&brokers, "posts", chunk..chunk + 1_000),
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            ends
+        })
+    };
+    wait_for("kestrel at work", Duration::from_secs(60), || {
+        (total(&committed(&brokers, "kill", "posts", PARTITIONS)) > 5_000).then_some(())
+    });
     k.signal(libc::SIGKILL);
     k.wait_exit(Duration::from_secs(5)).expect("killed");
+    merge_ends(&mut ends, more.join().unwrap());
+    assert_eq!(total(&ends), n as i64);
     let at_kill = total(&committed(&brokers, "kill", "posts", PARTITIONS));
     assert!(at_kill < n as i64, "killed too late to prove anything");
 

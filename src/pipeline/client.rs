@@ -18,6 +18,9 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
     let k = &config.kafka;
     let mut c = ClientConfig::new();
     c.set("client.id", "kestrel")
+        // Incremental rebalances: when an instance joins or leaves, only
+        // the partitions that move stop, and each is drained on its own.
+        .set("partition.assignment.strategy", "cooperative-sticky")
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")

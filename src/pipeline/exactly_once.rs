@@ -351,15 +351,16 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
                 .and_then(|_| producer.send_offsets_to_transaction(&firsts, &group, TXN_TIMEOUT))
                 .and_then(|_| producer.commit_transaction(TXN_TIMEOUT));
             if let Err(e) = probe {
-                if unsupported(&e) {
-                    result = Err(PipelineError::TransactionsUnsupported(e.to_string()));
+                tracing::warn!(error = %e, "the first transaction failed");
+                if let Failure::Fatal(fatal) = classify(e) {
+                    result = Err(fatal);
                     break;
                 }
-                tracing::warn!(error = %e, "the first transaction failed; retrying");
                 let _ = producer.abort_transaction(TXN_TIMEOUT);
                 rewind(&consumer, &firsts);
                 counters.in_flight.fetch_sub(n, Ordering::Relaxed);
                 counters.posts_consumed.fetch_sub(n, Ordering::Relaxed);
+                std::thread::sleep(backoff(0));
                 continue;
             }
             probed = true;

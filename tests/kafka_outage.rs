@@ -1,0 +1,100 @@
+//! The broker goes away for 10 s while posts are still being produced, and
+//! comes back: `kestrel run` rides it out on its own (no restart) and no post
+//! ends up without its alerts. SQLite storage, so the broker's data survives
+//! its restart; a few thousand posts, since that storage is slow.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const PARTITIONS: i32 = 3;
+
+#[test]
+fn a_broker_outage_mid_stream_is_ridden_out_without_losing_a_post() {
+    let mut broker = Broker::sqlite();
+    for t in ["posts", "alerts", "posts.dlq"] {
+        broker.create_topic(t, PARTITIONS);
+    }
+    let rules = write_rules(broker.dir.path());
+    let brokers = broker.addr();
+    let n = 6_000;
+    let (expected, bad) = expected_by_scan(broker.dir.path(), &rules, 0..n);
+    // A short delivery timeout, so the outage also goes through kestrel's
+    // own re-send path, not only librdkafka's retries.
+    let config = write_config(broker.dir.path(), &brokers, "outage", &rules, "");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[rules]",
+        "[kafka.producer]\n\"message.timeout.ms\" = \"3000\"\n\n[rules]",
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut k = Kestrel::start(&config, "outage");
+
+    // Posts keep coming, in small chunks, before, during and after the outage.
+    let producer = {
+        let brokers = brokers.clone();
+        std::thread::spawn(move || {
+            let mut ends = EndOffsets::new();
+            for chunk in (0..n).step_by(200) {
+                merge_ends(
+                    &mut ends,
+                    produce_posts(&brokers, "posts", chunk..chunk + 200),
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            ends
+        })
+    };
+    wait_for("kestrel at work", Duration::from_secs(60), || {
+        (total(&committed(&brokers, "outage", "posts", PARTITIONS)) >= 1000).then_some(())
+    });
+    broker.stop();
+    // The outage itself: ten seconds without a broker.
+    let down = Instant::now();
+    while down.elapsed() < Duration::from_secs(10) {
+        assert!(
+            k.child.try_wait().unwrap().is_none(),
+            "kestrel exited during the outage:\n{}",
+            k.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    broker.restart();
+    let ends = producer.join().unwrap();
+    assert_eq!(total(&ends), n as i64);
+    wait_for(
+        "every offset committed after the outage",
+        Duration::from_secs(180),
+        || (committed(&brokers, "outage", "posts", PARTITIONS) == ends).then_some(()),
+    );
+    assert!(
+        k.child.try_wait().unwrap().is_none(),
+        "kestrel had to be restarted"
+    );
+    k.signal(libc::SIGTERM);
+    let status = k
+        .wait_exit(Duration::from_secs(15))
+        .expect("exit after SIGTERM");
+    assert!(status.success(), "{status:?}\n{}", k.log_text());
+
+    let alerts = read_topic(&brokers, "alerts", Duration::from_secs(120), |m| {
+        m.len() >= expected.len()
+    });
+    let got: std::collections::BTreeSet<(String, String)> =
+        alert_pairs(&alerts).into_iter().collect();
+    let missing: Vec<_> = expected.difference(&got).take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "posts without their alerts after the outage: {missing:?}"
+    );
+    assert!(got.is_subset(&expected));
+    let dlq = read_topic(&brokers, "posts.dlq", Duration::from_secs(60), |m| {
+        m.len() >= bad
+    });
+    let keys: std::collections::BTreeSet<Vec<u8>> = dlq
+        .iter()
+        .filter_map(|m| rdkafka::Message::key(m).map(<[u8]>::to_vec))
+        .collect();
+    assert_eq!(keys.len(), bad);
+}
