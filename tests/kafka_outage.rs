@@ -72,6 +72,12 @@ fn a_broker_outage_mid_stream_is_ridden_out_without_losing_a_post() {
         k.child.try_wait().unwrap().is_none(),
         "kestrel had to be restarted"
     );
+    let log = k.log_text();
+    eprintln!(
+        "outage ridden out: {} consumer/producer warnings, {} records sent again",
+        log.matches("\"WARN\"").count(),
+        log.matches("delivery failed").count()
+    );
     k.signal(libc::SIGTERM);
     let status = k
         .wait_exit(Duration::from_secs(15))

@@ -47,9 +47,10 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
 pub fn producer_config(config: &Config) -> ClientConfig {
     let k = &config.kafka;
     let mut c = ClientConfig::new();
-    c.set("client.id", "kestrel")
-        .set("linger.ms", "5")
-        .set("compression.type", "lz4");
+    // No compression by default: every client can read the alerts (the
+    // pure-Python kafka-python needs an extra package for lz4); set
+    // "compression.type" in [kafka.producer] where bandwidth matters more.
+    c.set("client.id", "kestrel").set("linger.ms", "5");
     for (key, value) in &k.producer {
         c.set(key, value);
     }

@@ -79,7 +79,9 @@ impl Broker {
     /// A broker on SQLite, so it can be stopped and started again.
     pub fn sqlite() -> Broker {
         let dir = tempfile::tempdir().unwrap();
-        let storage = format!("sqlite://{}", dir.path().join("tansu.db").display());
+        // tansu reads the SQLite path relative to its working directory,
+        // which is the test's directory.
+        let storage = "sqlite://tansu.db".to_string();
         Broker::start(storage, dir)
     }
 
@@ -110,6 +112,7 @@ impl Broker {
             .arg("--storage-engine")
             .arg(&self.storage)
             .env("RUST_LOG", "warn")
+            .current_dir(self.dir.path())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
