@@ -113,6 +113,13 @@ fn run_until_done(
     let r = handle.join().unwrap();
     if r.is_ok() {
         assert_eq!(counters.posts_finished.load(Ordering::Relaxed), n, "{r:?}");
+        // Every post committed has its end-to-end latency observed.
+        let observed: u64 = counters
+            .latency
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum();
+        assert_eq!(observed, n);
     }
     r
 }

@@ -85,6 +85,20 @@ impl Counters {
         self.latency_sum_ms.fetch_add(ms, Ordering::Relaxed);
     }
 
+    /// Records the end-to-end latency of posts finished now, from their
+    /// message timestamps (milliseconds since the epoch; 0 or less: none).
+    pub fn observe_latencies_since(&self, timestamps_ms: &[i64]) {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        for ts in timestamps_ms.iter().filter(|ts| **ts > 0) {
+            self.observe_latency(Duration::from_millis(
+                now_ms.saturating_sub(*ts).max(0) as u64
+            ));
+        }
+    }
+
     /// The latency bucket bound (milliseconds) under which a fraction `q` of
     /// the observations fall; `None` without observations, `u64::MAX` for
     /// the overflow bucket.

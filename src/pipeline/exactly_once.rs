@@ -366,6 +366,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
             probed = true;
         }
 
+        let stamps: Vec<i64> = batch.iter().filter_map(|m| m.timestamp_ms).collect();
         let outcome = transaction(&producer, &sink, &work_tx, batch, &nexts, &group, &shutdown);
         counters.in_flight.fetch_sub(n, Ordering::Relaxed);
         match outcome {
@@ -378,6 +379,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
                     .dead_letters_acked
                     .fetch_add(dead_letters, Ordering::Relaxed);
                 counters.posts_finished.fetch_add(n, Ordering::Relaxed);
+                counters.observe_latencies_since(&stamps);
             }
             Err(Failure::Fatal(e)) => {
                 let _ = producer.abort_transaction(TXN_TIMEOUT);
