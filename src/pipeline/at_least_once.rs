@@ -692,6 +692,8 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
         alerts = s.alerts_acked,
         dead_letters = s.dead_letters_acked,
         drained,
+        latency_p50_ms = counters.latency_quantile_ms(0.5).unwrap_or(0),
+        latency_p99_ms = counters.latency_quantile_ms(0.99).unwrap_or(0),
         "stopped"
     );
     Ok(if drained {

@@ -25,6 +25,11 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
         .set("enable.partition.eof", "false")
+        // How long a fetch may wait for data. Kafka answers as soon as data
+        // arrives, so this only bounds idle polling there; brokers that
+        // hold every fetch for the full wait (tansu does) add it to the
+        // latency of each post.
+        .set("fetch.wait.max.ms", "100")
         .set("isolation.level", "read_committed")
         // Consumer lag per partition for the metrics comes from these reports.
         .set("statistics.interval.ms", "5000");

@@ -74,6 +74,26 @@ pub struct LoadArgs {
     /// The kestrel binary to run (default: this one).
     #[arg(long)]
     pub kestrel: Option<PathBuf>,
+    /// One post in this many is a positive test case of an active rule
+    /// (from the rule files), so that alerts are produced; 0 for corpus
+    /// posts only.
+    #[arg(long, default_value_t = 20)]
+    pub signal_every: usize,
+}
+
+/// Texts that the active rules' own tests say must raise an alert.
+fn signal_texts(rules: &std::path::Path) -> Vec<String> {
+    let Ok(loaded) = crate::rules::load_dir(rules) else {
+        return Vec::new();
+    };
+    loaded
+        .set
+        .rules
+        .iter()
+        .filter(|r| r.status == crate::rules::Status::Active)
+        .flat_map(|r| r.tests.must_match.iter())
+        .filter_map(|t| t.fields.first().map(|(_, text)| text.clone()))
+        .collect()
 }
 
 fn now_ms() -> i64 {
@@ -121,9 +141,16 @@ fn read_corpus(
 
 fn post_bytes(
     corpus: &[serde_json::Map<String, serde_json::Value>],
+    signals: &[String],
+    every: usize,
     i: usize,
     tag: &str,
 ) -> Vec<u8> {
+    if every > 0 && !signals.is_empty() && i % every == every - 1 {
+        let text = &signals[(i / every) % signals.len()];
+        return serde_json::to_vec(&serde_json::json!({"id": format!("{tag}{i}"), "text": text}))
+            .unwrap_or_default();
+    }
     let mut m = corpus[i % corpus.len()].clone();
     m.insert("id".into(), serde_json::Value::String(format!("{tag}{i}")));
     serde_json::to_vec(&m).unwrap_or_default()
@@ -187,6 +214,13 @@ impl Drop for ChildGuard {
 /// Runs the measurement and prints the figures.
 pub fn run(args: LoadArgs) -> Result<(), LoadError> {
     let corpus = read_corpus(&args.corpus)?;
+    let signals = signal_texts(&args.rules);
+    let every = args.signal_every;
+    println!(
+        "{} corpus posts; {} positive rule-test texts, one post in {every} is one of them",
+        corpus.len(),
+        signals.len()
+    );
     let tag = format!("load{}", now_ms());
     let posts_topic = format!("{tag}.posts");
     let rate_topic = format!("{tag}.rate");
@@ -211,7 +245,7 @@ pub fn run(args: LoadArgs) -> Result<(), LoadError> {
 
     // 1. Fill the topic.
     let posts: Vec<Vec<u8>> = (0..args.posts)
-        .map(|i| post_bytes(&corpus, i, "m"))
+        .map(|i| post_bytes(&corpus, &signals, every, i, "m"))
         .collect();
     let bytes: usize = posts.iter().map(Vec::len).sum();
     let p = producer(&args.brokers)?;
@@ -260,24 +294,17 @@ pub fn run(args: LoadArgs) -> Result<(), LoadError> {
         None => std::env::current_exe().map_err(|e| LoadError::Child(e.to_string()))?,
     };
     let group = format!("{tag}.kestrel");
-    let child = Command::new(&exe)
-        .arg("run")
-        .env("KESTREL_KAFKA__BROKERS", &args.brokers)
-        .env("KESTREL_KAFKA__GROUP_ID", &group)
-        .env(
-            "KESTREL_KAFKA__INPUT_TOPICS",
-            format!("[\"{posts_topic}\", \"{rate_topic}\"]"),
-        )
-        .env("KESTREL_KAFKA__ALERT_TOPIC", &alerts_topic)
-        .env("KESTREL_KAFKA__DEAD_LETTER_TOPIC", &dlq_topic)
-        .env("KESTREL_KAFKA__CONSUMER__AUTO_COMMIT_INTERVAL_MS", "100")
-        .env("KESTREL_RULES__DIR", &args.rules)
-        .env("KESTREL_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| LoadError::Child(format!("{}: {e}", exe.display())))?;
-    let mut child = ChildGuard(child);
+    let dir = std::env::temp_dir();
+    let log1 = dir.join(format!("{tag}.throughput.log"));
+    let mut child = spawn_kestrel(
+        &exe,
+        &args,
+        &group,
+        &posts_topic,
+        &alerts_topic,
+        &dlq_topic,
+        &log1,
+    )?;
     let pid = child.0.id();
     let watcher: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &args.brokers)
@@ -308,18 +335,50 @@ pub fn run(args: LoadArgs) -> Result<(), LoadError> {
         "kestrel run: {total} posts committed; steady window {end:.2} s = {kestrel_rate:.0} posts/s ({:.0}% of the plain consumer)",
         100.0 * kestrel_rate / plain_rate
     );
+    let rss = peak_rss_kib(pid);
+    println!(
+        "kestrel run peak RSS (throughput phase): {}",
+        rss.map_or("unknown".to_string(), |k| format!(
+            "{:.1} MB",
+            k as f64 / 1024.0
+        ))
+    );
+    stop(&mut child, &log1);
 
     // 4. Latency at a fixed rate.
     let rate = args.rate.unwrap_or((kestrel_rate / 2.0) as u64).max(1);
+    let log2 = dir.join(format!("{tag}.latency.log"));
+    let mut child = spawn_kestrel(
+        &exe,
+        &args,
+        &format!("{tag}.kestrel2"),
+        &rate_topic,
+        &alerts_topic,
+        &dlq_topic,
+        &log2,
+    )?;
+    let pid = child.0.id();
+    let assigned_deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log2)
+        .unwrap_or_default()
+        .contains("partitions assigned")
+    {
+        if Instant::now() > assigned_deadline {
+            return Err(LoadError::Timeout("kestrel's assignment".into()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let count = (rate * args.latency_secs) as usize;
     let listener: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &args.brokers)
         .set("group.id", format!("{tag}.listener"))
-        .set("auto.offset.reset", "latest")
+        .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "5")
         .set("enable.auto.commit", "false")
         .create()?;
-    listener.subscribe(&[&alerts_topic])?;
+    // The listener also reads the posts themselves: one hop through the
+    // broker, the floor under kestrel's two hops (post in, alert out).
+    listener.subscribe(&[&alerts_topic, &rate_topic])?;
     // Join before producing, so no alert is missed.
     let join_deadline = Instant::now() + Duration::from_secs(30);
     while listener.assignment().map_or(0, |a| a.count()) == 0 {
@@ -328,7 +387,9 @@ pub fn run(args: LoadArgs) -> Result<(), LoadError> {
             return Err(LoadError::Timeout("the alert listener's assignment".into()));
         }
     }
-    let tagged: Vec<Vec<u8>> = (0..count).map(|i| post_bytes(&corpus, i, "r")).collect();
+    let tagged: Vec<Vec<u8>> = (0..count)
+        .map(|i| post_bytes(&corpus, &signals, every, i, "r"))
+        .collect();
     let lp: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &args.brokers)
         .set("linger.ms", "1")
@@ -336,75 +397,162 @@ pub fn run(args: LoadArgs) -> Result<(), LoadError> {
         .create()?;
     let mut sent_at = vec![0i64; count];
     let mut latencies: Vec<i64> = Vec::with_capacity(count / 4);
+    let mut hops: Vec<i64> = Vec::with_capacity(count);
     let t0 = Instant::now();
     let mut next = 0usize;
-    let drain_until = |latencies: &mut Vec<i64>, sent_at: &[i64], timeout: Duration| {
-        if let Some(Ok(m)) = listener.poll(timeout) {
-            let id = m
-                .key()
-                .and_then(|k| std::str::from_utf8(k).ok())
-                .and_then(|k| k.strip_prefix('r'))
-                .and_then(|k| k.parse::<usize>().ok());
-            if let Some(i) = id {
-                if i < sent_at.len() && sent_at[i] > 0 {
-                    latencies.push(now_ms() - sent_at[i]);
+    let drain_until =
+        |latencies: &mut Vec<i64>, hops: &mut Vec<i64>, sent_at: &[i64], timeout: Duration| {
+            let mut wait = timeout;
+            // Take everything at hand, so the listener never lags the posts.
+            for _ in 0..10_000 {
+                let Some(Ok(m)) = listener.poll(wait) else {
+                    break;
+                };
+                wait = Duration::ZERO;
+                let is_post = m.topic() == rate_topic;
+                let id = m
+                    .key()
+                    .and_then(|k| std::str::from_utf8(k).ok())
+                    .and_then(|k| k.strip_prefix('r'))
+                    .and_then(|k| k.parse::<usize>().ok());
+                if let Some(i) = id {
+                    if i < sent_at.len() && sent_at[i] > 0 {
+                        let l = now_ms() - sent_at[i];
+                        if is_post {
+                            hops.push(l);
+                        } else {
+                            latencies.push(l);
+                        }
+                    }
                 }
             }
-        }
-    };
+        };
     while next < count {
         let due = (t0.elapsed().as_secs_f64() * rate as f64) as usize;
         while next < due.min(count) {
             sent_at[next] = now_ms();
-            send_blocking(&lp, &rate_topic, &next.to_string(), &tagged[next]);
+            send_blocking(&lp, &rate_topic, &format!("r{next}"), &tagged[next]);
             next += 1;
         }
         lp.poll(Duration::ZERO);
-        drain_until(&mut latencies, &sent_at, Duration::from_micros(200));
+        drain_until(
+            &mut latencies,
+            &mut hops,
+            &sent_at,
+            Duration::from_micros(200),
+        );
     }
     lp.flush(Duration::from_secs(30))?;
     let tail = Instant::now() + Duration::from_secs(5);
     while Instant::now() < tail {
-        drain_until(&mut latencies, &sent_at, Duration::from_millis(10));
+        drain_until(
+            &mut latencies,
+            &mut hops,
+            &sent_at,
+            Duration::from_millis(10),
+        );
     }
     latencies.sort_unstable();
-    let q = |f: f64| -> i64 {
-        if latencies.is_empty() {
+    hops.sort_unstable();
+    let q = |v: &[i64], f: f64| -> i64 {
+        if v.is_empty() {
             return -1;
         }
-        latencies[((latencies.len() as f64 - 1.0) * f).round() as usize]
+        v[((v.len() as f64 - 1.0) * f).round() as usize]
     };
     println!(
         "latency at {rate} posts/s for {}s: {} alerts timed; p50 {} ms, p99 {} ms, max {} ms (post handed to the producer -> alert received)",
         args.latency_secs,
         latencies.len(),
-        q(0.5),
-        q(0.99),
-        q(1.0)
+        q(&latencies, 0.5),
+        q(&latencies, 0.99),
+        q(&latencies, 1.0)
+    );
+    println!(
+        "broker floor, same run: {} posts read back directly; p50 {} ms, p99 {} ms, max {} ms (post handed to the producer -> post received)",
+        hops.len(),
+        q(&hops, 0.5),
+        q(&hops, 0.99),
+        q(&hops, 1.0)
     );
     let rss = peak_rss_kib(pid);
     println!(
-        "kestrel run peak RSS: {}",
+        "kestrel run peak RSS (latency phase): {}",
         rss.map_or("unknown".to_string(), |k| format!(
             "{:.1} MB",
             k as f64 / 1024.0
         ))
     );
-    // Stop it the way an operator would.
-    send_sigterm(pid);
+    stop(&mut child, &log2);
+    // kestrel's own view: message timestamp to alerts acknowledged and
+    // offset stored, as bucket bounds.
+    let text = std::fs::read_to_string(&log2).unwrap_or_default();
+    if let Some(v) = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "stopped")
+    {
+        println!(
+            "kestrel's own latency (message timestamp -> acknowledged), bucket bounds: p50 <= {} ms, p99 <= {} ms",
+            v["fields"]["latency_p50_ms"], v["fields"]["latency_p99_ms"]
+        );
+    }
+    Ok(())
+}
+
+fn spawn_kestrel(
+    exe: &std::path::Path,
+    args: &LoadArgs,
+    group: &str,
+    topic: &str,
+    alerts: &str,
+    dlq: &str,
+    log: &std::path::Path,
+) -> Result<ChildGuard, LoadError> {
+    let err = std::fs::File::create(log).map_err(|e| LoadError::Child(e.to_string()))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("run")
+        .arg("--log-format")
+        .arg("json")
+        .env("KESTREL_KAFKA__BROKERS", &args.brokers)
+        .env("KESTREL_KAFKA__GROUP_ID", group)
+        .env("KESTREL_KAFKA__INPUT_TOPICS", format!("[\"{topic}\"]"))
+        .env("KESTREL_KAFKA__ALERT_TOPIC", alerts)
+        .env("KESTREL_KAFKA__DEAD_LETTER_TOPIC", dlq)
+        .env("KESTREL_KAFKA__CONSUMER__AUTO_COMMIT_INTERVAL_MS", "100")
+        .env("KESTREL_RULES__DIR", &args.rules)
+        .env("KESTREL_LOG", "info,librdkafka=warn")
+        .stdout(Stdio::null())
+        .stderr(err);
+    if std::env::var_os("KESTREL_KAFKA__CONSUMER__FETCH_WAIT_MAX_MS").is_none() {
+        // tansu holds each fetch for the full wait: keep it short so the
+        // figure is kestrel's, not the wait's.
+        cmd.env("KESTREL_KAFKA__CONSUMER__FETCH_WAIT_MAX_MS", "10");
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| LoadError::Child(format!("{}: {e}", exe.display())))?;
+    Ok(ChildGuard(child))
+}
+
+/// Stops a kestrel child the way an operator would, and says how it went.
+fn stop(child: &mut ChildGuard, log: &std::path::Path) {
+    send_sigterm(child.0.id());
     let stop_deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Ok(Some(status)) = child.0.try_wait() {
-            println!("kestrel run stopped on SIGTERM: {status}");
-            break;
+            println!(
+                "kestrel run stopped on SIGTERM: {status} (log: {})",
+                log.display()
+            );
+            return;
         }
         if Instant::now() > stop_deadline {
             println!("kestrel run did not stop within 15 s of SIGTERM");
-            break;
+            return;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(())
 }
 
 fn send_sigterm(pid: u32) {
