@@ -51,4 +51,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 python3 -m pip install --quiet confluent-kafka kafka-python
 
 step "cargo test"
-cargo test --locked --release
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked --release 2>&1 | tee "$log"
+# One closing line for the whole run: the sum of every test binary's counts.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

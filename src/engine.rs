@@ -16,7 +16,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{dfa, nfa, MatchKind as AcMatchKind};
 use regex_automata::meta;
 use regex_automata::{Input, MatchKind, PatternSet};
 
@@ -96,14 +97,124 @@ struct TermInfo {
     evidence: bool,
 }
 
+/// All regexes of one view. A regex whose every match must contain one of a
+/// few literals (found by regex-syntax's literal extractor, e.g. `usd`,
+/// `btc`, `dolar` for an amount pattern) runs only on posts where the
+/// trigger automaton saw one of them; the rest share one multi-pattern regex
+/// that tells which of them match at all. Either way a regex's own matches
+/// are found only when it can match, which keeps regexes with Unicode word
+/// boundaries off the hot path.
 struct RegexGroup {
-    set: meta::Regex,
+    /// Literal triggers and the regexes each may start.
+    triggers: Option<Triggers>,
+    /// The untriggered regexes as one set; set pattern i is regex `untriggered[i]`.
+    set: Option<meta::Regex>,
+    untriggered: Vec<u32>,
     each: Vec<regex::Regex>,
     targets: Vec<Target>,
 }
 
+/// Trigger literals of a regex group.
+struct Triggers {
+    ac: LiteralAutomaton,
+    /// Per literal pattern, a range into `regexes`.
+    ranges: Vec<(u32, u32)>,
+    regexes: Vec<u32>,
+}
+
+/// Per-scan marks of which regexes of a group may match.
+#[derive(Default)]
+struct RegexMarks {
+    marked: Vec<bool>,
+    list: Vec<u32>,
+    patset: Option<PatternSet>,
+}
+
+/// The literal automaton, kept as its concrete type so the search loop is
+/// monomorphised (a `dyn` automaton costs a virtual call per byte).
+enum LiteralAutomaton {
+    Dfa(dfa::DFA),
+    Nfa(nfa::contiguous::NFA),
+}
+
+impl LiteralAutomaton {
+    /// Calls `f(pattern, start, end)` for every occurrence of every pattern,
+    /// overlapping ones included.
+    #[inline]
+    fn for_each_match(&self, hay: &[u8], f: impl FnMut(usize, usize, usize)) {
+        match self {
+            LiteralAutomaton::Dfa(a) => overlapping(a, hay, f),
+            LiteralAutomaton::Nfa(a) => overlapping(a, hay, f),
+        }
+    }
+}
+
+impl LiteralGroup {
+    /// False when the gate proves no pattern can occur in `hay`.
+    #[inline]
+    fn admits(&self, hay: &[u8]) -> bool {
+        self.gate.as_ref().is_none_or(|g| g.admits(hay))
+    }
+}
+
+/// Overlapping search through the crate's own loop (which uses the
+/// automaton's prefilter from the start state), on a concrete automaton type.
+#[inline(always)]
+fn overlapping<A: Automaton>(a: &A, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
+    let input = aho_corasick::Input::new(hay);
+    let mut state = aho_corasick::automaton::OverlappingState::start();
+    while a.try_find_overlapping(&input, &mut state).is_ok() {
+        match state.get_match() {
+            Some(m) => f(m.pattern().as_usize(), m.start(), m.end()),
+            None => break,
+        }
+    }
+}
+
+/// A cheap test that rules out every pattern of a group: when all patterns
+/// are long runs over a small set of bytes (wallet addresses in raw lists),
+/// a text without such a run cannot hold any of them, and most posts skip the
+/// automaton altogether.
+struct RunGate {
+    alphabet: [bool; 256],
+    min_len: usize,
+}
+
+/// Gates are worth it only for long patterns.
+const GATE_MIN_LEN: usize = 8;
+
+impl RunGate {
+    fn for_patterns(patterns: &[String]) -> Option<RunGate> {
+        let min_len = patterns.iter().map(String::len).min()?;
+        if min_len < GATE_MIN_LEN {
+            return None;
+        }
+        let mut alphabet = [false; 256];
+        for p in patterns {
+            for &b in p.as_bytes() {
+                alphabet[b as usize] = true;
+            }
+        }
+        Some(RunGate { alphabet, min_len })
+    }
+
+    /// True when `hay` has a run of at least `min_len` alphabet bytes.
+    #[inline]
+    fn admits(&self, hay: &[u8]) -> bool {
+        let mut run = 0usize;
+        for &b in hay {
+            run = (run + 1) * usize::from(self.alphabet[b as usize]);
+            if run >= self.min_len {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 struct LiteralGroup {
-    ac: AhoCorasick,
+    gate: Option<RunGate>,
+    ac: LiteralAutomaton,
     /// Per pattern, a range into `targets`.
     ranges: Vec<(u32, u32)>,
     targets: Vec<Target>,
@@ -223,8 +334,8 @@ pub struct Scratch {
     term_hits: Vec<(u32, u32)>,
     rule_seen: Vec<bool>,
     candidates: Vec<u32>,
-    patset: Option<PatternSet>,
-    raw_patset: Option<PatternSet>,
+    regex_marks: RegexMarks,
+    raw_regex_marks: RegexMarks,
     found: Vec<IndicatorMatch>,
     /// Per field: folded byte offsets of spaces, built when `near` needs them.
     spaces: Vec<Vec<u32>>,
@@ -426,10 +537,9 @@ impl Engine {
             if self.folded_fields & bit != 0 {
                 let folded = &s.folded[fi];
                 let ftext = folded.as_str();
-                if let Some(g) = &self.folded {
-                    for m in g.ac.find_overlapping_iter(ftext) {
-                        let (a, b) = g.ranges[m.pattern().as_usize()];
-                        let (fs, fe) = (m.start(), m.end());
+                if let Some(g) = self.folded.as_ref().filter(|g| g.admits(ftext.as_bytes())) {
+                    g.ac.for_each_match(ftext.as_bytes(), |pid, fs, fe| {
+                        let (a, b) = g.ranges[pid];
                         let mut bounded = None;
                         for t in &g.targets[a as usize..b as usize] {
                             if self.terms[t.term as usize].fields & bit == 0 {
@@ -443,14 +553,11 @@ impl Engine {
                             let (rs, re) = folded.raw_span(fs, fe);
                             s.sink.push(t.term, fi16, rs, re, (fs, fe));
                         }
-                    }
+                    });
                 }
                 if let Some(g) = &self.folded_regex {
                     let folded = &s.folded[fi];
-                    let patset = s
-                        .patset
-                        .get_or_insert_with(|| PatternSet::new(g.set.pattern_len()));
-                    g.matches(folded.as_str(), patset, |term, fs, fe| {
+                    g.matches(folded.as_str(), &mut s.regex_marks, |term, fs, fe| {
                         if self.terms[term as usize].fields & bit == 0 {
                             return;
                         }
@@ -459,26 +566,24 @@ impl Engine {
                     });
                 }
             }
-            if let Some(g) = &self.raw {
-                for m in g.ac.find_overlapping_iter(*text) {
-                    let (a, b) = g.ranges[m.pattern().as_usize()];
+            if let Some(g) = self.raw.as_ref().filter(|g| g.admits(text.as_bytes())) {
+                let sink = &mut s.sink;
+                g.ac.for_each_match(text.as_bytes(), |pid, rs, re| {
+                    let (a, b) = g.ranges[pid];
                     for t in &g.targets[a as usize..b as usize] {
                         if self.terms[t.term as usize].fields & bit == 0 {
                             continue;
                         }
-                        if t.whole_word && !raw_bounded(text, m.start(), m.end()) {
+                        if t.whole_word && !raw_bounded(text, rs, re) {
                             continue;
                         }
-                        s.sink.push(t.term, fi16, m.start(), m.end(), (RAW, RAW));
+                        sink.push(t.term, fi16, rs, re, (RAW, RAW));
                     }
-                }
+                });
             }
             if let Some(g) = &self.raw_regex {
-                let patset = s
-                    .raw_patset
-                    .get_or_insert_with(|| PatternSet::new(g.set.pattern_len()));
                 let sink = &mut s.sink;
-                g.matches_bounded(text, patset, |term, rs, re| {
+                g.matches(text, &mut s.raw_regex_marks, |term, rs, re| {
                     if self.terms[term as usize].fields & bit == 0 {
                         return;
                     }
@@ -777,8 +882,8 @@ fn word_distance(s: &Scratch, fields: &[(&str, &str)], x: &Hit, y: &Hit) -> Opti
             (h.folded_start as usize, h.folded_end as usize)
         } else {
             (
-                folded.folded_pos(h.start as usize),
-                folded.folded_pos(h.end as usize),
+                folded_pos(folded, h.start as usize),
+                folded_pos(folded, h.end as usize),
             )
         }
     };
@@ -796,6 +901,31 @@ fn word_distance(s: &Scratch, fields: &[(&str, &str)], x: &Hit, y: &Hit) -> Opti
     let lo = first_end.saturating_sub(1).min(bytes.len());
     let hi = second_start.min(bytes.len());
     Some(memchr::memchr_iter(b' ', &bytes[lo..hi]).count() as u32)
+}
+
+/// The first folded byte offset whose raw span starts at or after `raw`: where
+/// a raw-view match sits in the folded text, for counting words.
+fn folded_pos(f: &FoldedText, raw: usize) -> usize {
+    let text = f.as_str();
+    let next = |i: usize| {
+        (i + 1..=text.len())
+            .find(|&j| text.is_char_boundary(j))
+            .unwrap_or(text.len())
+    };
+    let (mut lo, mut hi) = (0, text.len());
+    while lo < hi {
+        let mut mid = lo + (hi - lo) / 2;
+        while !text.is_char_boundary(mid) {
+            mid -= 1;
+        }
+        let after = next(mid);
+        if f.raw_span(mid, after).0 < raw {
+            lo = after;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 #[derive(Default)]
@@ -830,16 +960,27 @@ impl LiteralBuilder {
         if self.patterns.is_empty() {
             return Ok(None);
         }
-        let kind = if self.patterns.len() <= DFA_PATTERN_LIMIT {
-            AhoCorasickKind::DFA
+        let err = |e: aho_corasick::BuildError| BuildError::Literals(e.to_string());
+        let gate = RunGate::for_patterns(&self.patterns);
+        // A gated group (long wallet-like entries) is searched in few posts,
+        // and its trie has many states with little sharing: the DFA would
+        // cost more to build than it saves.
+        let ac = if gate.is_none() && self.patterns.len() <= DFA_PATTERN_LIMIT {
+            LiteralAutomaton::Dfa(
+                dfa::DFA::builder()
+                    .match_kind(AcMatchKind::Standard)
+                    .start_kind(aho_corasick::StartKind::Unanchored)
+                    .build(&self.patterns)
+                    .map_err(err)?,
+            )
         } else {
-            AhoCorasickKind::ContiguousNFA
+            LiteralAutomaton::Nfa(
+                nfa::contiguous::NFA::builder()
+                    .match_kind(AcMatchKind::Standard)
+                    .build(&self.patterns)
+                    .map_err(err)?,
+            )
         };
-        let ac = AhoCorasick::builder()
-            .match_kind(AcMatchKind::Standard)
-            .kind(Some(kind))
-            .build(&self.patterns)
-            .map_err(|e| BuildError::Literals(e.to_string()))?;
         let mut ranges = Vec::with_capacity(self.targets.len());
         let mut targets = Vec::new();
         for t in self.targets {
@@ -848,6 +989,7 @@ impl LiteralBuilder {
             ranges.push((a, targets.len() as u32));
         }
         Ok(Some(LiteralGroup {
+            gate,
             ac,
             ranges,
             targets,
@@ -860,6 +1002,52 @@ struct RegexBuilder {
     patterns: Vec<String>,
     each: Vec<regex::Regex>,
     targets: Vec<Target>,
+}
+
+/// At most this many trigger literals per regex; more means the literals say
+/// little (a class of digits, a case-insensitive word).
+const MAX_TRIGGERS_PER_REGEX: usize = 64;
+/// Trigger literals shorter than this match too often to be worth it.
+const MIN_TRIGGER_LEN: usize = 2;
+
+/// Literals one of which every match of `pattern` must start or end with,
+/// when such a small set of long enough literals exists.
+fn trigger_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let mut best: Option<Vec<Vec<u8>>> = None;
+    for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+        let mut ex = Extractor::new();
+        ex.kind(kind);
+        let seq = ex.extract(&hir);
+        let Some(lits) = seq.literals() else { continue };
+        if lits.is_empty()
+            || lits.len() > MAX_TRIGGERS_PER_REGEX
+            || lits.iter().any(|l| l.as_bytes().len() < MIN_TRIGGER_LEN)
+        {
+            continue;
+        }
+        let cand: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
+        let min = |v: &Vec<Vec<u8>>| v.iter().map(Vec::len).min().unwrap_or(0);
+        if best.as_ref().is_none_or(|b| min(&cand) > min(b)) {
+            best = Some(cand);
+        }
+    }
+    best
+}
+
+/// True when a regex term has no trigger literals, so it must be tried on
+/// every post (through the shared multi-pattern regex): worth a warning for
+/// rule authors, since such a regex costs on every post.
+pub fn regex_runs_on_every_post(pattern: &str, view: View) -> bool {
+    let compiled = match view {
+        View::Folded => match normalize::fold_regex(pattern) {
+            Ok(p) => p,
+            Err(_) => return false,
+        },
+        View::Raw => pattern.to_string(),
+    };
+    trigger_literals(&compiled).is_none()
 }
 
 impl RegexBuilder {
@@ -878,12 +1066,61 @@ impl RegexBuilder {
         if self.patterns.is_empty() {
             return Ok(None);
         }
-        let set = meta::Regex::builder()
-            .configure(meta::Config::new().match_kind(MatchKind::All))
-            .build_many(&self.patterns)
-            .map_err(|e| BuildError::RegexSet(e.to_string()))?;
+        let mut trigger_index: HashMap<Vec<u8>, Vec<u32>> = HashMap::new();
+        let mut untriggered = Vec::new();
+        let mut untriggered_patterns = Vec::new();
+        for (i, p) in self.patterns.iter().enumerate() {
+            match trigger_literals(p) {
+                Some(lits) => {
+                    for l in lits {
+                        let regexes = trigger_index.entry(l).or_default();
+                        if !regexes.contains(&(i as u32)) {
+                            regexes.push(i as u32);
+                        }
+                    }
+                }
+                None => {
+                    untriggered.push(i as u32);
+                    untriggered_patterns.push(p.as_str());
+                }
+            }
+        }
+        let triggers = if trigger_index.is_empty() {
+            None
+        } else {
+            let mut lits: Vec<(Vec<u8>, Vec<u32>)> = trigger_index.into_iter().collect();
+            lits.sort();
+            let mut ranges = Vec::with_capacity(lits.len());
+            let mut targets = Vec::new();
+            for (_, regexes) in &lits {
+                let a = targets.len() as u32;
+                targets.extend(regexes);
+                ranges.push((a, targets.len() as u32));
+            }
+            let ac = dfa::DFA::builder()
+                .match_kind(AcMatchKind::Standard)
+                .build(lits.iter().map(|(l, _)| l))
+                .map_err(|e| BuildError::Literals(e.to_string()))?;
+            Some(Triggers {
+                ac: LiteralAutomaton::Dfa(ac),
+                ranges,
+                regexes: targets,
+            })
+        };
+        let set = if untriggered_patterns.is_empty() {
+            None
+        } else {
+            Some(
+                meta::Regex::builder()
+                    .configure(meta::Config::new().match_kind(MatchKind::All))
+                    .build_many(&untriggered_patterns)
+                    .map_err(|e| BuildError::RegexSet(e.to_string()))?,
+            )
+        };
         Ok(Some(RegexGroup {
+            triggers,
             set,
+            untriggered,
             each: self.each,
             targets: self.targets,
         }))
@@ -891,34 +1128,39 @@ impl RegexBuilder {
 }
 
 impl RegexGroup {
-    /// Calls `f(term, start, end)` for every non-empty match of every pattern.
-    fn matches(&self, text: &str, patset: &mut PatternSet, mut f: impl FnMut(u32, usize, usize)) {
-        patset.clear();
-        self.set
-            .which_overlapping_matches(&Input::new(text), patset);
-        for pid in patset.iter() {
-            let i = pid.as_usize();
-            let target = self.targets[i];
-            for m in self.each[i].find_iter(text) {
-                if m.start() < m.end() {
-                    f(target.term, m.start(), m.end());
+    /// Calls `f(term, start, end)` for every non-empty match of every
+    /// pattern, applying the word-boundary requirement of targets that have
+    /// one (raw-view phrases; folded-view regexes say their own boundaries).
+    fn matches(&self, text: &str, marks: &mut RegexMarks, mut f: impl FnMut(u32, usize, usize)) {
+        if marks.marked.len() != self.each.len() {
+            marks.marked = vec![false; self.each.len()];
+        }
+        marks.list.clear();
+        if let Some(t) = &self.triggers {
+            t.ac.for_each_match(text.as_bytes(), |pid, _, _| {
+                let (a, b) = t.ranges[pid];
+                for &r in &t.regexes[a as usize..b as usize] {
+                    if !marks.marked[r as usize] {
+                        marks.marked[r as usize] = true;
+                        marks.list.push(r);
+                    }
                 }
+            });
+        }
+        if let Some(set) = &self.set {
+            let patset = marks
+                .patset
+                .get_or_insert_with(|| PatternSet::new(set.pattern_len()));
+            patset.clear();
+            set.which_overlapping_matches(&Input::new(text), patset);
+            for pid in patset.iter() {
+                marks.list.push(self.untriggered[pid.as_usize()]);
             }
         }
-    }
-
-    /// Like `matches`, applying each target's raw word-boundary requirement.
-    fn matches_bounded(
-        &self,
-        text: &str,
-        patset: &mut PatternSet,
-        mut f: impl FnMut(u32, usize, usize),
-    ) {
-        patset.clear();
-        self.set
-            .which_overlapping_matches(&Input::new(text), patset);
-        for pid in patset.iter() {
-            let i = pid.as_usize();
+        marks.list.sort_unstable();
+        for &r in &marks.list {
+            let i = r as usize;
+            marks.marked[i] = false;
             let target = self.targets[i];
             for m in self.each[i].find_iter(text) {
                 if m.start() < m.end()
@@ -1045,6 +1287,26 @@ mod tests {
             .iter()
             .map(|f| e.rule_set().rules[f.rule].id.clone())
             .collect()
+    }
+
+    #[test]
+    fn regexes_with_literals_run_only_when_a_literal_is_seen() {
+        assert!(!regex_runs_on_every_post(
+            r"\b\d{2,6}\s?(usd|btc|dollars?)\b",
+            View::Folded
+        ));
+        assert!(!regex_runs_on_every_post(r"join(ed)? the \w+", View::Raw));
+        assert!(regex_runs_on_every_post(r"\b\d{3}-\d{4}\b", View::Raw));
+        let e = engine(
+            "rules:\n- id: amount\n  terms:\n    a: {regex: '\\b\\d{2,6}\\s?(usd|dollars?)\\b'}\n- id: phone\n  terms:\n    p: {regex: '\\b\\d{3}-\\d{4}\\b', view: raw}\n",
+        );
+        assert_eq!(fired(&e, "send 500 Dollars"), vec!["amount"]);
+        assert_eq!(
+            fired(&e, "call 555-1234 or send 20usd"),
+            vec!["amount", "phone"]
+        );
+        assert!(fired(&e, "send 5 dollars").is_empty());
+        assert!(fired(&e, "nothing to see").is_empty());
     }
 
     #[test]

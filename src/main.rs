@@ -126,6 +126,13 @@ enum RulesCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print every literal entry (words, substrings, list entries) of the
+    /// active and shadow rules, one per line, as written: for comparing
+    /// kestrel with other matchers over the same literals.
+    Literals {
+        /// Rule directory or file (default: `rules`).
+        dir: Option<PathBuf>,
+    },
 }
 
 /// An error that maps to exit code 2.
@@ -183,6 +190,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 strict,
             } => cmd_check(dir, config, strict),
             RulesCommand::Test { dir, config } => cmd_test(dir, config),
+            RulesCommand::Literals { dir } => cmd_literals(dir),
         },
         Command::Explain {
             text,
@@ -345,6 +353,24 @@ fn cmd_check(dir: Option<PathBuf>, config: Option<PathBuf>, strict: bool) -> Res
         });
     }
     for rule in &engine.rule_set().rules {
+        for term in &rule.terms {
+            if let rules::TermKind::Regex(patterns) = &term.kind {
+                for p in patterns {
+                    if kestrel::engine::regex_runs_on_every_post(p, term.view) {
+                        warnings.push(rules::Problem {
+                            level: Level::Warning,
+                            file: rule.file.clone(),
+                            mark: term.mark,
+                            rule: Some(rule.id.clone()),
+                            message: format!(
+                                "term '{}': regex '{p}' has no literal of 2 or more characters that every match contains, so it is tried on every post; prefer words and near(), or add a literal",
+                                term.name
+                            ),
+                        });
+                    }
+                }
+            }
+        }
         for f in rule.fields.iter().flatten() {
             if !config.posts.text_fields.iter().any(|(n, _)| n == f) {
                 warnings.push(rules::Problem {
@@ -396,6 +422,41 @@ fn cmd_test(dir: Option<PathBuf>, config: Option<PathBuf>) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn cmd_literals(dir: Option<PathBuf>) -> Result<ExitCode> {
+    let dir = dir.unwrap_or_else(|| PathBuf::from("rules"));
+    let loaded = match rules::load_dir(&dir) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut out: Vec<&str> = Vec::new();
+    for rule in &loaded.set.rules {
+        if rule.status == rules::Status::Disabled {
+            continue;
+        }
+        for term in &rule.terms {
+            match &term.kind {
+                rules::TermKind::Words(v) | rules::TermKind::Substrings(v) => {
+                    out.extend(v.iter().map(String::as_str))
+                }
+                rules::TermKind::List { entries, .. } => {
+                    out.extend(entries.iter().map(String::as_str))
+                }
+                _ => {}
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    let mut stdout = io::stdout().lock();
+    for l in out {
+        writeln!(stdout, "{l}")?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_explain(

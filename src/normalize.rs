@@ -1,70 +1,1187 @@
-//! Temporary stand-in for the folding module (replaced by the real one).
-#![allow(missing_docs)]
+//! The folded view: text (and rule patterns) normalized so that the usual
+//! ways of hiding a word do not hide it, with a map from every folded byte
+//! back to the raw bytes it came from.
+//!
+//! # What folding does
+//!
+//! The folded text is made of *words* (runs of letters and digits, any
+//! script; Latin letters lowercase ASCII) separated by single ASCII spaces,
+//! with no leading or trailing space. Whole-word checks are therefore byte
+//! checks ([`is_boundary`]).
+//!
+//! ## Per character (from the Unicode crates, built once into a lazy table)
+//!
+//! - Unicode compatibility decomposition (NFKD, so NFKC's equivalences:
+//!   fullwidth `ｊｏｉｎ`, math letters `𝐣𝐨𝐢𝐧`, ligatures `ﬁ`, circled `ⓙ`);
+//! - full case folding (`ß` → `ss`, final `ς` → `σ`; no Turkish special case:
+//!   `I` → `i`, `İ` → `i` + dot, the dot being a mark is dropped, and `ı` → `i`
+//!   by its confusable skeleton);
+//! - combining marks dropped after decomposition (`é` → `e`; Arabic `أ إ آ` →
+//!   `ا`, `ؤ` → `و`, `ئ` → `ي`; harakat, shadda, superscript alef); Hangul is
+//!   recomposed (NFC) afterwards;
+//! - format characters (general category Cf: zero-width space, joiners,
+//!   soft hyphen, bidi controls, word joiner, BOM...) and default-ignorable
+//!   fillers removed; they do not break a word (`jo\u{200D}in` → `join`);
+//! - Arabic: alef wasla `ٱ` and the other hamza forms of alef → `ا`, alef
+//!   maqsura `ى` → `ي`, taa marbuta `ة` → `ه`, tatweel `ـ` removed;
+//! - every decimal digit (Arabic-Indic `٣`, extended `۳`, any script) → its
+//!   ASCII digit;
+//! - confusable letters: a non-ASCII letter whose UTS #39 skeleton (of the
+//!   letter, or else of its uppercase form) is a single ASCII letter maps to
+//!   it (Cyrillic `е` → `e`, `Т` → `t`, Greek `ο` → `o`, `ν` → `v`); a Latin
+//!   letter whose skeleton is 2–3 ASCII letters takes them (`œ` → `oe`); an
+//!   Arabic letter maps only to a single Arabic letter (`ی` → `ي`, `ک` →
+//!   `ك`; UTS #39 would turn `ا` into `l` and `ه` into `o`); ASCII is never
+//!   remapped (the skeleton of `m` is `rn`);
+//! - everything else that is not a letter or digit (space, punctuation,
+//!   symbols, emoji, controls) is a separator.
+//!
+//! ## Per token (a token is a maximal run of letters, digits and `$ @ ! |`)
+//!
+//! **Leetspeak.** `0→o 1→i 3→e 4→a 5→s 7→t 8→b 9→g $→s @→a !→i |→l`
+//! (`2` and `6` have no reading; digits of any script and fullwidth
+//! `＄＠！｜` count once folded). A *leet run* is a maximal run of those
+//! characters inside a token. Runs are read only next to ASCII letters
+//! (after folding, so `r٣cruit` and Cyrillic lookalikes count; Arabic text
+//! with digits attached stays as it is). A run is read as letters when:
+//! - it has an ASCII letter on both sides (`r3cru1t` → `recruit`, `j0!n` →
+//!   `join`, `isl@m` → `islam`);
+//! - it starts the token, is one digit, and the rest of the token holds at
+//!   least 3 ASCII letters (`1slam`, `5upport`; but `1st`, `3rd`, `4th`,
+//!   `5pm`, `5k`, `4g` stay numbers);
+//! - it starts the token and is a single `$`, unless the rest of the token is
+//!   1–5 uppercase letters, a cashtag (`$upport` → `support`, `$BTC` → `btc`);
+//! - it ends the token, is made of digits only, follows an ASCII letter, and
+//!   is no longer than the number of ASCII letters before it (`h3ll0` →
+//!   `helo`, `b4` → `ba`, `walle7`, `recru17` → `recruit`; `x11` stays);
+//! - tokens without letters are numbers and stay (`2024`, `100`), and so do
+//!   leading runs of two or more (`100usd`, `10k`).
+//!
+//! Symbols not read as letters are separators (`@user` → `user`, `join!` →
+//! `join`, `US$` → `us`). Those that no rule could read as letters are
+//! turned into separators first, so the letter counts above are those of the
+//! final word; then the rules are applied until nothing changes (a symbol
+//! turned separator can make a digit a token edge), which keeps folding
+//! idempotent.
+//!
+//! **Repeated letters.** A run of one repeated letter becomes one letter
+//! (`joooin` → `join`, `support` → `suport`, `الله` → `اله`); digits never
+//! collapse. Patterns are folded the same way, so they still match.
+//!
+//! **Split letters.** A run of three or more single-letter words is joined
+//! into one word (`j.o.i.n`, `j o i n`, `j-o-i-n` → `join`); single leet
+//! digits between ASCII letters of such a run are read as letters
+//! (`j.0.i.n` → `join`); digits at the ends of the run stay numbers. The
+//! separators between the letters may be of any length: folding turns every
+//! separator run into one space, so a rule that looked at separator length
+//! (`a..b..c` left apart, `a.b.c` joined) would join on a second folding,
+//! and folding must be idempotent. Side effect: French `il n'y a` → `il nya`
+//! (patterns fold the same way).
+//!
+//! Order: per-character steps, then per token: leet, collapse; then across
+//! words: split-letter join and collapse again.
+//!
+//! Patterns get the same treatment: [`fold`] for word lists, [`fold_regex`]
+//! for the literal parts of regexes.
+//!
+//! # Offsets
+//!
+//! Every folded byte records the raw byte span it came from: a letter, the raw
+//! character(s) (a collapsed run: all of it; combining marks and tatweel after
+//! a letter belong to it); a space, the raw separator run.
+//! [`FoldedText::raw_span`] turns a folded range into the raw range that
+//! covers exactly what produced it, so `raw[s..e]` is what the poster wrote
+//! (`r3cru1t`, `j.o.i.n`, `jo\u{200D}in`). One raw character that folds to
+//! several words (`¼` → `1 4`, `℅` → `c o`) gives each of them its span.
+//!
+//! # Speed
+//!
+//! Folding runs on every post field. The per-character data is computed from
+//! the Unicode crates once, lazily, in pages of 256 code points (a page is
+//! built the first time one of its characters is seen), so the hot path is a
+//! table lookup. ASCII words are scanned and lowercased eight bytes at a
+//! time; numbers, `@mentions` and tokens of letters only (any script) are
+//! written directly; only tokens mixing letters with digits, symbols, marks
+//! or format characters go through the general token rules. Raw offsets are
+//! kept as stretches (linear or block), not per byte. Once a [`FoldedText`]
+//! has grown to the size of the posts it sees, folding allocates nothing.
 
+mod pattern;
+mod table;
+
+pub use pattern::fold_regex;
+
+use table::{
+    complex_atoms, entry, Atom, F_ASCII, F_UPPER, K_ATTACH, K_COMPLEX, K_DIGIT, K_IGNORE,
+    K_LETTERS, K_SEP, K_SYM,
+};
+
+/// Folded text plus, for every folded byte, the raw byte span it came from.
 #[derive(Default, Clone, Debug)]
 pub struct FoldedText {
     text: String,
-    raw_start: Vec<u32>,
-    raw_end: Vec<u32>,
+    /// Raw offsets of the folded bytes, by stretches (see [`Seg`]).
+    segs: Vec<Seg>,
+    raw_len: usize,
+    scratch: Scratch,
 }
+
+/// The output while folding (the folded bytes are built as a `Vec<u8>` and
+/// checked into the `String` at the end).
+struct Out {
+    text: Vec<u8>,
+    segs: Vec<Seg>,
+    /// Folded start of the last char written (for collapsing repeats).
+    prev_f: u32,
+}
+
+/// Raw offsets of the folded bytes from `f` up to the next stretch: when
+/// `re` is [`LINEAR`], folded byte `f + k` came from raw byte `rs + k` (plain
+/// ASCII words: one stretch per word, or for a whole post); otherwise every
+/// folded byte of the stretch came from raw `[rs, re)` (a lookalike letter, a
+/// collapsed run, a letter with combining marks). The spaces between words
+/// are not recorded: their raw span is the gap between their neighbours.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seg {
+    f: u32,
+    rs: u32,
+    re: u32,
+}
+
+const LINEAR: u32 = u32::MAX;
+
+#[derive(Default, Clone, Debug)]
+struct Scratch {
+    /// The items of the token being folded (slow path).
+    items: Vec<Item>,
+    /// Single-letter (or single leet digit) words waiting for the
+    /// split-letter decision.
+    pending: Vec<Item>,
+    /// A joined split-letter word being built.
+    joined: Vec<Item>,
+}
+
+/// One folded character of a token with its raw span.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Item {
+    ch: char,
+    cls: u8,
+    upper: bool,
+    rs: u32,
+    re: u32,
+}
+
+/// ASCII letter (lowercase in `ch`).
+const C_ASCII: u8 = 1;
+/// Non-ASCII letter.
+const C_OTHER: u8 = 2;
+/// ASCII digit with a leet reading.
+const C_LEET: u8 = 3;
+/// ASCII digit without one (`2`, `6`).
+const C_DIGIT: u8 = 4;
+/// `$ @ ! |`.
+const C_SYM: u8 = 5;
+/// A separator inside a token's items (from a multi-part character or a
+/// symbol that was not read as a letter).
+const C_BREAK: u8 = 6;
+
+#[inline]
+fn is_letter(cls: u8) -> bool {
+    cls == C_ASCII || cls == C_OTHER
+}
+
+#[inline]
+fn is_leet(cls: u8) -> bool {
+    cls == C_LEET || cls == C_SYM
+}
+
+const A_SEP: u8 = 0;
+const A_LOWER: u8 = 1;
+const A_UPPER: u8 = 2;
+const A_LEET: u8 = 3;
+const A_DIGIT: u8 = 4;
+const A_SYM: u8 = 5;
+
+static ASCII_CLASS: [u8; 128] = {
+    let mut t = [A_SEP; 128];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        t[i] = match b {
+            b'a'..=b'z' => A_LOWER,
+            b'A'..=b'Z' => A_UPPER,
+            b'2' | b'6' => A_DIGIT,
+            b'0'..=b'9' => A_LEET,
+            b'$' | b'@' | b'!' | b'|' => A_SYM,
+            _ => A_SEP,
+        };
+        i += 1;
+    }
+    t
+};
+
+static IS_ASCII_LETTER: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).is_ascii_alphabetic();
+        i += 1;
+    }
+    t
+};
+
+/// Whether the token ends at `pos` (end of text or a separator).
+#[inline(always)]
+fn token_ends(bytes: &[u8], pos: usize) -> bool {
+    match bytes.get(pos) {
+        None => true,
+        Some(&b) if b < 0x80 => ASCII_CLASS[b as usize] == A_SEP,
+        Some(_) => entry(decode(bytes, pos).0).kind == K_SEP,
+    }
+}
+
+/// The letter a leet character reads as.
+fn leet_letter(c: char) -> char {
+    match c {
+        '0' => 'o',
+        '1' => 'i',
+        '3' => 'e',
+        '4' => 'a',
+        '5' | '$' => 's',
+        '7' => 't',
+        '8' => 'b',
+        '9' => 'g',
+        '@' => 'a',
+        '!' => 'i',
+        '|' => 'l',
+        other => other,
+    }
+}
+
 impl FoldedText {
+    /// An empty folded text, to be filled by [`fold_into`].
     pub fn new() -> FoldedText {
         FoldedText::default()
     }
+
+    /// The folded text: tokens separated by single ASCII spaces.
     pub fn as_str(&self) -> &str {
         &self.text
     }
-    pub fn folded_pos(&self, raw: usize) -> usize {
-        self.raw_start.partition_point(|&r| (r as usize) < raw)
-    }
+
+    /// Folded byte range [start, end) (on folded char boundaries) -> raw byte
+    /// range [s, e), on raw char boundaries, covering exactly the raw chars
+    /// that produced those folded bytes (for a span that starts at a rejoined
+    /// split letter, from the first letter; never including a leading or
+    /// trailing separator).
+    ///
+    /// Spaces at either end of the range are left out; a range made only of
+    /// spaces gives the raw separator run; an empty range gives an empty raw
+    /// range at the corresponding position. Out-of-range bounds are clamped.
     pub fn raw_span(&self, start: usize, end: usize) -> (usize, usize) {
-        if start >= end || self.raw_start.is_empty() {
-            return (0, 0);
+        let text = self.text.as_str();
+        let bytes = text.as_bytes();
+        let len = bytes.len();
+        let mut s = start.min(len);
+        while !text.is_char_boundary(s) {
+            s -= 1;
         }
-        (
-            self.raw_start[start] as usize,
-            self.raw_end[end - 1] as usize,
-        )
+        let mut e = end.min(len).max(s);
+        while !text.is_char_boundary(e) {
+            e += 1;
+        }
+        let (mut a, mut b) = (s, e);
+        while a < b && bytes[a] == b' ' {
+            a += 1;
+        }
+        while b > a && bytes[b - 1] == b' ' {
+            b -= 1;
+        }
+        if a < b {
+            let rs = self.raw_start_at(a);
+            return (rs, self.raw_end_at(b - 1).max(rs));
+        }
+        if s < e {
+            // Only spaces: the raw gap between the neighbouring words.
+            let x = if s > 0 { self.raw_end_at(s - 1) } else { 0 };
+            let y = if e < len {
+                self.raw_start_at(e)
+            } else {
+                self.raw_len
+            };
+            return (x.min(y), x.max(y));
+        }
+        let p = if s < len && bytes[s] != b' ' {
+            self.raw_start_at(s)
+        } else if s > 0 {
+            self.raw_end_at(s - 1)
+        } else {
+            0
+        };
+        (p, p)
+    }
+
+    fn seg_at(&self, i: usize) -> Seg {
+        let k = self.segs.partition_point(|g| g.f as usize <= i);
+        self.segs[k.max(1) - 1]
+    }
+
+    /// Raw start of the char that folded byte `i` (not a space) came from.
+    fn raw_start_at(&self, i: usize) -> usize {
+        let g = self.seg_at(i);
+        if g.re == LINEAR {
+            (g.rs as usize) + (i - g.f as usize)
+        } else {
+            g.rs as usize
+        }
+    }
+
+    /// Raw end of the char that folded byte `i` (not a space) came from.
+    fn raw_end_at(&self, i: usize) -> usize {
+        let g = self.seg_at(i);
+        if g.re == LINEAR {
+            (g.rs as usize) + (i - g.f as usize) + 1
+        } else {
+            g.re as usize
+        }
+    }
+
+    /// Length in bytes of the raw text this was folded from.
+    pub fn raw_len(&self) -> usize {
+        self.raw_len
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.segs.clear();
+        self.raw_len = 0;
+        self.scratch.items.clear();
+        self.scratch.pending.clear();
+        self.scratch.joined.clear();
     }
 }
-pub fn fold_into(raw: &str, out: &mut FoldedText) {
-    out.text.clear();
-    out.raw_start.clear();
-    out.raw_end.clear();
-    let mut pending_space = false;
-    for (i, c) in raw.char_indices() {
-        if c.is_alphanumeric() {
-            if pending_space && !out.text.is_empty() {
-                out.text.push(' ');
-                out.raw_start.push(i as u32);
-                out.raw_end.push(i as u32);
-            }
-            pending_space = false;
-            for l in c.to_lowercase() {
-                let n = l.len_utf8();
-                out.text.push(l);
-                for _ in 0..n {
-                    out.raw_start.push(i as u32);
-                    out.raw_end.push((i + c.len_utf8()) as u32);
+
+impl Out {
+    #[inline(always)]
+    fn begin_word(&mut self) {
+        if !self.text.is_empty() {
+            self.text.push(b' ');
+        }
+    }
+
+    /// Records that the `n` folded bytes from `f` came from raw `[rs, re)`.
+    #[inline(always)]
+    fn note(&mut self, f: u32, rs: u32, re: u32, n: u32) {
+        if re - rs == n {
+            if let Some(g) = self.segs.last() {
+                if g.re == LINEAR && g.rs.wrapping_add(f - g.f) == rs {
+                    return;
                 }
             }
+            self.segs.push(Seg { f, rs, re: LINEAR });
         } else {
-            pending_space = true;
+            self.segs.push(Seg { f, rs, re });
+        }
+    }
+
+    /// Writes one folded char that came from raw `[rs, re)`.
+    #[inline]
+    fn push_char(&mut self, c: char, rs: u32, re: u32) {
+        let f = self.text.len() as u32;
+        let mut buf = [0u8; 4];
+        let n = c.encode_utf8(&mut buf).len();
+        self.note(f, rs, re, n as u32);
+        // Constant-length copies: no call to memcpy for a letter.
+        match n {
+            1 => self.text.push(buf[0]),
+            2 => self.text.extend_from_slice(&buf[..2]),
+            3 => self.text.extend_from_slice(&buf[..3]),
+            _ => self.text.extend_from_slice(&buf),
+        }
+        self.prev_f = f;
+    }
+
+    /// The last char written (a letter that repeats) now also covers raw
+    /// bytes up to `re`. Leaves a non-linear stretch last, so the next char
+    /// starts a stretch of its own.
+    fn extend_prev(&mut self, re: u32) {
+        let f = self.prev_f;
+        match self.segs.last_mut() {
+            Some(g) if g.f == f => g.re = re,
+            Some(g) => {
+                let rs = g.rs + (f - g.f);
+                self.segs.push(Seg { f, rs, re });
+            }
+            None => unreachable!("a char was written"),
+        }
+    }
+
+    /// Writes a word, collapsing runs of one repeated letter.
+    fn emit_word(&mut self, items: &[Item]) {
+        if items.is_empty() {
+            return;
+        }
+        self.begin_word();
+        let mut prev: Option<char> = None;
+        for it in items {
+            if is_letter(it.cls) && prev == Some(it.ch) {
+                self.extend_prev(it.re);
+            } else {
+                self.push_char(it.ch, it.rs, it.re);
+                prev = is_letter(it.cls).then_some(it.ch);
+            }
         }
     }
 }
+
+/// Decodes the char starting at `i` of valid UTF-8 `b` (not ASCII).
+#[inline(always)]
+fn decode(b: &[u8], i: usize) -> (char, usize) {
+    let b0 = b[i] as u32;
+    let (cp, len) = if b0 < 0xE0 {
+        (((b0 & 0x1F) << 6) | (b[i + 1] as u32 & 0x3F), 2)
+    } else if b0 < 0xF0 {
+        (
+            ((b0 & 0x0F) << 12) | ((b[i + 1] as u32 & 0x3F) << 6) | (b[i + 2] as u32 & 0x3F),
+            3,
+        )
+    } else {
+        (
+            ((b0 & 0x07) << 18)
+                | ((b[i + 1] as u32 & 0x3F) << 12)
+                | ((b[i + 2] as u32 & 0x3F) << 6)
+                | (b[i + 3] as u32 & 0x3F),
+            4,
+        )
+    };
+    (char::from_u32(cp).unwrap_or('\u{FFFD}'), len)
+}
+
+#[inline]
+fn ascii_item(b: u8, pos: usize) -> Item {
+    let cls = match ASCII_CLASS[b as usize] {
+        A_LOWER | A_UPPER => C_ASCII,
+        A_LEET => C_LEET,
+        A_DIGIT => C_DIGIT,
+        _ => C_SYM,
+    };
+    Item {
+        ch: b.to_ascii_lowercase() as char,
+        cls,
+        upper: b.is_ascii_uppercase(),
+        rs: pos as u32,
+        re: pos as u32 + 1,
+    }
+}
+
+/// Folds `raw` into `out`, reusing its allocations (clears it first). The hot
+/// path: called for every post field.
+///
+/// # Panics
+///
+/// If `raw` is 256 MiB or longer (offsets are `u32`, and one character can
+/// fold to up to 16 times its length).
+pub fn fold_into(raw: &str, out: &mut FoldedText) {
+    out.clear();
+    assert!(
+        raw.len() < (u32::MAX / 16) as usize,
+        "text too long to fold"
+    );
+    out.raw_len = raw.len();
+    let mut o = Out {
+        text: std::mem::take(&mut out.text).into_bytes(),
+        segs: std::mem::take(&mut out.segs),
+        prev_f: 0,
+    };
+    o.text.reserve(raw.len());
+    fold_bytes(raw.as_bytes(), &mut o, &mut out.scratch);
+    out.segs = o.segs;
+    out.text = String::from_utf8(o.text).expect("folded text is built from whole chars");
+}
+
+fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
+    let n = bytes.len();
+    let mut pos = 0;
+    while pos < n {
+        let b = bytes[pos];
+        if b >= 0x80 {
+            let (c, l) = decode(bytes, pos);
+            let kind = entry(c).kind;
+            if kind <= K_SEP {
+                pos += l; // a separator, or an ignorable between tokens
+            } else if let Some(end) = letters_token(bytes, pos, out, scratch) {
+                pos = end;
+            } else {
+                pos = slow_token(bytes, pos, pos, out, scratch);
+            }
+            continue;
+        }
+        let k = ASCII_CLASS[b as usize];
+        match k {
+            A_SEP => {
+                pos += 1;
+                while pos < n && bytes[pos] < 0x80 && ASCII_CLASS[bytes[pos] as usize] == A_SEP {
+                    pos += 1;
+                }
+            }
+            A_LOWER | A_UPPER => {
+                // Fast path: ASCII letters, maybe trailing symbols (`join!`,
+                // `US$`: a trailing run converts only when it is made of
+                // digits, so these symbols are separators), up to a separator.
+                let start = pos;
+                pos = scan_letters(bytes, pos + 1);
+                let mut q = pos;
+                while q < n && bytes[q] < 0x80 && ASCII_CLASS[bytes[q] as usize] == A_SYM {
+                    q += 1;
+                }
+                if token_ends(bytes, q) {
+                    ascii_word(out, scratch, bytes, start, pos);
+                    pos = q;
+                } else if let Some(end) = letters_token(bytes, start, out, scratch) {
+                    pos = end;
+                } else {
+                    pos = slow_token(bytes, start, pos, out, scratch);
+                }
+            }
+            A_LEET | A_DIGIT => {
+                // Fast path: a number up to a separator.
+                let start = pos;
+                pos += 1;
+                while pos < n && bytes[pos].is_ascii_digit() {
+                    pos += 1;
+                }
+                if token_ends(bytes, pos) {
+                    let item = ascii_item(b, start);
+                    if pos - start == 1 && k == A_LEET {
+                        scratch.pending.push(item);
+                    } else {
+                        flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+                        out.begin_word();
+                        let f = out.text.len() as u32;
+                        out.note(f, start as u32, pos as u32, (pos - start) as u32);
+                        out.text.extend_from_slice(&bytes[start..pos]);
+                    }
+                } else {
+                    pos = slow_token(bytes, start, pos, out, scratch);
+                }
+            }
+            _ => {
+                // `@user`, `!word`: a symbol that starts a token and is
+                // followed by a letter is never read as a letter (the leet
+                // rules convert only a leading `$` or digit): a separator.
+                if b != b'$'
+                    && bytes
+                        .get(pos + 1)
+                        .is_some_and(|&x| IS_ASCII_LETTER[x as usize])
+                {
+                    pos += 1;
+                    continue;
+                }
+                // `!!!`, `|`: a token of symbols only has no letters, so
+                // none of them is read as one.
+                let mut q = pos + 1;
+                while q < n && bytes[q] < 0x80 && ASCII_CLASS[bytes[q] as usize] == A_SYM {
+                    q += 1;
+                }
+                pos = if token_ends(bytes, q) {
+                    q
+                } else {
+                    slow_token(bytes, pos, pos, out, scratch)
+                };
+            }
+        }
+    }
+    flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+}
+
+/// Fast path for a token made only of letters (any script, each folding to
+/// one letter), up to a separator: written directly, collapsing repeats.
+/// Returns where it ends, or `None` (having written nothing) when the token
+/// holds anything else (digits, symbols, marks, ignorables, multi-letter
+/// folds) or when single letters are pending.
+fn letters_token(
+    bytes: &[u8],
+    start: usize,
+    out: &mut Out,
+    scratch: &mut Scratch,
+) -> Option<usize> {
+    if !scratch.pending.is_empty() {
+        return None;
+    }
+    let mark = (out.text.len(), out.segs.len());
+    out.begin_word();
+    let word_f = out.text.len();
+    let n = bytes.len();
+    let mut pos = start;
+    let mut prev = '\0';
+    // Raw bytes from `same_from` to `pos` fold to themselves and are not
+    // written yet: they are copied in one go.
+    let mut same_from = start;
+    let bail = |out: &mut Out| {
+        out.text.truncate(mark.0);
+        out.segs.truncate(mark.1);
+        None
+    };
+    let flush_same = |out: &mut Out, from: usize, to: usize, prev: char| {
+        if from < to {
+            let f = out.text.len() as u32;
+            out.note(f, from as u32, to as u32, (to - from) as u32);
+            out.text.extend_from_slice(&bytes[from..to]);
+            out.prev_f = (out.text.len() - prev.len_utf8()) as u32;
+        }
+    };
+    while pos < n {
+        let b = bytes[pos];
+        let (ch, l, same) = if b < 0x80 {
+            match ASCII_CLASS[b as usize] {
+                A_SEP => break,
+                A_LOWER => (b as char, 1, true),
+                A_UPPER => ((b | 0x20) as char, 1, false),
+                _ => return bail(out),
+            }
+        } else {
+            let (c, l) = decode(bytes, pos);
+            let e = entry(c);
+            match e.kind {
+                K_SEP => break,
+                K_LETTERS => (e.ch(), l, e.ch() == c),
+                _ => return bail(out),
+            }
+        };
+        if ch == prev {
+            flush_same(out, same_from, pos, prev);
+            out.extend_prev((pos + l) as u32);
+            same_from = pos + l;
+        } else if same {
+            prev = ch;
+        } else {
+            flush_same(out, same_from, pos, prev);
+            out.push_char(ch, pos as u32, (pos + l) as u32);
+            same_from = pos + l;
+            prev = ch;
+        }
+        pos += l;
+    }
+    flush_same(out, same_from, pos, prev);
+    if out.text.len() - word_f == prev.len_utf8() {
+        // One letter: it waits for the split-letter decision.
+        out.text.truncate(mark.0);
+        out.segs.truncate(mark.1);
+        scratch.pending.push(Item {
+            ch: prev,
+            cls: if prev.is_ascii() { C_ASCII } else { C_OTHER },
+            upper: false,
+            rs: start as u32,
+            re: pos as u32,
+        });
+    }
+    Some(pos)
+}
+
+/// The general path for a token that starts at `start`; `bytes[start..scanned]`
+/// are ASCII letters or digits already looked at. Returns where it ends.
+#[inline(never)]
+fn slow_token(
+    bytes: &[u8],
+    start: usize,
+    scanned: usize,
+    out: &mut Out,
+    scratch: &mut Scratch,
+) -> usize {
+    let n = bytes.len();
+    let items = &mut scratch.items;
+    items.clear();
+    items.extend((start..scanned).map(|i| ascii_item(bytes[i], i)));
+    let mut pos = scanned;
+    while pos < n {
+        let b = bytes[pos];
+        if b < 0x80 {
+            if ASCII_CLASS[b as usize] == A_SEP {
+                break;
+            }
+            items.push(ascii_item(b, pos));
+            pos += 1;
+            continue;
+        }
+        let (c, l) = decode(bytes, pos);
+        let e = entry(c);
+        let (rs, re) = (pos as u32, (pos + l) as u32);
+        let upper = e.flags & F_UPPER != 0;
+        match e.kind {
+            K_SEP => break,
+            K_IGNORE => {}
+            K_ATTACH => {
+                if let Some(last) = items.last_mut() {
+                    if last.cls != C_BREAK {
+                        last.re = re;
+                    }
+                }
+            }
+            K_LETTERS => items.push(Item {
+                ch: e.ch(),
+                cls: if e.flags & F_ASCII != 0 {
+                    C_ASCII
+                } else {
+                    C_OTHER
+                },
+                upper,
+                rs,
+                re,
+            }),
+            K_DIGIT => items.push(Item {
+                ch: e.ch(),
+                cls: if matches!(e.ch(), '2' | '6') {
+                    C_DIGIT
+                } else {
+                    C_LEET
+                },
+                upper,
+                rs,
+                re,
+            }),
+            K_SYM => items.push(Item {
+                ch: e.ch(),
+                cls: C_SYM,
+                upper,
+                rs,
+                re,
+            }),
+            K_COMPLEX => {
+                for a in complex_atoms(c, &e) {
+                    let (ch, cls) = match *a {
+                        Atom::Letter(x) if x.is_ascii() => (x, C_ASCII),
+                        Atom::Letter(x) => (x, C_OTHER),
+                        Atom::Digit(x) if matches!(x, '2' | '6') => (x, C_DIGIT),
+                        Atom::Digit(x) => (x, C_LEET),
+                        Atom::Sym(x) => (x, C_SYM),
+                        Atom::Sep => (' ', C_BREAK),
+                    };
+                    items.push(Item {
+                        ch,
+                        cls,
+                        upper,
+                        rs,
+                        re,
+                    });
+                }
+            }
+            _ => unreachable!("unknown table kind"),
+        }
+        pos += l;
+    }
+    process_token(out, scratch);
+    pos
+}
+
+const LANES_01: u64 = 0x0101_0101_0101_0101;
+const LANES_20: u64 = 0x2020_2020_2020_2020;
+const LANES_80: u64 = 0x8080_8080_8080_8080;
+
+#[inline(always)]
+fn load8(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// For 8 bytes, the high bit of each byte that is not an ASCII letter.
+#[inline(always)]
+fn non_letter_lanes(v: u64) -> u64 {
+    let high = v & LANES_80; // not ASCII
+    let y = (v | LANES_20) & !LANES_80; // case folded, 7 bits: no carries below
+    let ge_a = (y + (0x80 - b'a' as u64) * LANES_01) & LANES_80;
+    let gt_z = (y + (0x80 - b'z' as u64 - 1) * LANES_01) & LANES_80;
+    !(ge_a & !gt_z & !high) & LANES_80
+}
+
+/// The end of the run of ASCII letters that goes on at `pos`.
+#[inline(always)]
+fn scan_letters(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(v) = load8(bytes, pos) {
+        let m = non_letter_lanes(v);
+        if m != 0 {
+            return pos + (m.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while pos < bytes.len() && IS_ASCII_LETTER[bytes[pos] as usize] {
+        pos += 1;
+    }
+    pos
+}
+
+/// Whether some letter of the ASCII letters `w` is followed by the same
+/// letter (letters that differ at most in the case bit are the same).
+#[inline(always)]
+fn has_repeat(bytes: &[u8], s: usize, e: usize) -> bool {
+    let len = e - s;
+    if len <= 8 {
+        if let Some(v) = load8(bytes, s) {
+            // Lane i is zero (case bit aside) when byte i equals byte i + 1.
+            let x = (v ^ (v >> 8)) & !LANES_20;
+            let zero = x.wrapping_sub(LANES_01) & !x & LANES_80;
+            // The lowest flagged lane is exact; only lanes < len - 1 count.
+            return zero != 0 && (zero.trailing_zeros() / 8) as usize + 1 < len;
+        }
+    }
+    bytes[s..e].windows(2).any(|p| (p[0] ^ p[1]) & !0x20 == 0)
+}
+
+/// A token of ASCII letters only, `bytes[s..e]`.
+#[inline(always)]
+fn ascii_word(out: &mut Out, scratch: &mut Scratch, bytes: &[u8], s: usize, e: usize) {
+    let w = &bytes[s..e];
+    let repeats = w.len() > 1 && has_repeat(bytes, s, e);
+    let single = match repeats {
+        false => w.len() == 1,
+        true => w.iter().all(|&b| (b ^ w[0]) & !0x20 == 0),
+    };
+    if single {
+        scratch.pending.push(Item {
+            ch: (w[0] | 0x20) as char,
+            cls: C_ASCII,
+            upper: false,
+            rs: s as u32,
+            re: e as u32,
+        });
+        return;
+    }
+    flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+    out.begin_word();
+    if !repeats {
+        let f = out.text.len();
+        out.note(f as u32, s as u32, e as u32, w.len() as u32);
+        match load8(bytes, s) {
+            Some(v) if w.len() <= 8 => {
+                // Write 8 lowercased bytes, keep the word's.
+                out.text.extend_from_slice(&(v | LANES_20).to_le_bytes());
+                out.text.truncate(f + w.len());
+            }
+            _ => out.text.extend(w.iter().map(|&b| b | 0x20)),
+        }
+        return;
+    }
+    let mut need_note = true;
+    let mut prev = 0u8;
+    for (i, &b) in w.iter().enumerate() {
+        let l = b | 0x20;
+        let p = (s + i) as u32;
+        if l == prev {
+            out.extend_prev(p + 1);
+            need_note = true;
+        } else {
+            let f = out.text.len() as u32;
+            if need_note {
+                out.note(f, p, p + 1, 1);
+                need_note = false;
+            }
+            out.text.push(l);
+            out.prev_f = f;
+            prev = l;
+        }
+    }
+}
+
+/// Leet reading, then words out of the token's items.
+fn process_token(out: &mut Out, scratch: &mut Scratch) {
+    let Scratch {
+        items,
+        pending,
+        joined,
+    } = scratch;
+    if items.iter().any(|it| is_leet(it.cls)) {
+        leet_resolve(items);
+    }
+    let mut i = 0;
+    while i < items.len() {
+        if items[i].cls == C_BREAK {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < items.len() && items[j].cls != C_BREAK {
+            j += 1;
+        }
+        word_done(out, pending, joined, &items[i..j]);
+        i = j;
+    }
+}
+
+/// Applies the leet rules until nothing changes. Symbols that can never be
+/// read as letters become separators first, so that the letter counts the
+/// edge rules look at are those of the final word; symbols still left after
+/// the conversions become separators too, and the whole is repeated (a
+/// symbol turned separator makes its neighbours token edges).
+fn leet_resolve(items: &mut [Item]) {
+    loop {
+        while drop_dead_symbols(items) {}
+        while leet_pass(items) {}
+        let mut removed = false;
+        for it in items.iter_mut() {
+            if it.cls == C_SYM {
+                it.cls = C_BREAK;
+                removed = true;
+            }
+        }
+        if !removed {
+            break;
+        }
+    }
+}
+
+/// Turns into separators the symbols of leet runs that no rule can read as
+/// letters whatever the rest of the token becomes: runs not between ASCII
+/// letters, at the end of a token, or at its start unless a single `$`
+/// before an ASCII letter (and not a cashtag).
+fn drop_dead_symbols(items: &mut [Item]) -> bool {
+    let mut changed = false;
+    for seg in items.split_mut(|it| it.cls == C_BREAK) {
+        let n = seg.len();
+        let mut i = 0;
+        while i < n {
+            if !is_leet(seg[i].cls) {
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while j < n && is_leet(seg[j].cls) {
+                j += 1;
+            }
+            let has_sym = seg[i..j].iter().any(|it| it.cls == C_SYM);
+            let alive = if i > 0 && j < n {
+                seg[i - 1].cls == C_ASCII && seg[j].cls == C_ASCII
+            } else if i == 0 && j < n {
+                j == 1 && seg[0].ch == '$' && seg[1].cls == C_ASCII && !is_cashtag(&seg[1..])
+            } else {
+                !has_sym
+            };
+            if has_sym && !alive {
+                for it in &mut seg[i..j] {
+                    if it.cls == C_SYM {
+                        it.cls = C_BREAK;
+                    }
+                }
+                changed = true;
+            }
+            i = j;
+        }
+    }
+    changed
+}
+
+fn leet_pass(items: &mut [Item]) -> bool {
+    let mut changed = false;
+    for seg in items.split_mut(|it| it.cls == C_BREAK) {
+        changed |= leet_segment(seg);
+    }
+    changed
+}
+
+fn count_ascii(items: &[Item]) -> usize {
+    items.iter().filter(|it| it.cls == C_ASCII).count()
+}
+
+fn leet_segment(seg: &mut [Item]) -> bool {
+    let n = seg.len();
+    let mut changed = false;
+    let mut i = 0;
+    while i < n {
+        if !is_leet(seg[i].cls) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < n && is_leet(seg[j].cls) {
+            j += 1;
+        }
+        let convert = if i > 0 && j < n {
+            seg[i - 1].cls == C_ASCII && seg[j].cls == C_ASCII
+        } else if i == 0 && j < n {
+            j == 1
+                && seg[1].cls == C_ASCII
+                && match (seg[0].cls, seg[0].ch) {
+                    (C_SYM, '$') => !is_cashtag(&seg[1..]),
+                    (C_LEET, _) => count_ascii(&seg[1..]) >= 3,
+                    _ => false,
+                }
+        } else if i > 0 && j == n {
+            seg[i - 1].cls == C_ASCII
+                && seg[i..].iter().all(|it| it.cls == C_LEET)
+                && j - i <= count_ascii(&seg[..i])
+        } else {
+            false
+        };
+        if convert {
+            for it in &mut seg[i..j] {
+                it.ch = leet_letter(it.ch);
+                it.cls = C_ASCII;
+            }
+            changed = true;
+        }
+        i = j;
+    }
+    changed
+}
+
+/// `$BTC`, `$ETH`: a `$` before 1 to 5 uppercase letters is a cashtag, not
+/// an `s`.
+fn is_cashtag(rest: &[Item]) -> bool {
+    (1..=5).contains(&rest.len()) && rest.iter().all(|it| it.cls == C_ASCII && it.upper)
+}
+
+/// A word of a token is ready: single letters wait for the split-letter
+/// decision, anything else is written (after the pending singles).
+fn word_done(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>, word: &[Item]) {
+    let Some(&first) = word.first() else {
+        return;
+    };
+    let single_letter = is_letter(first.cls)
+        && word
+            .iter()
+            .all(|it| it.cls == first.cls && it.ch == first.ch);
+    if single_letter || (word.len() == 1 && first.cls == C_LEET) {
+        pending.push(Item {
+            re: word[word.len() - 1].re,
+            ..first
+        });
+        return;
+    }
+    flush_pending(out, pending, joined);
+    out.emit_word(word);
+}
+
+/// Writes the pending run of single-letter / single-leet-digit words,
+/// joining what is a split word.
+#[inline]
+fn flush_pending(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>) {
+    if !pending.is_empty() {
+        flush_pending_run(out, pending, joined);
+    }
+}
+
+#[inline(never)]
+fn flush_pending_run(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>) {
+    let p = &pending[..];
+    let n = p.len();
+    let mut a = 0;
+    while a < n && p[a].cls == C_LEET {
+        a += 1;
+    }
+    let mut b = n;
+    while b > a && p[b - 1].cls == C_LEET {
+        b -= 1;
+    }
+    for it in &p[..a] {
+        out.emit_word(std::slice::from_ref(it));
+    }
+    // p[a..b] starts and ends with a letter. Cut it at digit groups that are
+    // not between ASCII letters.
+    let mut seg = a;
+    let mut i = a;
+    while i < b {
+        if p[i].cls != C_LEET {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < b && p[j].cls == C_LEET {
+            j += 1;
+        }
+        if !(p[i - 1].cls == C_ASCII && p[j].cls == C_ASCII) {
+            emit_split_run(out, joined, &p[seg..i]);
+            for it in &p[i..j] {
+                out.emit_word(std::slice::from_ref(it));
+            }
+            seg = j;
+        }
+        i = j;
+    }
+    emit_split_run(out, joined, &p[seg..b]);
+    for it in &p[b..] {
+        out.emit_word(std::slice::from_ref(it));
+    }
+    pending.clear();
+}
+
+/// A run of single letters (and leet digits between ASCII letters): joined
+/// when it holds at least 3 letters, else written word by word.
+fn emit_split_run(out: &mut Out, joined: &mut Vec<Item>, run: &[Item]) {
+    let letters = run.iter().filter(|it| is_letter(it.cls)).count();
+    if letters >= 3 {
+        joined.clear();
+        joined.extend(run.iter().map(|it| {
+            if it.cls == C_LEET {
+                Item {
+                    ch: leet_letter(it.ch),
+                    cls: C_ASCII,
+                    ..*it
+                }
+            } else {
+                *it
+            }
+        }));
+        out.emit_word(joined);
+    } else {
+        for it in run {
+            out.emit_word(std::slice::from_ref(it));
+        }
+    }
+}
+
+/// Convenience: the folded text alone (same result as [`fold_into`]).
 pub fn fold(raw: &str) -> String {
     let mut f = FoldedText::new();
     fold_into(raw, &mut f);
     f.text
 }
-pub fn fold_regex(pattern: &str) -> Result<String, regex_syntax::ast::Error> {
-    regex_syntax::ast::parse::Parser::new().parse(pattern)?;
-    Ok(pattern.to_lowercase())
-}
+
+/// True for a byte offset in folded text that is a word boundary (text edge
+/// or next to `' '`).
 pub fn is_boundary(folded: &str, at: usize) -> bool {
-    at == 0
-        || at >= folded.len()
-        || folded.as_bytes()[at] == b' '
-        || folded.as_bytes()[at - 1] == b' '
+    let b = folded.as_bytes();
+    at == 0 || at == b.len() || (at < b.len() && (b[at - 1] == b' ' || b[at] == b' '))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every character's folded output is made of characters that fold to
+    /// themselves with the same kind: per-character folding is idempotent.
+    #[test]
+    fn table_is_a_fixpoint() {
+        for cp in 0x80..=0x10FFFFu32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let (atoms, _) = table::fold_char(c);
+            let folded_len: usize = atoms
+                .iter()
+                .map(|a| match a {
+                    Atom::Letter(d) | Atom::Digit(d) | Atom::Sym(d) => d.len_utf8(),
+                    Atom::Sep => 1,
+                })
+                .sum();
+            // fold_into's length limit relies on this.
+            assert!(folded_len <= 16 * c.len_utf8(), "{c:?} folds to {atoms:?}");
+            for a in atoms {
+                let d = match a {
+                    Atom::Letter(d) | Atom::Digit(d) | Atom::Sym(d) => d,
+                    Atom::Sep => continue,
+                };
+                let (again, _) = table::fold_char(d);
+                assert_eq!(again, vec![a], "{c:?} (U+{cp:04X}) -> {d:?} is not stable");
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_fast_path_matches_items() {
+        // The same word through the fast path and (forced by a trailing
+        // zero-width space) through the slow path.
+        for w in ["Support", "JOOOIN", "a", "aaa", "abcabc"] {
+            let fast = fold(w);
+            let slow = fold(&format!("{w}\u{200B}"));
+            assert_eq!(fast, slow, "{w}");
+        }
+    }
 }

@@ -561,7 +561,7 @@ fn explain_shows_the_folded_text_and_raw_spans() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout.contains("folded: \"donate 50 dolars\""), "{stdout}");
-    assert!(stdout.contains("[0..9] \"D\u{200b}ONATE\""), "{stdout}");
+    assert!(stdout.contains("[0..9] \"D\\u{200b}ONATE\""), "{stdout}");
     assert!(
         stdout.contains("FIRED fin.crypto-donation-appeal"),
         "{stdout}"

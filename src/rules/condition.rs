@@ -333,10 +333,16 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ConditionError> {
                 Tok::Ident(chars[start..i].iter().collect())
             }
             other => {
+                let hint = match other {
+                    '&' => " (write 'and')",
+                    '|' => " (write 'or')",
+                    '!' => " (write 'not')",
+                    _ => "",
+                };
                 return Err(ConditionError {
                     offset: start,
-                    message: format!("unexpected character '{other}'"),
-                })
+                    message: format!("unexpected character '{other}'{hint}"),
+                });
             }
         };
         out.push((tok, start));
@@ -365,6 +371,10 @@ pub(crate) fn parse(
     let e = p.or()?;
     match p.peek() {
         Tok::End => Ok(e),
+        Tok::Ident(w) if RESERVED.contains(&w.to_lowercase().as_str()) => Err(p.err(format!(
+            "expected 'and', 'or' or the end, found '{w}' (operators are lower case: '{}')",
+            w.to_lowercase()
+        ))),
         t => Err(p.err(format!("expected 'and', 'or' or the end, found {t}"))),
     }
 }
@@ -466,6 +476,10 @@ impl ParserState<'_> {
                     self.bump();
                     Ok(t)
                 }
+                None if RESERVED.contains(&name.to_lowercase().as_str()) => Err(self.err(format!(
+                    "unknown term '{name}' (operators are lower case: '{}')",
+                    name.to_lowercase()
+                ))),
                 None => Err(self.err(format!("unknown term '{name}'"))),
             },
             t => Err(self.err(format!("expected a term name, found {t}"))),
@@ -661,6 +675,14 @@ mod tests {
         assert!(e.message.contains("expected ','"), "{e:?}");
         assert!(p("").is_err());
         assert!(p("appeal ^ wallet").is_err());
+        assert!(p("appeal AND wallet")
+            .unwrap_err()
+            .message
+            .contains("lower case"));
+        assert!(p("appeal && wallet")
+            .unwrap_err()
+            .message
+            .contains("write 'and'"));
         assert!(p("#appeal = 2").is_err());
     }
 
