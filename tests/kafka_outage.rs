@@ -84,9 +84,12 @@ fn a_broker_outage_mid_stream_is_ridden_out_without_losing_a_post() {
         .expect("exit after SIGTERM");
     assert!(status.success(), "{status:?}\n{}", k.log_text());
 
-    let alerts = read_topic(&brokers, "alerts", Duration::from_secs(120), |m| {
-        m.len() >= expected.len()
-    });
+    let alerts = read_topic(
+        &brokers,
+        "alerts",
+        Duration::from_secs(120),
+        covers(&expected),
+    );
     let got: std::collections::BTreeSet<(String, String)> =
         alert_pairs(&alerts).into_iter().collect();
     let missing: Vec<_> = expected.difference(&got).take(5).collect();
@@ -95,9 +98,12 @@ fn a_broker_outage_mid_stream_is_ridden_out_without_losing_a_post() {
         "posts without their alerts after the outage: {missing:?}"
     );
     assert!(got.is_subset(&expected));
-    let dlq = read_topic(&brokers, "posts.dlq", Duration::from_secs(60), |m| {
-        m.len() >= bad
-    });
+    let dlq = read_topic(
+        &brokers,
+        "posts.dlq",
+        Duration::from_secs(60),
+        distinct_keys(bad),
+    );
     let keys: std::collections::BTreeSet<Vec<u8>> = dlq
         .iter()
         .filter_map(|m| rdkafka::Message::key(m).map(<[u8]>::to_vec))

@@ -319,7 +319,7 @@ pub fn read_topic(
     brokers: &str,
     topic: &str,
     within: Duration,
-    done: impl Fn(&[OwnedMessage]) -> bool,
+    mut done: impl FnMut(&[OwnedMessage]) -> bool,
 ) -> Vec<OwnedMessage> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
@@ -352,11 +352,26 @@ pub fn read_topic(
 
 /// The committed offsets of `group` on `topic`, per partition.
 pub fn committed(brokers: &str, group: &str, topic: &str, partitions: i32) -> EndOffsets {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .create()
-        .unwrap();
+    // One client per group, kept: polling committed offsets every few
+    // milliseconds must not cost a connection each time.
+    type Clients = std::collections::HashMap<(String, String), std::sync::Arc<BaseConsumer>>;
+    static CLIENTS: std::sync::Mutex<Option<Clients>> = std::sync::Mutex::new(None);
+    let c = {
+        let mut guard = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+        guard
+            .get_or_insert_with(Default::default)
+            .entry((brokers.to_string(), group.to_string()))
+            .or_insert_with(|| {
+                std::sync::Arc::new(
+                    ClientConfig::new()
+                        .set("bootstrap.servers", brokers)
+                        .set("group.id", group)
+                        .create()
+                        .unwrap(),
+                )
+            })
+            .clone()
+    };
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition(topic, p);
@@ -546,6 +561,43 @@ impl Drop for Kestrel {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            // What kestrel said, for the failure report.
+            let log = self.log_text();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- last lines of {}:", self.log.display());
+            for l in tail.into_iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+/// A `read_topic` predicate: true once the alerts read cover every
+/// (post id, rule id) of `expected` (copies do not count twice, so a broker
+/// that pauses cannot make a read with copies stop short).
+pub fn covers(expected: &BTreeSet<(String, String)>) -> impl FnMut(&[OwnedMessage]) -> bool + '_ {
+    let mut seen = 0;
+    let mut got: BTreeSet<(String, String)> = BTreeSet::new();
+    move |msgs| {
+        got.extend(alert_pairs(&msgs[seen..]));
+        seen = msgs.len();
+        expected.is_subset(&got)
+    }
+}
+
+/// A `read_topic` predicate: true once `want` distinct keys were read.
+pub fn distinct_keys(want: usize) -> impl FnMut(&[OwnedMessage]) -> bool {
+    let mut seen = 0;
+    let mut keys: BTreeSet<Vec<u8>> = BTreeSet::new();
+    move |msgs| {
+        keys.extend(
+            msgs[seen..]
+                .iter()
+                .filter_map(|m| m.key().map(<[u8]>::to_vec)),
+        );
+        seen = msgs.len();
+        keys.len() >= want
     }
 }
 
