@@ -509,6 +509,15 @@ fn init_logs(format: LogFormat) {
 
 fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -> Result<ExitCode> {
     use kestrel::pipeline::{self, Counters, RunContext, Shutdown, Stopped};
+    // Catch SIGTERM and SIGINT before anything else, so a stop that arrives
+    // while the rules load still ends in a clean exit 0 rather than the
+    // signal's default kill. A second signal ends the process at once.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
+            .context("installing the signal handlers")?;
+        signal_hook::flag::register(sig, stop.clone()).context("installing the signal handlers")?;
+    }
     let config = load_config(config.as_deref())?;
     if print_config {
         print!("{}", config.to_masked_toml());
@@ -539,6 +548,10 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
         options,
         config.flood_guard.clone(),
     ));
+    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        tracing::info!("stopped before consuming anything");
+        return Ok(ExitCode::SUCCESS);
+    }
     let counters = Arc::new(Counters::default());
     // Metrics, health, status page, reloads and operator signals; stopped
     // when `_ops` drops at the end of the run.
@@ -561,7 +574,7 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
         let mut pipeline = tokio::task::spawn_blocking(move || pipeline::run(ctx));
         let signalled = tokio::select! {
             r = &mut pipeline => return Some(r),
-            _ = shutdown_signal() => true,
+            _ = shutdown_signal(stop) => true,
         };
         debug_assert!(signalled);
         tracing::info!(
@@ -593,18 +606,9 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = term => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// Resolves once SIGTERM or SIGINT has set `stop`.
+async fn shutdown_signal(stop: Arc<std::sync::atomic::AtomicBool>) {
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

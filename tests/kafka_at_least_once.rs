@@ -195,12 +195,19 @@ fn sigterm_exits_zero_within_the_bound_with_everything_in_flight_committed() {
 
     // Restart: it picks up at the committed offsets and finishes the topic.
     let mut k = Kestrel::start(&config, "term-2");
+    // The first run may already have finished the topic; signal the second
+    // only once it is up, or the signal lands before kestrel exists.
+    wait_for(
+        "the restarted kestrel is up",
+        Duration::from_secs(30),
+        || (!k.events("rules loaded").is_empty()).then_some(()),
+    );
     wait_for("every offset committed", Duration::from_secs(120), || {
         (committed(&brokers, "term", "posts", PARTITIONS) == ends).then_some(())
     });
     k.signal(libc::SIGTERM);
     let status = k.wait_exit(Duration::from_secs(7)).expect("exit");
-    assert!(status.success());
+    assert!(status.success(), "{status:?}\n{}", k.log_text());
     assert_eq!(committed(&brokers, "term", "posts", PARTITIONS), ends);
     let alerts = read_topic(
         &brokers,
