@@ -12,6 +12,12 @@ for c in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
 done
 
+step "promtool (the metrics and alert-rule tests run it)"
+command -v promtool >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+}
+promtool --version | head -1
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

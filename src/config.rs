@@ -67,6 +67,8 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// The metrics and health endpoint.
     pub metrics: MetricsConfig,
+    /// Demotion of runaway rules to shadow (see [`crate::flood`]).
+    pub flood_guard: crate::flood::FloodGuardConfig,
 }
 
 /// `[kafka]`.
@@ -366,6 +368,7 @@ impl Config {
                 }
             }
         }
+        self.flood_guard.check().map_err(ConfigError::Invalid)?;
         if self.pipeline.shutdown_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
                 "pipeline.shutdown_timeout_ms must be at least 1".into(),
@@ -438,6 +441,14 @@ impl Config {
             "\n[metrics]\nlisten = {}\n",
             q(&self.metrics.listen)
         ));
+        let f = &self.flood_guard;
+        out.push_str(&format!(
+            "\n[flood_guard]\nwindow_secs = {}\nmax_alerts_per_window = {}\n\n[flood_guard.rules]\n",
+            f.window_secs, f.max_alerts_per_window
+        ));
+        for (rule, n) in &f.rules {
+            out.push_str(&format!("{} = {n}\n", q(rule)));
+        }
         out
     }
 }

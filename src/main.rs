@@ -501,20 +501,23 @@ fn cmd_explain(
 }
 
 fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KESTREL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(io::stderr().is_terminal())
-        .with_writer(io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+    kestrel::logging::init(match format {
+        LogFormat::Text => kestrel::logging::Format::Text,
+        LogFormat::Json => kestrel::logging::Format::Json,
+    });
 }
 
 fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -> Result<ExitCode> {
     use kestrel::pipeline::{self, Counters, RunContext, Shutdown, Stopped};
+    // Catch SIGTERM and SIGINT before anything else, so a stop that arrives
+    // while the rules load still ends in a clean exit 0 rather than the
+    // signal's default kill. A second signal ends the process at once.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
+            .context("installing the signal handlers")?;
+        signal_hook::flag::register(sig, stop.clone()).context("installing the signal handlers")?;
+    }
     let config = load_config(config.as_deref())?;
     if print_config {
         print!("{}", config.to_masked_toml());
@@ -535,11 +538,29 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
     );
     let bound = std::time::Duration::from_millis(config.pipeline.shutdown_timeout_ms);
     let shutdown = Shutdown::new();
+    let options = EngineOptions {
+        text_fields: config.posts.field_names(),
+        include_disabled: false,
+    };
+    let serving = Arc::new(kestrel::reload::ServingRules::new(
+        engine,
+        &dir,
+        options,
+        config.flood_guard.clone(),
+    ));
+    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        tracing::info!("stopped before consuming anything");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let counters = Arc::new(Counters::default());
+    // Metrics, health, status page, reloads and operator signals; stopped
+    // when `_ops` drops at the end of the run.
+    let _ops = kestrel::ops::Ops::start(&config, serving.clone(), counters.clone())?;
     let ctx = RunContext {
         config,
-        engine: Arc::new(engine),
+        engine: serving,
         schema,
-        counters: Arc::new(Counters::default()),
+        counters,
         shutdown: shutdown.clone(),
     };
     // The async runtime only waits for signals and supervises; the Kafka
@@ -553,7 +574,7 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
         let mut pipeline = tokio::task::spawn_blocking(move || pipeline::run(ctx));
         let signalled = tokio::select! {
             r = &mut pipeline => return Some(r),
-            _ = shutdown_signal() => true,
+            _ = shutdown_signal(stop) => true,
         };
         debug_assert!(signalled);
         tracing::info!(
@@ -585,18 +606,9 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = term => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// Resolves once SIGTERM or SIGINT has set `stop`.
+async fn shutdown_signal(stop: Arc<std::sync::atomic::AtomicBool>) {
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

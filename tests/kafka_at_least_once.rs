@@ -208,7 +208,7 @@ fn sigterm_exits_zero_within_the_bound_with_everything_in_flight_committed() {
     });
     k.signal(libc::SIGTERM);
     let status = k.wait_exit(Duration::from_secs(7)).expect("exit");
-    assert!(status.success());
+    assert!(status.success(), "{status:?}\n{}", k.log_text());
     assert_eq!(committed(&brokers, "term", "posts", PARTITIONS), ends);
     let alerts = read_topic(
         &brokers,

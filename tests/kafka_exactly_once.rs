@@ -50,7 +50,7 @@ shutdown_timeout_ms = 5000
     let ctx = RunContext {
         schema: Arc::new(config.posts.schema().unwrap()),
         config,
-        engine: Arc::new(engine),
+        engine: Arc::new(kestrel::reload::ServingRules::fixed(engine)),
         counters: counters.clone(),
         shutdown: shutdown.clone(),
     };
@@ -113,6 +113,13 @@ fn run_until_done(
     let r = handle.join().unwrap();
     if r.is_ok() {
         assert_eq!(counters.posts_finished.load(Ordering::Relaxed), n, "{r:?}");
+        // Every post committed has its end-to-end latency observed.
+        let observed: u64 = counters
+            .latency
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum();
+        assert_eq!(observed, n);
     }
     r
 }

@@ -265,6 +265,10 @@ impl ClientContext for ConsumerCtx {
             tracing::warn!(client = "consumer", error = %error, "{reason}");
         }
     }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        self.shared.counters.observed.record_stats(&statistics);
+    }
 }
 
 impl ConsumerContext for ConsumerCtx {
@@ -307,7 +311,9 @@ impl ConsumerContext for ConsumerCtx {
         tracing::info!(partitions = ?tps.iter().map(|(t, p)| format!("{t}/{p}")).collect::<Vec<_>>(), lost, "partitions revoked");
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let assigned = consumer.assignment().map_or(0, |a| a.count());
+        self.shared.counters.observed.set_assigned(assigned);
         if let Rebalance::Assign(tpl) = rebalance {
             tracing::info!(
                 partitions = ?tpl.elements().iter().map(|e| format!("{}/{}", e.topic(), e.partition())).collect::<Vec<_>>(),

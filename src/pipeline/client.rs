@@ -30,7 +30,9 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
         // hold every fetch for the full wait (tansu does) add it to the
         // latency of each post.
         .set("fetch.wait.max.ms", "100")
-        .set("isolation.level", "read_committed");
+        .set("isolation.level", "read_committed")
+        // Consumer lag per partition for the metrics comes from these reports.
+        .set("statistics.interval.ms", "5000");
     for (key, value) in &k.consumer {
         c.set(key, value);
     }

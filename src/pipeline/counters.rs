@@ -49,6 +49,11 @@ pub struct Counters {
     /// End-to-end latency, message timestamp to finished, per bucket of
     /// [`LATENCY_BOUNDS_MS`] (one more for the overflow).
     pub latency: [AtomicU64; 16],
+    /// Sum of the end-to-end latencies observed, milliseconds.
+    pub latency_sum_ms: AtomicU64,
+    /// Alerts per rule, scan durations, lag and assignment (see
+    /// [`crate::metrics::Observed`]).
+    pub observed: crate::metrics::Observed,
 }
 
 impl Counters {
@@ -77,6 +82,21 @@ impl Counters {
             .position(|b| ms <= *b)
             .unwrap_or(LATENCY_BOUNDS_MS.len());
         self.latency[i].fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    /// Records the end-to-end latency of posts finished now, from their
+    /// message timestamps (milliseconds since the epoch; 0 or less: none).
+    pub fn observe_latencies_since(&self, timestamps_ms: &[i64]) {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        for ts in timestamps_ms.iter().filter(|ts| **ts > 0) {
+            self.observe_latency(Duration::from_millis(
+                now_ms.saturating_sub(*ts).max(0) as u64
+            ));
+        }
     }
 
     /// The latency bucket bound (milliseconds) under which a fraction `q` of

@@ -35,6 +35,7 @@ const TXN_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct ConsumerCtx {
     revoked: AtomicBool,
+    counters: Arc<super::Counters>,
 }
 
 impl ClientContext for ConsumerCtx {
@@ -44,10 +45,15 @@ impl ClientContext for ConsumerCtx {
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(client = "consumer", error = %error, "{reason}");
     }
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        self.counters.observed.record_stats(&statistics);
+    }
 }
 
 impl ConsumerContext for ConsumerCtx {
-    fn post_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let assigned = c.assignment().map_or(0, |a| a.count());
+        self.counters.observed.set_assigned(assigned);
         match rebalance {
             Rebalance::Revoke(tpl) => {
                 self.revoked.store(true, Ordering::Release);
@@ -214,6 +220,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
     let consumer: BaseConsumer<ConsumerCtx> = client::consumer_config(&config)
         .create_with_context(ConsumerCtx {
             revoked: AtomicBool::new(false),
+            counters: counters.clone(),
         })
         .map_err(|source| PipelineError::Client {
             role: "consumer",
@@ -359,6 +366,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
             probed = true;
         }
 
+        let stamps: Vec<i64> = batch.iter().filter_map(|m| m.timestamp_ms).collect();
         let outcome = transaction(&producer, &sink, &work_tx, batch, &nexts, &group, &shutdown);
         counters.in_flight.fetch_sub(n, Ordering::Relaxed);
         match outcome {
@@ -371,6 +379,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
                     .dead_letters_acked
                     .fetch_add(dead_letters, Ordering::Relaxed);
                 counters.posts_finished.fetch_add(n, Ordering::Relaxed);
+                counters.observe_latencies_since(&stamps);
             }
             Err(Failure::Fatal(e)) => {
                 let _ = producer.abort_transaction(TXN_TIMEOUT);

@@ -27,8 +27,8 @@ use std::time::Duration;
 use rdkafka::error::KafkaError;
 
 use crate::config::{Config, Delivery};
-use crate::engine::Engine;
 use crate::post::PostSchema;
+use crate::reload::ServingRules;
 
 pub use counters::Counters;
 
@@ -126,8 +126,8 @@ impl Shutdown {
 pub struct RunContext {
     /// The configuration.
     pub config: Config,
-    /// The compiled rules.
-    pub engine: Arc<Engine>,
+    /// The rules serving (swapped whole on reload) and their flood guard.
+    pub engine: Arc<ServingRules>,
     /// The post reader.
     pub schema: Arc<PostSchema>,
     /// Where the counting goes.

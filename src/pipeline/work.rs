@@ -10,8 +10,10 @@ use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use rdkafka::Message;
 
 use crate::alert::{AlertWriter, EvidenceMode, Source};
-use crate::engine::{Engine, Matches, Scratch};
+use crate::engine::{Engine, Firing, Matches, Scratch};
+use crate::flood::{self, Verdict};
 use crate::post::PostSchema;
+use crate::reload::ServingRules;
 
 use super::counters::Counters;
 
@@ -101,7 +103,7 @@ pub struct Work<T> {
 
 /// Parses, scans and renders posts into records; one per worker thread.
 pub struct Scanner {
-    engine: Arc<Engine>,
+    engine: Arc<ServingRules>,
     schema: Arc<PostSchema>,
     evidence: EvidenceMode,
     alert_topic: String,
@@ -115,8 +117,8 @@ pub struct Scanner {
 /// What a scanner needs besides its scratch space.
 #[derive(Clone)]
 pub struct ScanSetup {
-    /// The engine.
-    pub engine: Arc<Engine>,
+    /// The rules serving; each batch takes one engine snapshot.
+    pub engine: Arc<ServingRules>,
     /// The post reader.
     pub schema: Arc<PostSchema>,
     /// Evidence text mode.
@@ -149,15 +151,24 @@ impl Scanner {
     pub fn process_batch(&mut self, messages: &[InMessage], send: &mut dyn FnMut(OutRecord<'_>)) {
         let started = Instant::now();
         let detected_at = crate::alert::now_rfc3339();
+        // One snapshot per batch: a reload swaps the engine for the next
+        // batch, never in the middle of this one.
+        let engine = self.engine.current();
         for m in messages {
-            self.process(m, &detected_at, send);
+            self.process(&engine, m, &detected_at, send);
         }
         self.counters
             .scan_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 
-    fn process(&mut self, m: &InMessage, detected_at: &str, send: &mut dyn FnMut(OutRecord<'_>)) {
+    fn process(
+        &mut self,
+        engine: &Engine,
+        m: &InMessage,
+        detected_at: &str,
+        send: &mut dyn FnMut(OutRecord<'_>),
+    ) {
         let payload = m.payload.as_deref().unwrap_or(&[]);
         let post = match self.schema.parse(payload) {
             Ok(p) => p,
@@ -204,15 +215,19 @@ impl Scanner {
         self.counters.posts_scanned.fetch_add(1, Ordering::Relaxed);
         let mut fields: Vec<(&str, &str)> = Vec::with_capacity(post.fields.len());
         post.field_refs(&mut fields);
-        self.engine
-            .scan(&fields, &mut self.scratch, &mut self.matches);
+        let scan_started = Instant::now();
+        engine.scan(&fields, &mut self.scratch, &mut self.matches);
+        self.counters
+            .observed
+            .scan_seconds
+            .observe(scan_started.elapsed().as_secs_f64());
         if self.matches.firings.is_empty() {
             return;
         }
         self.counters
             .posts_with_alerts
             .fetch_add(1, Ordering::Relaxed);
-        let set = self.engine.rule_set();
+        let set = engine.rule_set();
         let writer = AlertWriter {
             set,
             evidence: self.evidence,
@@ -220,6 +235,19 @@ impl Scanner {
         };
         for firing in &self.matches.firings {
             let rule = &set.rules[firing.rule];
+            // A runaway active rule is published as shadow (flood.rs).
+            let demoted = !firing.shadow
+                && self.engine.flood().admit(&rule.id, rule.revision) == Verdict::Demoted;
+            let shadowed;
+            let firing = if demoted {
+                shadowed = Firing {
+                    shadow: true,
+                    ..firing.clone()
+                };
+                &shadowed
+            } else {
+                firing
+            };
             self.buf.clear();
             writer.write_one(
                 &mut self.buf,
@@ -232,6 +260,10 @@ impl Scanner {
                     offset: m.offset,
                 },
             );
+            if demoted {
+                flood::mark_demoted(&mut self.buf);
+            }
+            self.counters.observed.alert(rule, firing.shadow);
             let headers = OwnedHeaders::new_with_capacity(3)
                 .insert(Header {
                     key: "rule_id",

@@ -489,6 +489,9 @@ reload = "off"
 [pipeline]
 workers = 2
 {extra}
+
+[metrics]
+listen = "127.0.0.1:0"
 "#,
             rules.display()
         ),

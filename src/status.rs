@@ -1,0 +1,254 @@
+//! The status page at `/` on the metrics port: for a person without
+//! Grafana, what the instance runs and how it is doing. Plain HTML, inline
+//! style, no script and no external asset; every text that comes from rule
+//! files (titles are user content) or the system is escaped.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use crate::metrics::Sources;
+use crate::reload::Outcome;
+use crate::rules::Status;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a query parameter value.
+fn url_param(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+fn time_of(unix: f64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix as i64)
+        .map(|t| {
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        })
+        .unwrap_or_else(|_| "-".into())
+}
+
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1d1d1f;background:#fff}\
+h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.4em 0 .4em}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #ddd;vertical-align:top}\
+th{background:#f4f4f6}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+.ok{color:#0a7a2f;font-weight:600}.bad{color:#b3261e;font-weight:600}.warn{color:#9a5b00;font-weight:600}\
+.muted{color:#666}code{font-size:.92em}.cards{display:flex;gap:.8em;flex-wrap:wrap}\
+.card{border:1px solid #ddd;border-radius:6px;padding:.5em .9em;min-width:9em}.card b{display:block;font-size:1.3em}\
+form{margin:0}button{font:inherit;padding:.1em .6em}";
+
+/// The page.
+pub fn render(s: &Sources) -> String {
+    let engine = s.rules.current();
+    let set = engine.rule_set();
+    let c = &s.counters;
+    let alerts = c.observed.alerts();
+    let demotions = s.rules.flood().demotions();
+    let history = s.rules.history();
+    let flood = s.rules.flood().config();
+    let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+
+    let mut h = String::with_capacity(16 * 1024);
+    h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
+    h.push_str(
+        "<meta name=\"viewport\" content=\"width=device-width\"><title>kestrel status</title>",
+    );
+    let _ = write!(h, "<style>{STYLE}</style></head><body>");
+    let _ = write!(
+        h,
+        "<h1>kestrel {}</h1><p class=\"muted\">ruleset <code>{}</code> · rules from <code>{}</code> · page generated {}</p>",
+        escape(crate::metrics::VERSION),
+        escape(&set.hash),
+        escape(&s.rules.dir().display().to_string()),
+        time_of(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0)
+        )
+    );
+    let ready = match crate::metrics::http::readiness(s) {
+        Ok(()) => "<span class=\"ok\">ready</span>".to_string(),
+        Err(why) => format!("<span class=\"bad\">not ready: {}</span>", escape(&why)),
+    };
+    let total_alerts: u64 = alerts
+        .values()
+        .flat_map(|a| a.counts.iter().map(|(_, n)| *n))
+        .sum();
+    h.push_str("<div class=\"cards\">");
+    for (label, value) in [
+        ("state", ready),
+        ("posts consumed", l(&c.posts_consumed).to_string()),
+        ("alerts published", total_alerts.to_string()),
+        ("dead letters", c.bad_posts_total().to_string()),
+        ("in flight", l(&c.in_flight).to_string()),
+        ("partitions", c.observed.assigned().to_string()),
+        ("rules demoted", demotions.len().to_string()),
+    ] {
+        let _ = write!(h, "<div class=\"card\">{label}<b>{value}</b></div>");
+    }
+    h.push_str("</div>");
+
+    // Rules.
+    let _ = write!(
+        h,
+        "<h2>Rules ({})</h2><table><tr><th>rule</th><th>rev</th><th>status</th><th>category</th><th>severity</th><th>title</th><th>alerts, last hour</th><th>alerts since start</th></tr>",
+        set.rules.len()
+    );
+    for r in &set.rules {
+        let a = alerts.get(&r.id);
+        let hour = a.map_or(0, |a| a.last_hour);
+        let total: u64 = a.map_or(0, |a| a.counts.iter().map(|(_, n)| *n).sum());
+        let status = if demotions.iter().any(|d| d.rule_id == r.id) {
+            "<span class=\"bad\">demoted to shadow (flood guard)</span>".to_string()
+        } else {
+            match r.status {
+                Status::Active => "<span class=\"ok\">active</span>".to_string(),
+                Status::Shadow => "<span class=\"warn\">shadow</span>".to_string(),
+                Status::Disabled => "<span class=\"muted\">disabled</span>".to_string(),
+            }
+        };
+        let _ = write!(
+            h,
+            "<tr id=\"rule-{}\"><td><code>{}</code></td><td class=\"n\">{}</td><td>{status}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{hour}</td><td class=\"n\">{total}</td></tr>",
+            escape(&r.id),
+            escape(&r.id),
+            r.revision,
+            r.category,
+            r.severity,
+            escape(&r.title)
+        );
+    }
+    h.push_str("</table>");
+
+    // Flood guard.
+    let _ = write!(
+        h,
+        "<h2>Flood guard</h2><p class=\"muted\">A rule that raises more than its ceiling of alerts within {} s is published as shadow until its revision changes or it is reset. Default ceiling: {}.</p>",
+        flood.window_secs,
+        if flood.max_alerts_per_window == 0 {
+            "none".to_string()
+        } else {
+            flood.max_alerts_per_window.to_string()
+        }
+    );
+    if demotions.is_empty() {
+        h.push_str("<p>No rule is demoted.</p>");
+    } else {
+        h.push_str("<table><tr><th>rule</th><th>rev</th><th>demoted since</th><th>ceiling</th><th>alerts shadowed</th><th></th></tr>");
+        for d in &demotions {
+            let _ = write!(
+                h,
+                "<tr class=\"demotion\"><td><code>{}</code></td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td><form method=\"post\" action=\"/flood/reset?rule={}\"><button type=\"submit\">reset</button></form></td></tr>",
+                escape(&d.rule_id),
+                d.revision,
+                time_of(d.since_unix as f64),
+                d.ceiling,
+                d.shadowed_alerts,
+                escape(&url_param(&d.rule_id))
+            );
+        }
+        h.push_str("</table>");
+    }
+
+    // Reloads.
+    let _ = write!(
+        h,
+        "<h2>Reloads</h2><p class=\"muted\">{} succeeded, {} unchanged, {} failed · last success {}</p>",
+        history.success,
+        history.unchanged,
+        history.error,
+        time_of(history.last_success_unix)
+    );
+    if history.recent.is_empty() {
+        h.push_str("<p>No reload since start.</p>");
+    } else {
+        h.push_str("<table><tr><th>when</th><th>trigger</th><th>result</th><th>detail</th></tr>");
+        for a in &history.recent {
+            let (result, detail) = match &a.outcome {
+                Outcome::Swapped { ruleset, rules, .. } => (
+                    "<span class=\"ok\">reloaded</span>",
+                    format!("{rules} rules, <code>{}</code>", escape(ruleset)),
+                ),
+                Outcome::Unchanged { ruleset } => {
+                    ("unchanged", format!("<code>{}</code>", escape(ruleset)))
+                }
+                Outcome::Failed { problems } => (
+                    "<span class=\"bad\">failed; previous rules kept</span>",
+                    problems
+                        .iter()
+                        .map(|p| format!("<code>{}</code>", escape(p)))
+                        .collect::<Vec<_>>()
+                        .join("<br>"),
+                ),
+            };
+            let _ = write!(
+                h,
+                "<tr class=\"reload\"><td>{}</td><td>{}</td><td>{result}</td><td>{detail}</td></tr>",
+                time_of(a.at_unix),
+                a.cause.as_str()
+            );
+        }
+        h.push_str("</table>");
+    }
+
+    // Lag.
+    let lag = c.observed.lag();
+    h.push_str("<h2>Consumer lag</h2>");
+    if lag.is_empty() {
+        h.push_str("<p>No lag reported yet (librdkafka reports it every few seconds once partitions are assigned).</p>");
+    } else {
+        h.push_str("<table><tr><th>topic</th><th>partition</th><th>messages behind</th></tr>");
+        for ((topic, p), n) in &lag {
+            let _ = write!(
+                h,
+                "<tr class=\"lag\"><td>{}</td><td class=\"n\">{p}</td><td class=\"n\">{n}</td></tr>",
+                escape(topic)
+            );
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("<p class=\"muted\">Machine-readable: <a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a></p></body></html>\n");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_text_is_escaped() {
+        assert_eq!(
+            escape("<script>alert('x') & \"y\"</script>"),
+            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
+        );
+        assert_eq!(url_param("fin.a b/c"), "fin.a%20b%2Fc");
+    }
+}
