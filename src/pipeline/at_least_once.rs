@@ -725,8 +725,11 @@ fn consume(
         }
         // Backpressure: at the bound, take nothing more until a quarter of
         // the posts in flight are finished. Not polling is what holds the
-        // posts back (librdkafka keeps only its bounded prefetch); pausing
-        // partitions instead would drop that prefetch and lose its place.
+        // posts back (librdkafka keeps only its bounded prefetch). Pausing
+        // partitions instead drops that prefetch and fetches again from the
+        // next post on resume, usually from inside a record batch, which
+        // some brokers answer wrongly (tansu 0.6.0 skips to the next
+        // batch); not polling never fetches anything twice.
         // A rebalance waits meanwhile, which is bounded by how fast the
         // broker acknowledges; past max.poll.interval.ms the consumer
         // leaves the group and its partitions are read again from their

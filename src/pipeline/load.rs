@@ -522,6 +522,9 @@ fn spawn_kestrel(
         .env("KESTREL_KAFKA__CONSUMER__AUTO_COMMIT_INTERVAL_MS", "100")
         .env("KESTREL_RULES__DIR", &args.rules)
         .env("KESTREL_LOG", "info,librdkafka=warn")
+        // Any free port: the measured service must not collide with one
+        // already running on the default.
+        .env("KESTREL_METRICS__LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(err);
     if std::env::var_os("KESTREL_KAFKA__CONSUMER__FETCH_WAIT_MAX_MS").is_none() {
