@@ -8,6 +8,10 @@
 #   scripts/kafka-dev.sh status         running or not
 #   scripts/kafka-dev.sh create-topics  posts, alerts, posts.dlq (3 partitions each)
 #
+# For development and tests only: tansu has no transactions, and 0.6.0
+# answers a fetch from an offset inside a record batch with the next batch,
+# so a consumer resuming mid-batch skips posts (docs/operations.md).
+#
 # KAFKA_DEV_PORT (default 9092), KAFKA_DEV_DIR (default target/kafka-dev: pid
 # file, log) and KAFKA_DEV_STORAGE (default memory://tansu/; sqlite://FILE
 # keeps data across restarts) change where and how it runs.

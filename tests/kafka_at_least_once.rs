@@ -86,6 +86,7 @@ fn every_post_gets_its_alerts_and_every_bad_post_its_dead_letter() {
     let config = write_config(s.broker.dir.path(), &brokers, "volume", &s.rules, "");
     let started = Instant::now();
     let mut k = Kestrel::start(&config, "volume");
+    k.wait_ready();
     wait_for("every offset committed", Duration::from_secs(240), || {
         (committed(&brokers, "volume", "posts", PARTITIONS) == ends).then_some(())
     });
@@ -160,7 +161,8 @@ fn sigterm_exits_zero_within_the_bound_with_everything_in_flight_committed() {
     let _turn = serial();
     let s = setup(Broker::memory());
     let brokers = s.broker.addr();
-    let n = 30_000;
+    // A backlog large enough that the signal lands mid-stream.
+    let n = 150_000;
     let ends = produce_posts(&brokers, "posts", 0..n);
     let (expected, _) = expected_by_scan(s.broker.dir.path(), &s.rules, 0..n);
     let config = write_config(
@@ -173,6 +175,7 @@ fn sigterm_exits_zero_within_the_bound_with_everything_in_flight_committed() {
 
     // Mid-stream: stop while posts are in flight.
     let mut k = Kestrel::start(&config, "term-1");
+    k.wait_ready();
     wait_for("some offsets committed", Duration::from_secs(60), || {
         (total(&committed(&brokers, "term", "posts", PARTITIONS)) > 0).then_some(())
     });
@@ -184,6 +187,10 @@ fn sigterm_exits_zero_within_the_bound_with_everything_in_flight_committed() {
     let took = t.elapsed();
     assert!(status.success(), "{status:?}\n{}", k.log_text());
     assert!(took < Duration::from_secs(6), "took {took:?}");
+    assert!(
+        total(&committed(&brokers, "term", "posts", PARTITIONS)) < n as i64,
+        "the signal came after the end of the stream: nothing was in flight"
+    );
     let stopped = k.events("stopped");
     assert_eq!(stopped.len(), 1, "{}", k.log_text());
     assert_eq!(stopped[0]["drained"], true);
@@ -195,13 +202,7 @@ fn sigterm_exits_zero_within_the_bound_with_everything_in_flight_committed() {
 
     // Restart: it picks up at the committed offsets and finishes the topic.
     let mut k = Kestrel::start(&config, "term-2");
-    // The first run may already have finished the topic; signal the second
-    // only once it is up, or the signal lands before kestrel exists.
-    wait_for(
-        "the restarted kestrel is up",
-        Duration::from_secs(30),
-        || (!k.events("rules loaded").is_empty()).then_some(()),
-    );
+    k.wait_ready();
     wait_for("every offset committed", Duration::from_secs(120), || {
         (committed(&brokers, "term", "posts", PARTITIONS) == ends).then_some(())
     });
@@ -241,6 +242,7 @@ fn sigkill_mid_stream_then_restart_leaves_no_post_without_its_alerts() {
     assert!(at_kill < n as i64, "killed too late to prove anything");
 
     let mut k = Kestrel::start(&config, "kill-2");
+    k.wait_ready();
     wait_for("every offset committed", Duration::from_secs(120), || {
         (committed(&brokers, "kill", "posts", PARTITIONS) == ends).then_some(())
     });

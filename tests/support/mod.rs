@@ -244,9 +244,16 @@ pub type EndOffsets = BTreeMap<i32, i64>;
 /// Produces posts `range` to `topic`, keyed by the post number, with a
 /// header on every 10th; returns the end offsets it saw acknowledged.
 pub fn produce_posts(brokers: &str, topic: &str, range: std::ops::Range<usize>) -> EndOffsets {
+    // One post per record batch: tansu 0.6.0 answers a fetch from an offset
+    // inside a batch with the NEXT batch, so a consumer resuming from a
+    // committed offset mid-batch would silently skip the rest of that batch
+    // (any consumer; see docs/operations.md). Batches of one keep every
+    // committed offset on a batch boundary, so what the tests check is
+    // kestrel, not that broker bug.
     let producer: BaseProducer<EndTracker> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
-        .set("linger.ms", "5")
+        .set("batch.num.messages", "1")
+        .set("linger.ms", "0")
         .set("enable.idempotence", "true")
         .set("queue.buffering.max.messages", "1000000")
         .create_with_context(EndTracker::default())
@@ -520,6 +527,15 @@ impl Kestrel {
             .spawn()
             .unwrap();
         Kestrel { child, log }
+    }
+
+    /// Waits until it consumes (its signal handlers are installed by then).
+    pub fn wait_ready(&self) {
+        wait_for(
+            "kestrel run to start consuming",
+            Duration::from_secs(60),
+            || (!self.events("consuming").is_empty()).then_some(()),
+        );
     }
 
     pub fn signal(&self, sig: i32) {
