@@ -125,7 +125,10 @@ fn a_rule_changed_while_posts_flow_is_live_for_the_next_posts_and_a_broken_file_
         },
     );
     assert_ne!(h1, h2);
-    let swapped_at = produced.load(Ordering::Acquire);
+    // Posts 0..swapped_at were produced before the swap was seen; post
+    // `swapped_at` may be on its way to the broker at this moment, so the
+    // first post certainly produced after the swap is `swapped_at + 1`.
+    let swapped_at = produced.load(Ordering::Acquire) + 1;
     let seen = alerts
         .until(
             "alerts of posts produced after the swap",
