@@ -608,22 +608,9 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
     all.push(&k.alert_topic);
     all.push(&k.dead_letter_topic);
     client::check_topics(consumer.client(), &all, &shutdown)?;
-    let inputs: Vec<&str> = k.input_topics.iter().map(String::as_str).collect();
-    consumer
-        .subscribe(&inputs)
-        .map_err(|source| PipelineError::Subscribe {
-            topics: k.input_topics.clone(),
-            source,
-        })?;
+    client::subscribe(&*consumer, &config)?;
 
-    let setup = ScanSetup {
-        engine,
-        schema,
-        evidence: config.alerts.evidence,
-        alert_topic: k.alert_topic.clone(),
-        dead_letter_topic: k.dead_letter_topic.clone(),
-        counters: counters.clone(),
-    };
+    let setup = ScanSetup::from_config(&config, engine, schema, counters.clone());
     let sink = Arc::new(Sink {
         producer: producer.clone(),
         shared: shared.clone(),

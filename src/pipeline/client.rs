@@ -148,3 +148,19 @@ pub fn is_fatal(e: &KafkaError) -> bool {
         Some(rdkafka::types::RDKafkaErrorCode::Fatal)
     )
 }
+
+/// Subscribes the consumer to the configured input topics.
+pub fn subscribe<C, X>(consumer: &C, config: &Config) -> Result<(), PipelineError>
+where
+    C: rdkafka::consumer::Consumer<X>,
+    X: rdkafka::consumer::ConsumerContext,
+{
+    let topics = &config.kafka.input_topics;
+    let inputs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&inputs)
+        .map_err(|source| PipelineError::Subscribe {
+            topics: topics.clone(),
+            source,
+        })
+}

@@ -131,6 +131,25 @@ pub struct ScanSetup {
     pub counters: Arc<Counters>,
 }
 
+impl ScanSetup {
+    /// The setup both delivery modes use, from the configuration.
+    pub fn from_config(
+        config: &crate::config::Config,
+        engine: Arc<ServingRules>,
+        schema: Arc<PostSchema>,
+        counters: Arc<Counters>,
+    ) -> ScanSetup {
+        ScanSetup {
+            engine,
+            schema,
+            evidence: config.alerts.evidence,
+            alert_topic: config.kafka.alert_topic.clone(),
+            dead_letter_topic: config.kafka.dead_letter_topic.clone(),
+            counters,
+        }
+    }
+}
+
 impl Scanner {
     /// A scanner with its own scratch space.
     pub fn new(setup: ScanSetup) -> Scanner {
