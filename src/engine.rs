@@ -1,13 +1,23 @@
 //! The compiled matcher: a [`RuleSet`] becomes one [`Engine`].
 //!
 //! Like ripgrep's globset, every term is sorted into a strategy once, at
-//! build time: all literal entries of all rules (words, substrings, list
-//! entries) go into ONE Aho-Corasick automaton per view, every regex into ONE
-//! multi-pattern regex per view (a set test, then the individual regexes only
-//! for the patterns that matched), and the indicator kinds into one detector
-//! set. Each automaton pattern maps back to the terms that own it. A post is
-//! folded once per field, each strategy runs once per field, and only the
-//! rules that own a hit are evaluated.
+//! build time, and each strategy runs once per post field:
+//!
+//! - folded-view literals wanted as whole words (`words`, and lists in the
+//!   folded view), the bulk of any pack, go into one word set ([`words`]):
+//!   folded text is words separated by single spaces, so a whole-word match
+//!   can only start at a word, and one hash probe per word (one word, or two
+//!   for phrases) finds every pattern there;
+//! - the other literals (`substrings`, raw-view lists) go into one
+//!   Aho-Corasick automaton per view, with the long address-like entries of
+//!   the raw view in an automaton of their own behind a run-length gate;
+//! - every regex goes into ONE multi-pattern regex per view (a set test, then
+//!   the individual regexes only for the patterns that matched), started by
+//!   their literal parts where they have them;
+//! - the indicator kinds go into one detector set.
+//!
+//! Each pattern maps back to the terms that own it. A post is folded once per
+//! field, and only the rules that own a hit are evaluated.
 //!
 //! The engine is immutable, `Send + Sync`, and meant to be shared behind an
 //! `Arc` and swapped whole on reload. Callers own a [`Scratch`] per thread and
@@ -26,10 +36,16 @@ use crate::normalize::{self, FoldedText};
 use crate::rules::condition::{Expr, Facts};
 use crate::rules::{Rule, RuleSet, Status, TermKind, View};
 
+mod words;
+use words::WordSet;
+
 /// Patterns above this count use the contiguous NFA instead of the DFA: the
 /// DFA is faster to search but its build time and memory grow with the
 /// pattern count.
 const DFA_PATTERN_LIMIT: usize = 30_000;
+/// Literal groups up to this many patterns are searched with a packed (SIMD)
+/// test for any of them before the automaton runs.
+const PACKED_PATTERN_LIMIT: usize = 64;
 /// Hits kept per term and post for evidence and proximity; counts go on.
 const MAX_HITS_PER_TERM: u32 = 256;
 /// Evidence spans reported per alert.
@@ -69,6 +85,11 @@ pub struct EngineOptions {
     pub text_fields: Vec<String>,
     /// Build rules with status `disabled` too (for `rules test`).
     pub include_disabled: bool,
+    /// Match the folded view's whole-word literals with the word set (the
+    /// default). When false they go into the folded-view Aho-Corasick
+    /// automaton with the other literals: slower on large packs, kept as the
+    /// reference the word set is tested and benchmarked against.
+    pub word_set: bool,
 }
 
 impl Default for EngineOptions {
@@ -76,6 +97,7 @@ impl Default for EngineOptions {
         EngineOptions {
             text_fields: vec!["text".to_string()],
             include_disabled: false,
+            word_set: true,
         }
     }
 }
@@ -154,6 +176,7 @@ impl LiteralGroup {
     #[inline]
     fn admits(&self, hay: &[u8]) -> bool {
         self.gate.as_ref().is_none_or(|g| g.admits(hay))
+            && self.packed.as_ref().is_none_or(|p| p.find(hay).is_some())
     }
 }
 
@@ -198,15 +221,32 @@ impl RunGate {
         Some(RunGate { alphabet, min_len })
     }
 
-    /// True when `hay` has a run of at least `min_len` alphabet bytes.
+    /// True when `hay` has a run of at least `min_len` alphabet bytes. Any
+    /// such run covers one of every `min_len` positions, so only those are
+    /// tested, and the run around a hit is measured.
     #[inline]
     fn admits(&self, hay: &[u8]) -> bool {
-        let mut run = 0usize;
-        for &b in hay {
-            run = (run + 1) * usize::from(self.alphabet[b as usize]);
-            if run >= self.min_len {
+        let l = self.min_len;
+        let inside = |i: usize| self.alphabet[hay[i] as usize];
+        let mut i = l - 1;
+        while i < hay.len() {
+            if !inside(i) {
+                i += l;
+                continue;
+            }
+            let mut a = i;
+            while a > 0 && inside(a - 1) {
+                a -= 1;
+            }
+            let mut b = i + 1;
+            while b < hay.len() && b - a < l && inside(b) {
+                b += 1;
+            }
+            if b - a >= l {
                 return true;
             }
+            // `hay[b]` ends the run (or the text): a longer run starts after it.
+            i = b + l;
         }
         false
     }
@@ -214,7 +254,19 @@ impl RunGate {
 
 struct LiteralGroup {
     gate: Option<RunGate>,
+    /// For a small group, a SIMD (Teddy) search for any of its patterns:
+    /// most posts have none, and the automaton's own prefilter, keyed on
+    /// first bytes like `t`, stops on nearly every word.
+    packed: Option<aho_corasick::packed::Searcher>,
     ac: LiteralAutomaton,
+    /// Per pattern, a range into `targets`.
+    ranges: Vec<(u32, u32)>,
+    targets: Vec<Target>,
+}
+
+/// Whole-word literals of the folded view (see [`words`]).
+struct WordGroup {
+    set: WordSet,
     /// Per pattern, a range into `targets`.
     ranges: Vec<(u32, u32)>,
     targets: Vec<Target>,
@@ -235,8 +287,13 @@ pub struct Engine {
     set: Arc<RuleSet>,
     rules: Vec<CompiledRule>,
     terms: Vec<TermInfo>,
+    /// Folded-view literals wanted as whole words.
+    folded_words: Option<WordGroup>,
+    /// Folded-view literals wanted anywhere (substrings).
     folded: Option<LiteralGroup>,
-    raw: Option<LiteralGroup>,
+    /// Raw-view literals: long address-like entries behind a run-length
+    /// gate, and the rest.
+    raw: Vec<LiteralGroup>,
     folded_regex: Option<RegexGroup>,
     raw_regex: Option<RegexGroup>,
     indicators: Option<(IndicatorSet, Vec<(IndicatorKind, u32)>)>,
@@ -415,12 +472,21 @@ impl Engine {
             });
         }
         let literal_count = b.folded.patterns.len() + b.raw.patterns.len();
+        let (folded_words, folded) = if options.word_set {
+            b.folded.split_words()
+        } else {
+            (LiteralBuilder::default(), b.folded)
+        };
         let mut engine = Engine {
             set: set.clone(),
             rules,
             terms,
-            folded: b.folded.build()?,
-            raw: b.raw.build()?,
+            folded_words: folded_words.build_words(),
+            folded: folded.build()?,
+            raw: {
+                let (gated, rest) = b.raw.split_gated();
+                gated.build()?.into_iter().chain(rest.build()?).collect()
+            },
             folded_regex: b.folded_regex.build()?,
             raw_regex: b.raw_regex.build()?,
             indicators: if b.indicator_targets.is_empty() {
@@ -537,6 +603,18 @@ impl Engine {
             if self.folded_fields & bit != 0 {
                 let folded = &s.folded[fi];
                 let ftext = folded.as_str();
+                if let Some(g) = &self.folded_words {
+                    g.set.for_each_match(ftext.as_bytes(), |pid, fs, fe| {
+                        let (a, b) = g.ranges[pid];
+                        for t in &g.targets[a as usize..b as usize] {
+                            if self.terms[t.term as usize].fields & bit == 0 {
+                                continue;
+                            }
+                            let (rs, re) = folded.raw_span(fs, fe);
+                            s.sink.push(t.term, fi16, rs, re, (fs, fe));
+                        }
+                    });
+                }
                 if let Some(g) = self.folded.as_ref().filter(|g| g.admits(ftext.as_bytes())) {
                     g.ac.for_each_match(ftext.as_bytes(), |pid, fs, fe| {
                         let (a, b) = g.ranges[pid];
@@ -566,7 +644,7 @@ impl Engine {
                     });
                 }
             }
-            if let Some(g) = self.raw.as_ref().filter(|g| g.admits(text.as_bytes())) {
+            for g in self.raw.iter().filter(|g| g.admits(text.as_bytes())) {
                 let sink = &mut s.sink;
                 g.ac.for_each_match(text.as_bytes(), |pid, rs, re| {
                     let (a, b) = g.ranges[pid];
@@ -928,6 +1006,18 @@ fn folded_pos(f: &FoldedText, raw: usize) -> usize {
     lo
 }
 
+/// Per-pattern target lists as one list and a range per pattern.
+fn flatten(lists: Vec<Vec<Target>>) -> (Vec<(u32, u32)>, Vec<Target>) {
+    let mut ranges = Vec::with_capacity(lists.len());
+    let mut targets = Vec::new();
+    for t in lists {
+        let a = targets.len() as u32;
+        targets.extend(t);
+        ranges.push((a, targets.len() as u32));
+    }
+    (ranges, targets)
+}
+
 #[derive(Default)]
 struct LiteralBuilder {
     patterns: Vec<String>,
@@ -936,6 +1026,56 @@ struct LiteralBuilder {
 }
 
 impl LiteralBuilder {
+    /// Splits a folded-view builder in two: the entries wanted as whole words
+    /// (for the word matcher) and the rest (for the automaton). An entry
+    /// wanted both ways goes to both, each with its own targets.
+    fn split_words(self) -> (LiteralBuilder, LiteralBuilder) {
+        let mut words = LiteralBuilder::default();
+        let mut rest = LiteralBuilder::default();
+        for (pattern, targets) in self.patterns.into_iter().zip(self.targets) {
+            let whole = words::accepts(&pattern);
+            for t in targets {
+                if whole && t.whole_word {
+                    words.add(pattern.clone(), t);
+                } else {
+                    rest.add(pattern.clone(), t);
+                }
+            }
+        }
+        (words, rest)
+    }
+
+    /// Splits a raw-view builder in two: long alphanumeric entries (wallet
+    /// addresses and other identifiers from lists), which a run-length gate
+    /// keeps out of most posts, and the rest, which would defeat the gate.
+    fn split_gated(self) -> (LiteralBuilder, LiteralBuilder) {
+        let mut gated = LiteralBuilder::default();
+        let mut rest = LiteralBuilder::default();
+        for (pattern, targets) in self.patterns.into_iter().zip(self.targets) {
+            let long =
+                pattern.len() >= GATE_MIN_LEN && pattern.bytes().all(|b| b.is_ascii_alphanumeric());
+            let to = if long { &mut gated } else { &mut rest };
+            for t in targets {
+                to.add(pattern.clone(), t);
+            }
+        }
+        (gated, rest)
+    }
+
+    fn build_words(self) -> Option<WordGroup> {
+        if self.patterns.is_empty() {
+            return None;
+        }
+        let refs: Vec<&str> = self.patterns.iter().map(String::as_str).collect();
+        let set = WordSet::new(&refs);
+        let (ranges, targets) = flatten(self.targets);
+        Some(WordGroup {
+            set,
+            ranges,
+            targets,
+        })
+    }
+
     fn add(&mut self, pattern: String, target: Target) {
         let id = match self.index.get(&pattern) {
             Some(&id) => id,
@@ -981,15 +1121,18 @@ impl LiteralBuilder {
                     .map_err(err)?,
             )
         };
-        let mut ranges = Vec::with_capacity(self.targets.len());
-        let mut targets = Vec::new();
-        for t in self.targets {
-            let a = targets.len() as u32;
-            targets.extend(t);
-            ranges.push((a, targets.len() as u32));
-        }
+        let packed = if gate.is_none() && self.patterns.len() <= PACKED_PATTERN_LIMIT {
+            aho_corasick::packed::Config::new()
+                .builder()
+                .extend(&self.patterns)
+                .build()
+        } else {
+            None
+        };
+        let (ranges, targets) = flatten(self.targets);
         Ok(Some(LiteralGroup {
             gate,
+            packed,
             ac,
             ranges,
             targets,
@@ -1307,6 +1450,37 @@ mod tests {
         );
         assert!(fired(&e, "send 5 dollars").is_empty());
         assert!(fired(&e, "nothing to see").is_empty());
+    }
+
+    #[test]
+    fn run_gate_admits_exactly_the_texts_with_a_long_enough_run() {
+        let naive = |g: &RunGate, hay: &[u8]| {
+            let mut run = 0;
+            hay.iter().any(|&b| {
+                run = if g.alphabet[b as usize] { run + 1 } else { 0 };
+                run >= g.min_len
+            })
+        };
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for min_len in [8usize, 9, 26] {
+            let gate = RunGate::for_patterns(&["ab".repeat(min_len)[..min_len].to_string()])
+                .expect("long pattern");
+            for _ in 0..3000 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let len = (seed % 90) as usize;
+                // Mostly alphabet bytes, so runs of every length occur.
+                let hay: Vec<u8> = (0..len)
+                    .map(|i| match (seed >> (i % 60)) % 11 {
+                        0 => b' ',
+                        n if n % 2 == 0 => b'a',
+                        _ => b'b',
+                    })
+                    .collect();
+                assert_eq!(gate.admits(&hay), naive(&gate, &hay), "{min_len} {hay:?}");
+            }
+        }
     }
 
     #[test]

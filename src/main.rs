@@ -217,6 +217,7 @@ fn load_engine(
             let options = EngineOptions {
                 text_fields: config.posts.field_names(),
                 include_disabled,
+                ..EngineOptions::default()
             };
             let engine = Engine::build(Arc::new(loaded.set), &options)
                 .with_context(|| format!("compiling the rules in {}", dir.display()))?;
@@ -540,7 +541,7 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
     let shutdown = Shutdown::new();
     let options = EngineOptions {
         text_fields: config.posts.field_names(),
-        include_disabled: false,
+        ..EngineOptions::default()
     };
     let serving = Arc::new(kestrel::reload::ServingRules::new(
         engine,

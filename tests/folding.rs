@@ -530,6 +530,9 @@ proptest! {
     #[test]
     fn folding_is_idempotent(raw in text()) {
         let once = fold(&raw);
+        // The folder builds its text without re-validating it: check here
+        // that the bytes are UTF-8.
+        prop_assert!(std::str::from_utf8(once.as_bytes()).is_ok(), "raw {:?}", raw);
         prop_assert_eq!(fold(&once), once.clone(), "raw {:?}", raw);
         // The folded form: words separated by single spaces.
         prop_assert!(!once.starts_with(' ') && !once.ends_with(' ') && !once.contains("  "));

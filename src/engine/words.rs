@@ -1,0 +1,366 @@
+//! Whole-word literals of the folded view, matched one word at a time.
+//!
+//! Folded text is words separated by single spaces, and a whole-word match
+//! must start and end at a space or an edge of the text. So a pattern can
+//! only start where a word starts, and its first word must be exactly that
+//! word. The matcher walks the words of the text, looks each one up in a hash
+//! table of the patterns' first words, and compares the rest of a candidate
+//! pattern byte for byte. One probe per word replaces one automaton step per
+//! byte, and the table stays small enough for the CPU caches however many
+//! patterns a pack holds; an Aho-Corasick DFA over thousands of folded
+//! phrases does not.
+
+/// One slot of the open-addressing table.
+#[derive(Clone, Copy)]
+struct Slot {
+    /// Full hash of the key.
+    hash: u64,
+    /// Index into `entries`, or `EMPTY`.
+    entry: u32,
+}
+
+const EMPTY: u32 = u32::MAX;
+
+/// A key (one word, or the first two words of longer patterns) and the
+/// patterns it leads to.
+struct Entry {
+    /// Range of the key in `bytes`.
+    key: (u32, u32),
+    /// Range into `order`.
+    patterns: (u32, u32),
+}
+
+/// Bits in the filter that sits in front of the table (8 KiB, so it stays in
+/// the first-level cache; most words of a post stop there).
+const FILTER_BITS: u32 = 16;
+
+pub(super) struct WordSet {
+    filter: Vec<u64>,
+    slots: Vec<Slot>,
+    shift: u32,
+    entries: Vec<Entry>,
+    /// Pattern ids grouped by key.
+    order: Vec<u32>,
+    /// Per pattern id, its range in `bytes`.
+    spans: Vec<(u32, u32)>,
+    bytes: Vec<u8>,
+}
+
+/// True for a pattern this matcher can take: non-empty, and no space at
+/// either end (a whole-word match cannot start or end on a space in folded
+/// text, where spaces come one at a time between words).
+pub(super) fn accepts(pattern: &str) -> bool {
+    let b = pattern.as_bytes();
+    !b.is_empty() && b[0] != b' ' && b[b.len() - 1] != b' ' && b.len() < u32::MAX as usize
+}
+
+/// Up to 8 bytes of `hay` from `at` (`n` of them, 1 to 8), little-endian,
+/// zero-padded: one unaligned load away from the end of the text.
+#[inline(always)]
+fn load(hay: &[u8], at: usize, n: usize) -> u64 {
+    debug_assert!((1..=8).contains(&n) && at + n <= hay.len());
+    let v = match hay.get(at..at + 8) {
+        Some(b) => u64::from_le_bytes(b.try_into().expect("8 bytes")),
+        None => {
+            let mut buf = [0u8; 8];
+            buf[..n].copy_from_slice(&hay[at..at + n]);
+            u64::from_le_bytes(buf)
+        }
+    };
+    v & (u64::MAX >> (64 - 8 * n))
+}
+
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Hash of the word `hay[start..end]`.
+#[inline(always)]
+fn hash_word(hay: &[u8], start: usize, end: usize) -> u64 {
+    let len = end - start;
+    let mut h = (load(hay, start, len.min(8)) ^ (len as u64).wrapping_mul(K)).wrapping_mul(K);
+    let mut at = start + 8;
+    while at < end {
+        h = (h.rotate_left(23) ^ load(hay, at, (end - at).min(8))).wrapping_mul(K);
+        at += 8;
+    }
+    h ^ (h >> 32)
+}
+
+/// Hash of two consecutive words from theirs.
+#[inline(always)]
+fn hash_pair(first: u64, second: u64) -> u64 {
+    let h = (first.rotate_left(29) ^ second ^ 0x5851_F42D_4C95_7F2D).wrapping_mul(K);
+    h ^ (h >> 32)
+}
+
+/// The hash of a key as the scan computes it: one word, or two words and the
+/// space between them.
+fn hash_key(key: &[u8]) -> u64 {
+    match memchr::memchr(b' ', key) {
+        None => hash_word(key, 0, key.len()),
+        Some(sp) => hash_pair(hash_word(key, 0, sp), hash_word(key, sp + 1, key.len())),
+    }
+}
+
+impl WordSet {
+    /// Builds the set; pattern id i is `patterns[i]`, each accepted by
+    /// [`accepts`].
+    pub(super) fn new(patterns: &[&str]) -> WordSet {
+        let mut bytes = Vec::new();
+        let mut spans = Vec::with_capacity(patterns.len());
+        for p in patterns {
+            debug_assert!(accepts(p));
+            let a = bytes.len() as u32;
+            bytes.extend_from_slice(p.as_bytes());
+            spans.push((a, bytes.len() as u32));
+        }
+        // A one-word pattern is its own key; a longer one is found through
+        // its first two words, so a common first word ("the", "on") does not
+        // send every occurrence to a long list of phrases.
+        let key = |id: usize| -> &[u8] {
+            let p = patterns[id].as_bytes();
+            let end = match memchr::memchr(b' ', p) {
+                None => p.len(),
+                Some(sp) => memchr::memchr(b' ', &p[sp + 1..]).map_or(p.len(), |e| sp + 1 + e),
+            };
+            &p[..end]
+        };
+        let mut order: Vec<u32> = (0..patterns.len() as u32).collect();
+        order.sort_by(|&a, &b| key(a as usize).cmp(key(b as usize)).then(a.cmp(&b)));
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut i = 0;
+        while i < order.len() {
+            let k = key(order[i] as usize);
+            let mut j = i;
+            while j < order.len() && key(order[j] as usize) == k {
+                j += 1;
+            }
+            // The key's bytes are the start of the first pattern that has it.
+            let (a, _) = spans[order[i] as usize];
+            entries.push(Entry {
+                key: (a, a + k.len() as u32),
+                patterns: (i as u32, j as u32),
+            });
+            i = j;
+        }
+        let size = (entries.len() * 2).next_power_of_two().max(16);
+        let shift = 64 - size.trailing_zeros();
+        let mut slots = vec![
+            Slot {
+                hash: 0,
+                entry: EMPTY
+            };
+            size
+        ];
+        let mut filter = vec![0u64; 1 << (FILTER_BITS - 6)];
+        for (ei, e) in entries.iter().enumerate() {
+            let hv = hash_key(&bytes[e.key.0 as usize..e.key.1 as usize]);
+            let bit = hv >> (64 - FILTER_BITS);
+            filter[(bit >> 6) as usize] |= 1 << (bit & 63);
+            let mut s = (hv >> shift) as usize;
+            while slots[s].entry != EMPTY {
+                s = (s + 1) & (size - 1);
+            }
+            slots[s] = Slot {
+                hash: hv,
+                entry: ei as u32,
+            };
+        }
+        WordSet {
+            filter,
+            slots,
+            shift,
+            entries,
+            order,
+            spans,
+            bytes,
+        }
+    }
+
+    #[inline(always)]
+    fn maybe(&self, hv: u64) -> bool {
+        let bit = hv >> (64 - FILTER_BITS);
+        self.filter[(bit >> 6) as usize] & (1 << (bit & 63)) != 0
+    }
+
+    /// Calls `f(pattern, start, end)` for every whole-word occurrence of
+    /// every pattern in `hay` (folded text).
+    #[inline]
+    pub(super) fn for_each_match(&self, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
+        // The previous word: its start and hash.
+        let mut prev: Option<(usize, u64)> = None;
+        let mut word = |start: usize, end: usize| {
+            let h = hash_word(hay, start, end);
+            if self.maybe(h) {
+                self.lookup(h, hay, start, end, &mut f);
+            }
+            if let Some((ps, ph)) = prev {
+                let hp = hash_pair(ph, h);
+                if self.maybe(hp) {
+                    self.lookup(hp, hay, ps, end, &mut f);
+                }
+            }
+            prev = Some((start, h));
+        };
+        // Spaces found 64 bytes at a time as a bit mask; each set bit ends a
+        // word.
+        let mut start = 0;
+        let mut base = 0;
+        while base < hay.len() {
+            let block = &hay[base..hay.len().min(base + 64)];
+            let mut spaces = 0u64;
+            for (i, &b) in block.iter().enumerate() {
+                spaces |= u64::from(b == b' ') << i;
+            }
+            while spaces != 0 {
+                let space = base + spaces.trailing_zeros() as usize;
+                spaces &= spaces - 1;
+                if space > start {
+                    word(start, space);
+                }
+                start = space + 1;
+            }
+            base += 64;
+        }
+        if hay.len() > start {
+            word(start, hay.len());
+        }
+    }
+
+    /// Looks up the key `hay[start..end]` with hash `hv` and reports the
+    /// patterns of its entry that occur at `start`.
+    #[inline(never)]
+    fn lookup(
+        &self,
+        hv: u64,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+        f: &mut impl FnMut(usize, usize, usize),
+    ) {
+        let mask = self.slots.len() - 1;
+        let mut s = (hv >> self.shift) as usize;
+        let entry = loop {
+            let slot = self.slots[s];
+            if slot.entry == EMPTY {
+                return;
+            }
+            if slot.hash == hv {
+                let e = &self.entries[slot.entry as usize];
+                if self.bytes[e.key.0 as usize..e.key.1 as usize] == hay[start..end] {
+                    break e;
+                }
+            }
+            s = (s + 1) & mask;
+        };
+        let key_len = end - start;
+        for &id in &self.order[entry.patterns.0 as usize..entry.patterns.1 as usize] {
+            let (a, b) = self.spans[id as usize];
+            let len = (b - a) as usize;
+            if len == key_len {
+                f(id as usize, start, end);
+                continue;
+            }
+            let stop = start + len;
+            if stop <= hay.len()
+                && (stop == hay.len() || hay[stop] == b' ')
+                && hay[end..stop] == self.bytes[a as usize + key_len..b as usize]
+            {
+                f(id as usize, start, stop);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(patterns: &[&str], hay: &str) -> Vec<(String, usize, usize)> {
+        let set = WordSet::new(patterns);
+        let mut out = Vec::new();
+        set.for_each_match(hay.as_bytes(), |id, s, e| {
+            out.push((patterns[id].to_string(), s, e))
+        });
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn finds_words_and_phrases_only_at_word_edges() {
+        let pats = ["ma", "islamic state", "islamic", "state of", "join us"];
+        let got = matches(&pats, "ma islamic state of mind mama join");
+        assert_eq!(
+            got,
+            vec![
+                ("islamic".to_string(), 3, 10),
+                ("islamic state".to_string(), 3, 16),
+                ("ma".to_string(), 0, 2),
+                ("state of".to_string(), 11, 19),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_phrase_must_end_at_a_word_edge() {
+        assert!(matches(&["join us"], "join usa").is_empty());
+        assert_eq!(matches(&["join us"], "join us").len(), 1);
+        assert!(matches(&["join us"], "join").is_empty());
+    }
+
+    #[test]
+    fn agrees_with_an_automaton_on_random_text() {
+        use aho_corasick::AhoCorasick;
+        let words = [
+            "a",
+            "ab",
+            "abc",
+            "b",
+            "ba",
+            "c",
+            "cab",
+            "اخ",
+            "الاخ",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnopq",
+            "abcdefghijklmnopr",
+            "الارهاب",
+        ];
+        let mut pats: Vec<String> = Vec::new();
+        for (i, w) in words.iter().enumerate() {
+            pats.push(w.to_string());
+            let second = words[(i * 7 + 3) % words.len()];
+            pats.push(format!("{w} {second}"));
+            pats.push(format!("{w} {second} {}", words[(i * 5 + 1) % words.len()]));
+            pats.push(format!("{w} {}", words[(i * 3 + 2) % words.len()]));
+        }
+        pats.sort();
+        pats.dedup();
+        let refs: Vec<&str> = pats.iter().map(String::as_str).collect();
+        let ac = AhoCorasick::new(&refs).unwrap();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..2000 {
+            let mut hay = String::new();
+            for _ in 0..12 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                if !hay.is_empty() {
+                    hay.push(' ');
+                }
+                hay.push_str(words[(seed % words.len() as u64) as usize]);
+            }
+            let b = hay.as_bytes();
+            let mut want: Vec<(String, usize, usize)> = ac
+                .find_overlapping_iter(&hay)
+                .filter(|m| {
+                    (m.start() == 0 || b[m.start() - 1] == b' ')
+                        && (m.end() == b.len() || b[m.end()] == b' ')
+                })
+                .map(|m| (pats[m.pattern().as_usize()].clone(), m.start(), m.end()))
+                .collect();
+            want.sort();
+            assert_eq!(matches(&refs, &hay), want, "on {hay:?}");
+        }
+    }
+}
