@@ -72,6 +72,29 @@ fn load(hay: &[u8], at: usize, n: usize) -> u64 {
 
 const K: u64 = 0x9E37_79B9_7F4A_7C15;
 
+/// Bit i set when `block[i]` (at most 64 bytes) is an ASCII space; eight
+/// bytes at a time.
+#[inline(always)]
+fn space_mask(block: &[u8]) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let mut mask = 0u64;
+    let mut chunks = block.chunks_exact(8);
+    for (c, chunk) in (&mut chunks).enumerate() {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ 0x2020_2020_2020_2020;
+        // High bit of each byte that is zero (a space before the xor), with
+        // no carry between bytes.
+        let zero = !(((x & LOW7) + LOW7) | x | LOW7);
+        // Gather the eight high bits into one byte, byte k to bit k.
+        let bits = ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+        mask |= bits << (8 * c);
+    }
+    let done = block.len() - chunks.remainder().len();
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        mask |= u64::from(b == b' ') << (done + i);
+    }
+    mask
+}
+
 /// Hash of the word `hay[start..end]`.
 #[inline(always)]
 fn hash_word(hay: &[u8], start: usize, end: usize) -> u64 {
@@ -206,11 +229,7 @@ impl WordSet {
         let mut start = 0;
         let mut base = 0;
         while base < hay.len() {
-            let block = &hay[base..hay.len().min(base + 64)];
-            let mut spaces = 0u64;
-            for (i, &b) in block.iter().enumerate() {
-                spaces |= u64::from(b == b' ') << i;
-            }
+            let mut spaces = space_mask(&hay[base..hay.len().min(base + 64)]);
             while spaces != 0 {
                 let space = base + spaces.trailing_zeros() as usize;
                 spaces &= spaces - 1;
@@ -298,6 +317,29 @@ mod tests {
                 ("state of".to_string(), 11, 19),
             ]
         );
+    }
+
+    #[test]
+    fn space_mask_marks_exactly_the_spaces() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for len in 0..=64 {
+            for _ in 0..200 {
+                let block: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        // Spaces, their neighbours in value, high bytes, zero.
+                        [b' ', b' ', b'!', 0x1F, 0xA0, 0x00, b'a', 0xE2][(seed % 8) as usize]
+                    })
+                    .collect();
+                let want = block
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |m, (i, &b)| m | (u64::from(b == b' ') << i));
+                assert_eq!(space_mask(&block), want, "{block:?}");
+            }
+        }
     }
 
     #[test]
