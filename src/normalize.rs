@@ -141,7 +141,7 @@ struct Out {
 /// folded byte of the stretch came from raw `[rs, re)` (a lookalike letter, a
 /// collapsed run, a letter with combining marks). The spaces between words
 /// are not recorded: their raw span is the gap between their neighbours.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Seg {
     f: u32,
     rs: u32,
@@ -546,6 +546,13 @@ fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
                 if token_ends(bytes, q) {
                     ascii_word(out, scratch, bytes, start, pos);
                     pos = q;
+                } else if let Some(end) = bytes
+                    .get(pos)
+                    .is_some_and(u8::is_ascii_digit)
+                    .then(|| ascii_alnum_token(bytes, start, out, scratch))
+                    .flatten()
+                {
+                    pos = end;
                 } else if let Some(end) = letters_token(bytes, start, out, scratch) {
                     pos = end;
                 } else {
@@ -570,6 +577,12 @@ fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
                         out.note(f, start as u32, pos as u32, (pos - start) as u32);
                         out.text.extend_from_slice(&bytes[start..pos]);
                     }
+                } else if let Some(end) = bytes[pos]
+                    .is_ascii_alphabetic()
+                    .then(|| ascii_alnum_token(bytes, start, out, scratch))
+                    .flatten()
+                {
+                    pos = end;
                 } else {
                     pos = slow_token(bytes, start, pos, out, scratch);
                 }
@@ -685,6 +698,114 @@ fn letters_token(
         });
     }
     Some(pos)
+}
+
+/// Longest token [`ascii_alnum_token`] takes; longer ones take the general path.
+const ALNUM_MAX: usize = 64;
+
+/// Fast path for a token of ASCII letters and digits only (`r3cru1t`,
+/// `baqiya58`, `2nd`, the ids of shortened links), up to a separator: the
+/// leet rules of [`leet_segment`] on a small array instead of [`Item`]s.
+/// Returns where it ends, or `None` (having written nothing) when the token
+/// holds anything else, is longer than [`ALNUM_MAX`], or folds to a single
+/// letter or leet digit (which waits for the split-letter decision): those
+/// take the general path. `tests::alnum_fast_path_matches_the_general_path`
+/// holds the two paths to the same output.
+#[inline(never)]
+fn ascii_alnum_token(
+    bytes: &[u8],
+    start: usize,
+    out: &mut Out,
+    scratch: &mut Scratch,
+) -> Option<usize> {
+    let mut end = start;
+    while end < bytes.len() && bytes[end].is_ascii_alphanumeric() {
+        end += 1;
+    }
+    let n = end - start;
+    if n > ALNUM_MAX || !token_ends(bytes, end) {
+        return None;
+    }
+    let mut cls = [0u8; ALNUM_MAX];
+    let mut ch = [0u8; ALNUM_MAX];
+    let mut any_leet = false;
+    for (k, &b) in bytes[start..end].iter().enumerate() {
+        (cls[k], ch[k]) = match ASCII_CLASS[b as usize] {
+            A_LEET => {
+                any_leet = true;
+                (C_LEET, b)
+            }
+            A_DIGIT => (C_DIGIT, b),
+            _ => (C_ASCII, b | 0x20),
+        };
+    }
+    let (cls, ch) = (&mut cls[..n], &mut ch[..n]);
+    if any_leet {
+        while leet_pass_alnum(cls, ch) {}
+    }
+    // Single letters and single leet digits wait for the split-letter
+    // decision (see `word_done`): the general path does that.
+    if (cls[0] == C_ASCII
+        && cls
+            .iter()
+            .zip(ch.iter())
+            .all(|(&c, &x)| c == C_ASCII && x == ch[0]))
+        || (n == 1 && cls[0] == C_LEET)
+    {
+        return None;
+    }
+    flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+    out.begin_word();
+    // As `Out::emit_word`: runs of one repeated letter collapse.
+    let mut prev = None;
+    for k in 0..n {
+        let p = (start + k) as u32;
+        let letter = cls[k] == C_ASCII;
+        if letter && prev == Some(ch[k]) {
+            out.extend_prev(p + 1);
+        } else {
+            out.push_char(ch[k] as char, p, p + 1);
+            prev = letter.then_some(ch[k]);
+        }
+    }
+    Some(end)
+}
+
+/// [`leet_segment`] for a token of ASCII letters (`C_ASCII`), leet digits
+/// (`C_LEET`) and other digits (`C_DIGIT`), which has no symbols.
+fn leet_pass_alnum(cls: &mut [u8], ch: &mut [u8]) -> bool {
+    let n = cls.len();
+    let letters = |c: &[u8]| c.iter().filter(|&&x| x == C_ASCII).count();
+    let mut changed = false;
+    let mut i = 0;
+    while i < n {
+        if cls[i] != C_LEET {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < n && cls[j] == C_LEET {
+            j += 1;
+        }
+        let convert = if i > 0 && j < n {
+            cls[i - 1] == C_ASCII && cls[j] == C_ASCII
+        } else if i == 0 && j < n {
+            j == 1 && cls[1] == C_ASCII && letters(&cls[1..]) >= 3
+        } else if i > 0 && j == n {
+            cls[i - 1] == C_ASCII && j - i <= letters(&cls[..i])
+        } else {
+            false
+        };
+        if convert {
+            for k in i..j {
+                ch[k] = leet_letter(ch[k] as char) as u8;
+                cls[k] = C_ASCII;
+            }
+            changed = true;
+        }
+        i = j;
+    }
+    changed
 }
 
 /// The general path for a token that starts at `start`; `bytes[start..scanned]`
@@ -1153,6 +1274,87 @@ pub fn is_boundary(folded: &str, at: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast path for tokens of ASCII letters and digits writes exactly
+    /// what the general path writes (text, raw offsets, pending single
+    /// letters), after nothing, after a word, and after pending single
+    /// letters; and writes nothing when it declines.
+    #[test]
+    fn alnum_fast_path_matches_the_general_path() {
+        const ALPHABET: &[u8] = b"aabeilstAZ0134578926";
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut fast = 0;
+        for round in 0..60_000 {
+            let len = 1 + (next() % if round % 10 == 0 { 70 } else { 12 }) as usize;
+            let token: String = (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize] as char)
+                .collect();
+            for context in 0..3 {
+                let prefix = ["", "xy ", "a b "][context];
+                let raw = format!("{prefix}{token} z");
+                let bytes = raw.as_bytes();
+                let start = prefix.len();
+                let setup = || {
+                    let mut out = Out {
+                        text: Vec::new(),
+                        segs: Vec::new(),
+                        prev_f: 0,
+                    };
+                    let mut scratch = Scratch::default();
+                    match context {
+                        1 => {
+                            out.text.extend_from_slice(b"xy");
+                            out.note(0, 0, 2, 2);
+                        }
+                        2 => {
+                            for (c, at) in [('a', 0u32), ('b', 2)] {
+                                scratch.pending.push(Item {
+                                    ch: c,
+                                    cls: C_ASCII,
+                                    upper: false,
+                                    rs: at,
+                                    re: at + 1,
+                                });
+                            }
+                        }
+                        _ => {}
+                    }
+                    (out, scratch)
+                };
+                let (mut o1, mut s1) = setup();
+                let (mut o2, mut s2) = setup();
+                match ascii_alnum_token(bytes, start, &mut o1, &mut s1) {
+                    None => {
+                        assert_eq!(o1.text, o2.text, "{raw:?}: declined but wrote");
+                        assert_eq!(o1.segs, o2.segs, "{raw:?}: declined but wrote");
+                        assert_eq!(s1.pending, s2.pending, "{raw:?}: declined but wrote");
+                    }
+                    Some(e1) => {
+                        fast += 1;
+                        let e2 = slow_token(bytes, start, start, &mut o2, &mut s2);
+                        assert_eq!(e1, e2, "{raw:?}: token end");
+                        for (o, s) in [(&mut o1, &mut s1), (&mut o2, &mut s2)] {
+                            flush_pending(o, &mut s.pending, &mut s.joined);
+                        }
+                        assert_eq!(
+                            String::from_utf8_lossy(&o1.text),
+                            String::from_utf8_lossy(&o2.text),
+                            "{raw:?}: text"
+                        );
+                        assert_eq!(o1.segs, o2.segs, "{raw:?}: raw offsets");
+                        assert_eq!(o1.prev_f, o2.prev_f, "{raw:?}: last char");
+                    }
+                }
+            }
+        }
+        assert!(fast > 100_000, "only {fast} tokens took the fast path");
+    }
 
     /// Every character's folded output is made of characters that fold to
     /// themselves with the same kind: per-character folding is idempotent.
