@@ -32,9 +32,14 @@ echo "posts: $(wc -l < "$work/all.jsonl"), bytes: $(wc -c < "$work/all.jsonl"), 
 ./target/release/kestrel scan --rules "$rules" "$work/all.jsonl" 2>&1 >/dev/null | head -1
 "$baseline" "$work/literals.txt" "$work/all.jsonl"
 
+# Start-up alone (rules loaded and compiled, an empty input), so the time
+# spent on posts can be told apart from the time spent compiling.
+: > "$work/empty.jsonl"
 hyperfine --warmup 2 --runs "${RUNS:-15}" --export-markdown "$work/table.md" \
   -n "kestrel scan, 1 worker" "./target/release/kestrel scan --quiet --workers 1 --rules $rules $work/all.jsonl > /dev/null" \
   -n "vectorscan+serde_json, 1 thread" "$baseline $work/literals.txt $work/all.jsonl" \
   -n "kestrel scan, 2 workers" "./target/release/kestrel scan --quiet --workers 2 --rules $rules $work/all.jsonl > /dev/null" \
-  -n "vectorscan+serde_json, 2 threads" "$baseline --threads 2 $work/literals.txt $work/all.jsonl"
+  -n "vectorscan+serde_json, 2 threads" "$baseline --threads 2 $work/literals.txt $work/all.jsonl" \
+  -n "kestrel start-up (empty input)" "./target/release/kestrel scan --quiet --workers 1 --rules $rules $work/empty.jsonl > /dev/null" \
+  -n "vectorscan start-up (empty input)" "$baseline $work/literals.txt $work/empty.jsonl"
 cat "$work/table.md"

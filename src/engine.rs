@@ -1,7 +1,9 @@
 //! The compiled matcher: a [`RuleSet`] becomes one [`Engine`].
 //!
 //! Like ripgrep's globset, every term is sorted into a strategy once, at
-//! build time, and each strategy runs once per post field:
+//! build time, and each strategy runs once per post field. globset looks
+//! whole literals up in a hash map and keeps Aho-Corasick for prefixes and
+//! suffixes; kestrel does the same with words:
 //!
 //! - folded-view literals wanted as whole words (`words`, and lists in the
 //!   folded view), the bulk of any pack, go into one word set ([`words`]):

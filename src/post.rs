@@ -187,11 +187,19 @@ impl PostSchema {
             });
         }
         let text = std::str::from_utf8(bytes).map_err(|e| BadPost::NotUtf8(e.valid_up_to()))?;
-        let mut slots: Vec<Option<&'a RawValue>> = vec![None; self.wanted.len()];
+        // The usual schema wants a few top-level members: no allocation then.
+        let mut on_stack: [Option<&'a RawValue>; 8] = [None; 8];
+        let mut on_heap = Vec::new();
+        let slots: &mut [Option<&'a RawValue>] = if self.wanted.len() <= on_stack.len() {
+            &mut on_stack[..self.wanted.len()]
+        } else {
+            on_heap.resize(self.wanted.len(), None);
+            &mut on_heap
+        };
         let mut de = serde_json::Deserializer::from_str(text);
         TopLevel {
             wanted: &self.wanted,
-            slots: &mut slots,
+            slots,
         }
         .deserialize(&mut de)
         .map_err(|e| classify(e, text))?;
