@@ -1499,6 +1499,23 @@ mod tests {
     }
 
     #[test]
+    fn one_entry_wanted_as_a_whole_word_and_as_a_substring_serves_both() {
+        // The same folded entry goes to the word set for one term and to the
+        // automaton for the other; each term sees only its own kind of hit.
+        let e = engine(
+            "rules:\n- id: whole\n  terms:\n    a: {words: [join us]}\n\
+             - id: inside\n  terms:\n    a: {substrings: [join us]}\n\
+             - id: both\n  terms:\n    a: {words: [join us]}\n    b: {substrings: [join us]}\n  condition: a and b\n",
+        );
+        assert_eq!(
+            fired(&e, "please join us today"),
+            vec!["whole", "inside", "both"]
+        );
+        assert_eq!(fired(&e, "please rejoin usually"), vec!["inside"]);
+        assert!(fired(&e, "join the us").is_empty());
+    }
+
+    #[test]
     fn substrings_match_inside_words() {
         let e = engine("rules:\n- id: r\n  terms:\n    a: {substrings: [joinus]}\n");
         assert_eq!(fired(&e, "#JoinUsNow"), vec!["r"]);
