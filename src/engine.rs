@@ -1463,14 +1463,12 @@ mod tests {
                 run >= g.min_len
             })
         };
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rng = crate::testrng::TestRng::new(0x9E37_79B9_7F4A_7C15);
         for min_len in [8usize, 9, 26] {
             let gate = RunGate::for_patterns(&["ab".repeat(min_len)[..min_len].to_string()])
                 .expect("long pattern");
             for _ in 0..3000 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
+                let seed = rng.next();
                 let len = (seed % 90) as usize;
                 // Mostly alphabet bytes, so runs of every length occur.
                 let hay: Vec<u8> = (0..len)

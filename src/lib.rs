@@ -22,3 +22,5 @@ pub mod rules;
 pub mod ruletest;
 pub mod scan;
 pub mod status;
+#[cfg(test)]
+mod testrng;

@@ -1282,18 +1282,12 @@ mod tests {
     #[test]
     fn alnum_fast_path_matches_the_general_path() {
         const ALPHABET: &[u8] = b"aabeilstAZ0134578926";
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::testrng::TestRng::new(0x2545_F491_4F6C_DD1D);
         let mut fast = 0;
         for round in 0..60_000 {
-            let len = 1 + (next() % if round % 10 == 0 { 70 } else { 12 }) as usize;
+            let len = 1 + rng.below(if round % 10 == 0 { 70 } else { 12 });
             let token: String = (0..len)
-                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize] as char)
+                .map(|_| ALPHABET[rng.below(ALPHABET.len())] as char)
                 .collect();
             for context in 0..3 {
                 let prefix = ["", "xy ", "a b "][context];

@@ -321,17 +321,12 @@ mod tests {
 
     #[test]
     fn space_mask_marks_exactly_the_spaces() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rng = crate::testrng::TestRng::new(0x9E37_79B9_7F4A_7C15);
         for len in 0..=64 {
             for _ in 0..200 {
                 let block: Vec<u8> = (0..len)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        // Spaces, their neighbours in value, high bytes, zero.
-                        [b' ', b' ', b'!', 0x1F, 0xA0, 0x00, b'a', 0xE2][(seed % 8) as usize]
-                    })
+                    // Spaces, their neighbours in value, high bytes, zero.
+                    .map(|_| [b' ', b' ', b'!', 0x1F, 0xA0, 0x00, b'a', 0xE2][rng.below(8)])
                     .collect();
                 let want = block
                     .iter()
@@ -380,17 +375,14 @@ mod tests {
         pats.dedup();
         let refs: Vec<&str> = pats.iter().map(String::as_str).collect();
         let ac = AhoCorasick::new(&refs).unwrap();
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut rng = crate::testrng::TestRng::new(0x2545_F491_4F6C_DD1D);
         for _ in 0..2000 {
             let mut hay = String::new();
             for _ in 0..12 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
                 if !hay.is_empty() {
                     hay.push(' ');
                 }
-                hay.push_str(words[(seed % words.len() as u64) as usize]);
+                hay.push_str(words[rng.below(words.len())]);
             }
             let b = hay.as_bytes();
             let mut want: Vec<(String, usize, usize)> = ac
