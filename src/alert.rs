@@ -85,20 +85,7 @@ fn format_time(t: time::OffsetDateTime) -> String {
 pub fn normalize_post_time(raw: &str) -> String {
     use time::format_description::well_known::Rfc3339;
     if let Ok(t) = time::OffsetDateTime::parse(raw, &Rfc3339) {
-        let t = t.to_offset(time::UtcOffset::UTC);
-        return if t.millisecond() == 0 {
-            format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-        } else {
-            format_time(t)
-        };
+        return utc_seconds_or_millis(t.to_offset(time::UtcOffset::UTC));
     }
     if let Ok(n) = raw.parse::<i64>() {
         let t = if n.abs() >= 100_000_000_000 {
@@ -107,13 +94,30 @@ pub fn normalize_post_time(raw: &str) -> String {
             time::OffsetDateTime::from_unix_timestamp(n)
         };
         if let Ok(t) = t {
-            return format_time(t);
+            return utc_seconds_or_millis(t);
         }
     }
     if let Some(t) = parse_us_datetime(raw) {
         return t;
     }
     raw.to_string()
+}
+
+/// RFC 3339 UTC, with milliseconds only when there are some.
+fn utc_seconds_or_millis(t: time::OffsetDateTime) -> String {
+    if t.millisecond() == 0 {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    } else {
+        format_time(t)
+    }
 }
 
 fn parse_us_datetime(raw: &str) -> Option<String> {
@@ -129,16 +133,7 @@ fn parse_us_datetime(raw: &str) -> Option<String> {
     let month = time::Month::try_from(month).ok()?;
     let date = time::Date::from_calendar_date(year, month, day).ok()?;
     let t = time::Time::from_hms(hour, minute, second).ok()?;
-    let dt = date.with_time(t).assume_utc();
-    Some(format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        dt.year(),
-        u8::from(dt.month()),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    ))
+    Some(utc_seconds_or_millis(date.with_time(t).assume_utc()))
 }
 
 /// Writes alerts (one JSON line each) for every firing of a scan.
@@ -298,10 +293,7 @@ mod tests {
             normalize_post_time("2015-01-06T22:07:00+01:00"),
             "2015-01-06T21:07:00Z"
         );
-        assert_eq!(
-            normalize_post_time("1420578420"),
-            "2015-01-06T21:07:00.000Z"
-        );
+        assert_eq!(normalize_post_time("1420578420"), "2015-01-06T21:07:00Z");
         assert_eq!(
             normalize_post_time("1420578420123"),
             "2015-01-06T21:07:00.123Z"

@@ -96,7 +96,12 @@ pub fn rule_verdict(
     let _ = writeln!(
         out,
         "  {} {} (revision {}, {}/{}, {})",
-        if fired { "FIRED" } else { "quiet" },
+        match (fired, rule.status) {
+            // Shown so an author can try a disabled rule; it never runs.
+            (true, crate::rules::Status::Disabled) => "WOULD FIRE if enabled",
+            (true, _) => "FIRED",
+            (false, _) => "quiet",
+        },
         rule.id,
         rule.revision,
         rule.category,

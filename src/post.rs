@@ -74,7 +74,7 @@ pub enum BadPost {
     /// An id that is not a string or an integer.
     #[error("invalid_id: the post id at {0} is not a string or an integer")]
     InvalidId(String),
-    /// A text field that is not a string.
+    /// A text field that is not a string, and no other field with text.
     #[error("invalid_text: the text field at {0} is not a string")]
     InvalidText(String),
     /// None of the text fields is present.
@@ -225,16 +225,22 @@ impl PostSchema {
             .as_ref()
             .and_then(find)
             .and_then(|r| scalar_text(r, false));
+        // A field that is not a string is passed over like a missing one when
+        // another field has text: the post is bad only with no text to scan.
         let mut fields = Vec::with_capacity(self.text_fields.len());
+        let mut mistyped = None;
         for (name, p) in &self.text_fields {
             match find(p) {
                 None => {}
                 Some(r) if r.get() == "null" => {}
                 Some(r) => match json_string(r) {
                     Some(s) => fields.push((name.as_str(), s)),
-                    None => return Err(BadPost::InvalidText(p.text.clone())),
+                    None => mistyped = mistyped.or(Some(p)),
                 },
             }
+        }
+        if let (true, Some(p)) = (fields.is_empty(), mistyped) {
+            return Err(BadPost::InvalidText(p.text.clone()));
         }
         if fields.is_empty() {
             let names: Vec<&str> = self.text_fields.iter().map(|(_, p)| p.as_str()).collect();
@@ -435,6 +441,20 @@ mod tests {
         let p = s.parse(br#"{"id":"a","meta":{"title":"x"}}"#).unwrap();
         assert_eq!(p.fields.len(), 1);
         assert_eq!(p.fields[0].0, "title");
+    }
+
+    #[test]
+    fn a_field_that_is_not_a_string_is_passed_over_when_another_has_text() {
+        let s = schema();
+        let p = s
+            .parse(br#"{"id":"a","text":42,"meta":{"title":"x"}}"#)
+            .unwrap();
+        assert_eq!(p.fields, vec![("title", Cow::Borrowed("x"))]);
+        // With nothing else to scan it is still a bad post, and says why.
+        let e = s
+            .parse(br#"{"id":"a","text":42,"meta":{"title":null}}"#)
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_text");
     }
 
     #[test]

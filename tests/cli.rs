@@ -288,6 +288,20 @@ rules:
     assert_eq!(rule_ids(&alerts), vec!["r.shadow"]);
     assert_eq!(alerts[0]["shadow"], true);
     assert!(stderr.contains("0 active, 1 shadow"), "{stderr}");
+
+    // explain tries the disabled rule too, and does not say it fired.
+    let mut c = kestrel();
+    c.arg("explain")
+        .arg("--rules")
+        .arg(rules.path())
+        .arg("make hijrah");
+    let stdout = String::from_utf8(run(c, "").stdout).unwrap();
+    assert!(stdout.contains("FIRED r.shadow"), "{stdout}");
+    assert!(
+        stdout.contains("WOULD FIRE if enabled r.disabled"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("FIRED r.disabled"), "{stdout}");
 }
 
 #[test]
