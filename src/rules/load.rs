@@ -447,11 +447,26 @@ impl Ctx {
         let names: Vec<String> = terms.iter().map(|t| t.name.clone()).collect();
         let lookup = |n: &str| names.iter().position(|m| m == n);
         let parse_cond = |ctx: &mut Ctx, key: &str| -> Option<(Parsed, String)> {
-            let (_, v) = fields.get(key)?;
+            let (k, v) = fields.get(key)?;
             let Some(src) = v.as_scalar() else {
                 ctx.error(file, v.mark, rid, format!("'{key}' must be a string"));
                 return None;
             };
+            if src.trim().is_empty() {
+                // An empty value has its mark where the next token starts,
+                // often the next rule: name the key instead. The usual cause
+                // is an unquoted `#a >= 2`, which YAML reads as a comment.
+                ctx.error(
+                    file,
+                    k.mark,
+                    rid,
+                    format!(
+                        "{key}: the condition is empty (a value that starts with '#' is a YAML \
+                         comment: quote it, as in {key}: '#a >= 2')"
+                    ),
+                );
+                return None;
+            }
             match condition::parse(src, &lookup) {
                 Ok(p) => Some((p, src.to_string())),
                 Err(e) => {
@@ -772,7 +787,7 @@ impl Ctx {
             View::Folded
         };
         let view_mark = view.map(|(_, m)| m);
-        let view = view.map(|(v, _)| v).unwrap_or(default_view);
+        let mut view = view.map(|(v, _)| v).unwrap_or(default_view);
         let kind = match kind_key {
             "words" | "substrings" => {
                 let entries = self.pattern_list(file, rid, name, kind_key, kv, view);
@@ -885,7 +900,18 @@ impl Ctx {
                     );
                 }
                 if view == View::Folded {
-                    self.error(file, view_mark.unwrap_or(kv.mark), rid, format!("term '{name}': indicators validate what was posted and run on the raw view only"));
+                    // Checksums and link grammars hold only on what was
+                    // posted: folding would break every address.
+                    self.warn(
+                        file,
+                        view_mark.unwrap_or(kv.mark),
+                        rid,
+                        format!(
+                            "term '{name}': indicators validate what was posted and run on the \
+                             raw view; 'view: folded' is ignored"
+                        ),
+                    );
+                    view = View::Raw;
                 }
                 TermKind::Indicator(kinds)
             }
@@ -1233,4 +1259,55 @@ pub fn hex_digest(bytes: &[u8]) -> String {
         s.push(DIGITS[(b & 15) as usize] as char);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Level;
+
+    fn problems(src: &str) -> Vec<(Level, usize, usize, String)> {
+        let list = match load_str(Path::new("r.yaml"), src) {
+            Ok(loaded) => loaded.warnings,
+            Err(e) => e.problems,
+        };
+        list.into_iter()
+            .map(|p| (p.level, p.mark.line, p.mark.col, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_second_yaml_document_is_an_error_not_ignored() {
+        let p = problems(
+            "rules:\n  - id: a\n    terms: {a: {words: [x]}}\n---\nrules:\n  - id: b\n    bogus: 1\n",
+        );
+        let errors: Vec<_> = p.iter().filter(|p| p.0 == Level::Error).collect();
+        assert_eq!(errors.len(), 1, "{p:?}");
+        assert_eq!((errors[0].1, errors[0].2), (4, 1), "{p:?}");
+        assert!(errors[0].3.contains("second YAML document"), "{p:?}");
+        // One explicit document is fine.
+        let p = problems("---\nrules:\n  - id: a\n    terms: {a: {words: [x]}}\n");
+        assert!(p.iter().all(|p| p.0 != Level::Error), "{p:?}");
+    }
+
+    #[test]
+    fn an_unquoted_hash_condition_is_reported_at_its_key_with_a_hint() {
+        let p = problems(
+            "rules:\n  - id: a\n    terms: {a: {words: [x]}}\n    condition: #a >= 2\n\n  - id: b\n    terms: {a: {words: [x]}}\n",
+        );
+        let e = p.iter().find(|p| p.0 == Level::Error).expect("an error");
+        assert_eq!((e.1, e.2), (4, 5), "{p:?}");
+        assert!(e.3.contains("quote it"), "{p:?}");
+    }
+
+    #[test]
+    fn an_indicator_asked_for_in_the_folded_view_runs_raw_with_a_warning() {
+        let src = "rules:\n  - id: a\n    terms: {w: {indicator: [btc], view: folded}}\n";
+        let loaded = load_str(Path::new("r.yaml"), src).expect("loads");
+        assert_eq!(loaded.set.rules[0].terms[0].view, View::Raw);
+        assert!(loaded
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("'view: folded' is ignored")));
+    }
 }

@@ -98,7 +98,7 @@ pub struct SyntaxError {
 pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(source);
-    parser.load(&mut builder, false).map_err(|e| SyntaxError {
+    parser.load(&mut builder, true).map_err(|e| SyntaxError {
         mark: Mark::from_marker(*e.marker()),
         message: e.info().to_string(),
     })?;
@@ -119,6 +119,7 @@ struct Builder {
     anchors: HashMap<usize, Node>,
     root: Option<Node>,
     error: Option<SyntaxError>,
+    documents: usize,
 }
 
 impl Builder {
@@ -182,6 +183,20 @@ impl MarkedEventReceiver for Builder {
                     None => return,
                 };
                 self.push_node(node, anchor);
+            }
+            Event::DocumentStart => {
+                self.documents += 1;
+                // Only the first document would be read: a second one (its
+                // rules, its unknown keys) would be ignored without a word.
+                if self.documents == 2 && self.error.is_none() {
+                    self.error = Some(SyntaxError {
+                        mark,
+                        message:
+                            "a second YAML document ('---'): a rule file holds one \
+                                  document; put these rules in the first, or in a file of their own"
+                                .into(),
+                    });
+                }
             }
             Event::Alias(id) => match self.anchors.get(&id).cloned() {
                 Some(node) => self.push_node(node, 0),
