@@ -32,7 +32,9 @@
 //!   letter whose skeleton is 2–3 ASCII letters takes them (`œ` → `oe`); an
 //!   Arabic letter maps only to a single Arabic letter (`ی` → `ي`, `ک` →
 //!   `ك`; UTS #39 would turn `ا` into `l` and `ه` into `o`); ASCII is never
-//!   remapped (the skeleton of `m` is `rn`);
+//!   remapped (the skeleton of `m` is `rn`); a capital whose skeleton is a
+//!   Latin capital takes it before case folding (Greek `Ν` → `n`, `Υ` → `y`,
+//!   where the small `ν`, `υ` look like and fold to `v`, `u`);
 //! - everything else that is not a letter or digit (space, punctuation,
 //!   symbols, emoji, controls) is a separator.
 //!

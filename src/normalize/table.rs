@@ -227,6 +227,17 @@ fn one_pass(c: char) -> Vec<char> {
     if c.is_ascii() {
         return vec![c.to_ascii_lowercase()];
     }
+    // A capital that looks like a Latin capital takes that letter before case
+    // folding can turn it into a small letter that looks like another one
+    // (Greek `Ν` is an N, its small form `ν` a v; `Η` an H, `η` an n).
+    if c.is_uppercase() {
+        let mut buf = [0u8; 4];
+        if let Some(t) = single_char(&skeleton_of(c.encode_utf8(&mut buf))) {
+            if t.is_ascii_uppercase() {
+                return vec![t.to_ascii_lowercase()];
+            }
+        }
+    }
     let decomposed: String = std::iter::once(c)
         .nfkd()
         .filter(|&d| !is_dropped(d))
