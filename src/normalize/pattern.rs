@@ -2,7 +2,8 @@
 //! words matches folded text.
 
 use regex_syntax::ast::{
-    self, parse::Parser, print::Printer, Ast, Concat, Flags, Group, GroupKind, Literal, LiteralKind,
+    self, parse::Parser, print::Printer, Ast, Concat, Flag, Flags, FlagsItem, FlagsItemKind, Group,
+    GroupKind, Literal, LiteralKind,
 };
 
 use super::table::{entry, K_SEP, K_SYM};
@@ -20,8 +21,10 @@ use super::{fold_into, FoldedText};
 /// that were not read as letters) are kept as written, and ignorable
 /// characters are dropped. A literal alone under a repetition is folded on
 /// its own; if it folds to several characters they are grouped (`ß+` →
-/// `(?:ss)+`). Character classes are not rewritten: `[A-Z]` does not match
-/// folded (lowercase) text.
+/// `(?:ss)+`). A character class that names capitals (`[A-Z]`, `\p{Lu}`)
+/// is made case-insensitive (`(?i:[A-Z])`), since folded text has none;
+/// other classes are left alone. Repeated letters collapse in folded text,
+/// so a regex that asks for a doubled letter (`sup{2}ort`) cannot match.
 // The error type is the parser's own, as the engine's API expects.
 #[allow(clippy::result_large_err)]
 pub fn fold_regex(pattern: &str) -> Result<String, ast::Error> {
@@ -77,13 +80,45 @@ fn fold_ast(node: &mut Ast, buf: &mut FoldedText) {
             let parts = fold_run(std::slice::from_ref(&l), buf);
             *node = concat_of(parts, &l);
         }
-        Ast::Empty(_)
-        | Ast::Flags(_)
-        | Ast::Dot(_)
-        | Ast::Assertion(_)
-        | Ast::ClassUnicode(_)
-        | Ast::ClassPerl(_)
-        | Ast::ClassBracketed(_) => {}
+        Ast::ClassBracketed(_) | Ast::ClassUnicode(_) => {
+            // Folded text has no capitals: a class that names some (`[A-Z]`,
+            // `\p{Lu}`) matches case-insensitively, or it could never match.
+            let mut text = String::new();
+            Printer::new()
+                .print(node, &mut text)
+                .expect("printing to a String cannot fail");
+            let names_capitals = match node {
+                Ast::ClassUnicode(_) => {
+                    let name: String = text
+                        .chars()
+                        .filter(char::is_ascii_alphanumeric)
+                        .flat_map(|c| c.to_lowercase())
+                        .collect();
+                    // `\p{Lu}` is `plu` here, `\P{Lu}` `plu` too.
+                    matches!(
+                        name.trim_start_matches('p'),
+                        "lu" | "lt" | "uppercase" | "uppercaseletter" | "titlecaseletter"
+                    )
+                }
+                _ => text.chars().any(char::is_uppercase),
+            };
+            if names_capitals {
+                let span = *node.span();
+                let class = std::mem::replace(node, Ast::empty(span));
+                *node = Ast::group(Group {
+                    span,
+                    kind: GroupKind::NonCapturing(Flags {
+                        span,
+                        items: vec![FlagsItem {
+                            span,
+                            kind: FlagsItemKind::Flag(Flag::CaseInsensitive),
+                        }],
+                    }),
+                    ast: Box::new(class),
+                });
+            }
+        }
+        Ast::Empty(_) | Ast::Flags(_) | Ast::Dot(_) | Ast::Assertion(_) | Ast::ClassPerl(_) => {}
     }
 }
 
