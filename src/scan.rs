@@ -264,6 +264,7 @@ fn read_batches(
     for (input, mut r) in readers.into_iter().enumerate() {
         let mut carry: Vec<u8> = Vec::new();
         let mut line = 1u64;
+        let mut seq_in_input = 0u64;
         let mut eof = false;
         while !eof {
             let mut buf = std::mem::take(&mut carry);
@@ -304,6 +305,12 @@ fn read_batches(
             };
             carry = buf[cut..].to_vec();
             buf.truncate(cut);
+            // A byte order mark that some editors write at the start of a
+            // file is not part of the first post.
+            if seq_in_input == 0 && buf.starts_with(b"\xEF\xBB\xBF") {
+                buf.drain(..3);
+            }
+            seq_in_input += 1;
             if buf.is_empty() {
                 continue;
             }

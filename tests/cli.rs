@@ -251,6 +251,20 @@ fn bad_lines_are_reported_with_file_and_line_and_the_run_goes_on() {
 }
 
 #[test]
+fn a_byte_order_mark_at_the_start_of_the_input_is_not_part_of_the_first_post() {
+    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let (alerts, stderr, code) = scan(
+        &rules,
+        "\u{FEFF}{\"id\": \"1\", \"text\": \"donate 10 usd\"}\n",
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("0 bad lines"), "{stderr}");
+    assert_eq!(alerts.len(), 1, "{stderr}");
+    assert_eq!(alerts[0]["source"]["line"], 1);
+}
+
+#[test]
 fn a_broken_rule_set_stops_scan_before_it_reads_a_post() {
     let rules = Rules::new(&[
         ("good.yaml", DONATION),

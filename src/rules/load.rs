@@ -394,6 +394,7 @@ impl Ctx {
 
         // Terms.
         let mut terms: Vec<Term> = Vec::new();
+        let mut broken: Vec<String> = Vec::new();
         match fields.get("terms") {
             None => self.error(file, node.mark, rid, "a rule needs 'terms'".into()),
             Some((_, v)) => match &v.value {
@@ -429,8 +430,9 @@ impl Ctx {
                             );
                             continue;
                         }
-                        if let Some(t) = self.term(file, rid, name, k.mark, tv) {
-                            terms.push(t);
+                        match self.term(file, rid, name, k.mark, tv) {
+                            Some(t) => terms.push(t),
+                            None => broken.push(name.to_string()),
                         }
                     }
                 }
@@ -443,8 +445,14 @@ impl Ctx {
             },
         }
 
-        // Conditions.
-        let names: Vec<String> = terms.iter().map(|t| t.name.clone()).collect();
+        // Conditions. A term whose definition had an error is still a name
+        // the condition may use (its error is already reported; an "unknown
+        // term" on top would send the author looking in the wrong place).
+        let names: Vec<String> = terms
+            .iter()
+            .map(|t| t.name.clone())
+            .chain(broken.iter().cloned())
+            .collect();
         let lookup = |n: &str| names.iter().position(|m| m == n);
         let parse_cond = |ctx: &mut Ctx, key: &str| -> Option<(Parsed, String)> {
             let (k, v) = fields.get(key)?;
@@ -480,6 +488,7 @@ impl Ctx {
         let unless = parse_cond(self, "unless");
         if fields.contains_key("condition") && cond.is_none()
             || fields.contains_key("unless") && unless.is_none()
+            || !broken.is_empty()
         {
             return None;
         }
@@ -1014,6 +1023,18 @@ impl Ctx {
     ) -> Vec<String> {
         let mut out = Vec::new();
         for (i, line) in text.lines().enumerate() {
+            // `#` starts a comment at the start of a line or after white
+            // space (`entry  # why it is here`); `c#` stays an entry.
+            let line = line
+                .char_indices()
+                .find(|&(j, c)| {
+                    c == '#'
+                        && line[..j]
+                            .chars()
+                            .next_back()
+                            .is_some_and(char::is_whitespace)
+                })
+                .map_or(line, |(j, _)| &line[..j]);
             let entry = line.trim();
             if entry.is_empty() || entry.starts_with('#') {
                 continue;
@@ -1298,6 +1319,41 @@ mod tests {
         let e = p.iter().find(|p| p.0 == Level::Error).expect("an error");
         assert_eq!((e.1, e.2), (4, 5), "{p:?}");
         assert!(e.3.contains("quote it"), "{p:?}");
+    }
+
+    #[test]
+    fn a_term_with_an_error_is_not_also_an_unknown_term_of_the_condition() {
+        let p = problems(
+            "rules:\n  - id: a\n    terms: {t: {regex: '(unclosed'}}\n    condition: t and u\n",
+        );
+        let errors: Vec<&str> = p
+            .iter()
+            .filter(|p| p.0 == Level::Error)
+            .map(|p| p.3.as_str())
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("unclosed group"), "{errors:?}");
+        assert!(errors[1].contains("unknown term 'u'"), "{errors:?}");
+    }
+
+    #[test]
+    fn list_comments_start_at_a_line_start_or_after_white_space() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("l.txt"),
+            "# header\nalpha  # why it is listed\nc#\n\tbravo\t# tab\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("r.yaml"),
+            "rules:\n  - id: a\n    terms: {t: {list: l.txt, view: raw}}\n",
+        )
+        .unwrap();
+        let loaded = load_dir(dir.path()).expect("loads");
+        match &loaded.set.rules[0].terms[0].kind {
+            TermKind::List { entries, .. } => assert_eq!(entries, &["alpha", "c#", "bravo"]),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
