@@ -70,15 +70,22 @@
 //! (`joooin` → `join`, `support` → `suport`, `الله` → `اله`); digits never
 //! collapse. Patterns are folded the same way, so they still match.
 //!
-//! **Split letters.** A run of three or more single-letter words is joined
-//! into one word (`j.o.i.n`, `j o i n`, `j-o-i-n` → `join`); single leet
-//! digits between ASCII letters of such a run are read as letters
-//! (`j.0.i.n` → `join`); digits at the ends of the run stay numbers. The
-//! separators between the letters may be of any length: folding turns every
-//! separator run into one space, so a rule that looked at separator length
-//! (`a..b..c` left apart, `a.b.c` joined) would join on a second folding,
-//! and folding must be idempotent. Side effect: French `il n'y a` → `il nya`
-//! (patterns fold the same way).
+//! **Split letters.** Three or more single-letter words in a row are read as
+//! a split word and joined (`j.o.i.n`, `j o i n`, `j-o-i-n` → `join`);
+//! single leet digits between ASCII letters of such a run are read as
+//! letters (`j.0.i.n` → `join`); digits at the ends of the run stay numbers.
+//! When some separators of the run have no white space (`.`, `-`, `_`,
+//! `'`, any mix) and others do, the first kind splits letters and the
+//! second words, so the words around a split word stay apart:
+//! `please j.o.i.n a group` → `please join a group`, `I j.o.i.n` →
+//! `i join`, `a.b.c d e f` → `abc def`. A stretch under three letters is not
+//! a word of its own: its letters join the single letters next to it when
+//! three or more stand together (`a.b c.d` → `abcd`, French `il n'y a` →
+//! `il nya`; patterns fold the same way), because folding turns every
+//! separator into one space and a second folding would join them: folding
+//! must be idempotent, and a word's raw span must fold back to the word.
+//! With white space only there is nothing to tell a split word from its
+//! neighbours (`j o i n a` → `joina`).
 //!
 //! Order: per-character steps, then per token: leet, collapse; then across
 //! words: split-letter join and collapse again.
@@ -573,7 +580,7 @@ fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
                     if pos - start == 1 && k == A_LEET {
                         scratch.pending.push(item);
                     } else {
-                        flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+                        flush_pending(bytes, out, &mut scratch.pending, &mut scratch.joined);
                         out.begin_word();
                         let f = out.text.len() as u32;
                         out.note(f, start as u32, pos as u32, (pos - start) as u32);
@@ -615,7 +622,7 @@ fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
             }
         }
     }
-    flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+    flush_pending(bytes, out, &mut scratch.pending, &mut scratch.joined);
 }
 
 /// Fast path for a token made only of letters (any script, each folding to
@@ -756,7 +763,7 @@ fn ascii_alnum_token(
     {
         return None;
     }
-    flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+    flush_pending(bytes, out, &mut scratch.pending, &mut scratch.joined);
     out.begin_word();
     // As `Out::emit_word`: runs of one repeated letter collapse.
     let mut prev = None;
@@ -901,7 +908,7 @@ fn slow_token(
         }
         pos += l;
     }
-    process_token(out, scratch);
+    process_token(bytes, out, scratch);
     pos
 }
 
@@ -977,7 +984,7 @@ fn ascii_word(out: &mut Out, scratch: &mut Scratch, bytes: &[u8], s: usize, e: u
         });
         return;
     }
-    flush_pending(out, &mut scratch.pending, &mut scratch.joined);
+    flush_pending(bytes, out, &mut scratch.pending, &mut scratch.joined);
     out.begin_word();
     if !repeats {
         let f = out.text.len();
@@ -1014,7 +1021,7 @@ fn ascii_word(out: &mut Out, scratch: &mut Scratch, bytes: &[u8], s: usize, e: u
 }
 
 /// Leet reading, then words out of the token's items.
-fn process_token(out: &mut Out, scratch: &mut Scratch) {
+fn process_token(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
     let Scratch {
         items,
         pending,
@@ -1033,7 +1040,7 @@ fn process_token(out: &mut Out, scratch: &mut Scratch) {
         while j < items.len() && items[j].cls != C_BREAK {
             j += 1;
         }
-        word_done(out, pending, joined, &items[i..j]);
+        word_done(bytes, out, pending, joined, &items[i..j]);
         i = j;
     }
 }
@@ -1162,7 +1169,13 @@ fn is_cashtag(rest: &[Item]) -> bool {
 
 /// A word of a token is ready: single letters wait for the split-letter
 /// decision, anything else is written (after the pending singles).
-fn word_done(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>, word: &[Item]) {
+fn word_done(
+    bytes: &[u8],
+    out: &mut Out,
+    pending: &mut Vec<Item>,
+    joined: &mut Vec<Item>,
+    word: &[Item],
+) {
     let Some(&first) = word.first() else {
         return;
     };
@@ -1177,21 +1190,21 @@ fn word_done(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>, wor
         });
         return;
     }
-    flush_pending(out, pending, joined);
+    flush_pending(bytes, out, pending, joined);
     out.emit_word(word);
 }
 
 /// Writes the pending run of single-letter / single-leet-digit words,
 /// joining what is a split word.
 #[inline]
-fn flush_pending(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>) {
+fn flush_pending(bytes: &[u8], out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>) {
     if !pending.is_empty() {
-        flush_pending_run(out, pending, joined);
+        flush_pending_run(bytes, out, pending, joined);
     }
 }
 
 #[inline(never)]
-fn flush_pending_run(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>) {
+fn flush_pending_run(bytes: &[u8], out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<Item>) {
     let p = &pending[..];
     let n = p.len();
     let mut a = 0;
@@ -1219,7 +1232,7 @@ fn flush_pending_run(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<It
             j += 1;
         }
         if !(p[i - 1].cls == C_ASCII && p[j].cls == C_ASCII) {
-            emit_split_run(out, joined, &p[seg..i]);
+            emit_split_run(bytes, out, joined, &p[seg..i]);
             for it in &p[i..j] {
                 out.emit_word(std::slice::from_ref(it));
             }
@@ -1227,7 +1240,7 @@ fn flush_pending_run(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<It
         }
         i = j;
     }
-    emit_split_run(out, joined, &p[seg..b]);
+    emit_split_run(bytes, out, joined, &p[seg..b]);
     for it in &p[b..] {
         out.emit_word(std::slice::from_ref(it));
     }
@@ -1236,27 +1249,132 @@ fn flush_pending_run(out: &mut Out, pending: &mut Vec<Item>, joined: &mut Vec<It
 
 /// A run of single letters (and leet digits between ASCII letters): joined
 /// when it holds at least 3 letters, else written word by word.
-fn emit_split_run(out: &mut Out, joined: &mut Vec<Item>, run: &[Item]) {
-    let letters = run.iter().filter(|it| is_letter(it.cls)).count();
-    if letters >= 3 {
-        joined.clear();
-        joined.extend(run.iter().map(|it| {
-            if it.cls == C_LEET {
-                Item {
-                    ch: leet_letter(it.ch),
-                    cls: C_ASCII,
-                    ..*it
-                }
-            } else {
-                *it
-            }
-        }));
-        out.emit_word(joined);
-    } else {
+/// Writes a run of single letters (and leet digits between ASCII letters),
+/// joining what is a split word. When the letters are split by white space
+/// only, or all the same way (`j.o.i.n`, `j o i n`, `j . o . i . n`), the
+/// run is one word. When some separators have no white space (`.`, `-`,
+/// `_`, `'`, any mix of them) and others do, the first kind splits letters
+/// and the second words: `please j.o.i.n a group` → `join a`, `I j.o.i.n` →
+/// `i join`, `j.o-i_n, a` → `join a`. A stretch of three letters or more
+/// becomes a word; the letters of shorter stretches join when three or more
+/// stand together (`a.b.c d e f` → `abc def`), since folding the result
+/// again (every separator one space) would join them: folding must be
+/// idempotent, and a word's raw span must fold back to that word.
+fn emit_split_run(bytes: &[u8], out: &mut Out, joined: &mut Vec<Item>, run: &[Item]) {
+    let n = run.len();
+    let letters = |part: &[Item]| part.iter().filter(|it| is_letter(it.cls)).count();
+    if letters(run) < 3 {
         for it in run {
             out.emit_word(std::slice::from_ref(it));
         }
+        return;
     }
+    // The separator before item k; items of one raw character (`℅` → `c o`)
+    // have none between them.
+    let sep = |k: usize| sep_info(bytes, run[k - 1].re as usize, run[k].rs as usize);
+    let tight = (1..n).any(|k| !sep(k).spaced);
+    let spaced = (1..n).any(|k| sep(k).spaced);
+    if !(tight && spaced) {
+        emit_joined(out, joined, run);
+        return;
+    }
+    // Stretches between spaced separators. One of three letters or more (not
+    // one letter repeated, which collapses to one) is a word.
+    let mut stretches: Vec<(usize, usize, bool)> = Vec::new(); // (from, to, is a word)
+    let mut from = 0;
+    for k in 1..=n {
+        if k == n || sep(k).spaced {
+            let part = &run[from..k];
+            let mut ls = part.iter().filter(|it| is_letter(it.cls)).map(|it| it.ch);
+            let first_letter = ls.next();
+            let word = letters(part) >= 3 && ls.any(|c| Some(c) != first_letter);
+            stretches.push((from, k, word));
+            from = k;
+        }
+    }
+    let mut i = 0;
+    while i < stretches.len() {
+        let (a, b, word) = stretches[i];
+        if word {
+            emit_trimmed(out, joined, &run[a..b]);
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < stretches.len() && !stretches[j].2 {
+            j += 1;
+        }
+        let (a, b) = (stretches[i].0, stretches[j - 1].1);
+        if letters(&run[a..b]) >= 3 {
+            emit_trimmed(out, joined, &run[a..b]);
+        } else {
+            for it in &run[a..b] {
+                out.emit_word(std::slice::from_ref(it));
+            }
+        }
+        i = j;
+    }
+}
+
+/// Writes `part` as one word, except leet digits at its ends, which stay
+/// numbers (as at the ends of a whole run: see `flush_pending_run`).
+fn emit_trimmed(out: &mut Out, joined: &mut Vec<Item>, part: &[Item]) {
+    let a = part
+        .iter()
+        .position(|it| it.cls != C_LEET)
+        .unwrap_or(part.len());
+    let b = part
+        .iter()
+        .rposition(|it| it.cls != C_LEET)
+        .map_or(a, |i| i + 1);
+    for it in &part[..a] {
+        out.emit_word(std::slice::from_ref(it));
+    }
+    if a < b {
+        emit_joined(out, joined, &part[a..b]);
+    }
+    for it in &part[b..] {
+        out.emit_word(std::slice::from_ref(it));
+    }
+}
+
+/// A separator between two single letters: whether it holds white space
+/// (ignorables such as a zero-width space do not count either way).
+struct Sep {
+    spaced: bool,
+}
+
+/// The separator `bytes[lo..hi]` (empty when `hi <= lo`).
+fn sep_info(bytes: &[u8], lo: usize, hi: usize) -> Sep {
+    let mut spaced = false;
+    let mut i = lo;
+    while i < hi {
+        let (c, l) = if bytes[i] < 0x80 {
+            (bytes[i] as char, 1)
+        } else {
+            decode(bytes, i)
+        };
+        spaced |= c.is_whitespace();
+        i += l;
+    }
+    Sep { spaced }
+}
+
+/// Writes `run` as one word, reading its leet digits as letters.
+fn emit_joined(out: &mut Out, joined: &mut Vec<Item>, run: &[Item]) {
+    joined.clear();
+    joined.extend(run.iter().map(|it| {
+        if it.cls == C_LEET {
+            Item {
+                ch: leet_letter(it.ch),
+                cls: C_ASCII,
+                ..*it
+            }
+        } else {
+            *it
+        }
+    }));
+    out.emit_word(joined);
 }
 
 /// Convenience: the folded text alone (same result as [`fold_into`]).
@@ -1336,7 +1454,7 @@ mod tests {
                         let e2 = slow_token(bytes, start, start, &mut o2, &mut s2);
                         assert_eq!(e1, e2, "{raw:?}: token end");
                         for (o, s) in [(&mut o1, &mut s1), (&mut o2, &mut s2)] {
-                            flush_pending(o, &mut s.pending, &mut s.joined);
+                            flush_pending(bytes, o, &mut s.pending, &mut s.joined);
                         }
                         assert_eq!(
                             String::from_utf8_lossy(&o1.text),
