@@ -765,15 +765,25 @@ fn ascii_alnum_token(
     }
     flush_pending(bytes, out, &mut scratch.pending, &mut scratch.joined);
     out.begin_word();
-    // As `Out::emit_word`: runs of one repeated letter collapse.
+    // As `Out::emit_word`: runs of one repeated letter collapse. Every byte
+    // written came from one raw byte, so a stretch of raw offsets is noted
+    // only where one starts (as `ascii_word` does).
     let mut prev = None;
+    let mut need_note = true;
     for k in 0..n {
         let p = (start + k) as u32;
         let letter = cls[k] == C_ASCII;
         if letter && prev == Some(ch[k]) {
             out.extend_prev(p + 1);
+            need_note = true;
         } else {
-            out.push_char(ch[k] as char, p, p + 1);
+            let f = out.text.len() as u32;
+            if need_note {
+                out.note(f, p, p + 1, 1);
+                need_note = false;
+            }
+            out.text.push(ch[k]);
+            out.prev_f = f;
             prev = letter.then_some(ch[k]);
         }
     }
