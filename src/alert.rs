@@ -67,16 +67,7 @@ pub fn now_rfc3339() -> String {
 
 fn format_time(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    format!("{}.{:03}Z", date_and_time(t, 'T'), t.millisecond())
 }
 
 /// Normalises a post's time to RFC 3339 UTC where its form is known (RFC 3339,
@@ -106,18 +97,23 @@ pub fn normalize_post_time(raw: &str) -> String {
 /// RFC 3339 UTC, with milliseconds only when there are some.
 fn utc_seconds_or_millis(t: time::OffsetDateTime) -> String {
     if t.millisecond() == 0 {
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )
+        format!("{}Z", date_and_time(t, 'T'))
     } else {
         format_time(t)
     }
+}
+
+/// `YYYY-MM-DD`, `sep`, `HH:MM:SS` of `t` as it is (no zone).
+pub(crate) fn date_and_time(t: time::OffsetDateTime, sep: char) -> String {
+    format!(
+        "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 fn parse_us_datetime(raw: &str) -> Option<String> {

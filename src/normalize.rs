@@ -425,6 +425,31 @@ impl Out {
         }
     }
 
+    /// Writes ASCII chars that came one each from the raw bytes from
+    /// `start` on, as `(char, is a letter)`, collapsing runs of one repeated
+    /// letter. Raw offsets are noted once per stretch, not per byte.
+    #[inline]
+    fn push_ascii_collapsing(&mut self, start: usize, chars: impl Iterator<Item = (u8, bool)>) {
+        let mut prev = None;
+        let mut need_note = true;
+        for (i, (c, letter)) in chars.enumerate() {
+            let p = (start + i) as u32;
+            if letter && prev == Some(c) {
+                self.extend_prev(p + 1);
+                need_note = true;
+            } else {
+                let f = self.text.len() as u32;
+                if need_note {
+                    self.note(f, p, p + 1, 1);
+                    need_note = false;
+                }
+                self.text.push(c);
+                self.prev_f = f;
+                prev = letter.then_some(c);
+            }
+        }
+    }
+
     /// Writes a word, collapsing runs of one repeated letter.
     fn emit_word(&mut self, items: &[Item]) {
         if items.is_empty() {
@@ -765,28 +790,7 @@ fn ascii_alnum_token(
     }
     flush_pending(bytes, out, &mut scratch.pending, &mut scratch.joined);
     out.begin_word();
-    // As `Out::emit_word`: runs of one repeated letter collapse. Every byte
-    // written came from one raw byte, so a stretch of raw offsets is noted
-    // only where one starts (as `ascii_word` does).
-    let mut prev = None;
-    let mut need_note = true;
-    for k in 0..n {
-        let p = (start + k) as u32;
-        let letter = cls[k] == C_ASCII;
-        if letter && prev == Some(ch[k]) {
-            out.extend_prev(p + 1);
-            need_note = true;
-        } else {
-            let f = out.text.len() as u32;
-            if need_note {
-                out.note(f, p, p + 1, 1);
-                need_note = false;
-            }
-            out.text.push(ch[k]);
-            out.prev_f = f;
-            prev = letter.then_some(ch[k]);
-        }
-    }
+    out.push_ascii_collapsing(start, (0..n).map(|k| (ch[k], cls[k] == C_ASCII)));
     Some(end)
 }
 
@@ -1009,25 +1013,7 @@ fn ascii_word(out: &mut Out, scratch: &mut Scratch, bytes: &[u8], s: usize, e: u
         }
         return;
     }
-    let mut need_note = true;
-    let mut prev = 0u8;
-    for (i, &b) in w.iter().enumerate() {
-        let l = b | 0x20;
-        let p = (s + i) as u32;
-        if l == prev {
-            out.extend_prev(p + 1);
-            need_note = true;
-        } else {
-            let f = out.text.len() as u32;
-            if need_note {
-                out.note(f, p, p + 1, 1);
-                need_note = false;
-            }
-            out.text.push(l);
-            out.prev_f = f;
-            prev = l;
-        }
-    }
+    out.push_ascii_collapsing(s, w.iter().map(|&b| (b | 0x20, true)));
 }
 
 /// Leet reading, then words out of the token's items.

@@ -41,17 +41,7 @@ fn url_param(s: &str) -> String {
 
 fn time_of(unix: f64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix as i64)
-        .map(|t| {
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-        })
+        .map(|t| format!("{} UTC", crate::alert::date_and_time(t, ' ')))
         .unwrap_or_else(|_| "-".into())
 }
 
