@@ -816,9 +816,19 @@ impl Ctx {
                         format!("term '{name}': 'regex' is empty"),
                     );
                 }
-                for p in &pats {
+                // Each pattern's own place: in a list, its element.
+                let marks: Vec<Mark> = match &kv.value {
+                    Value::Seq(items) => items
+                        .iter()
+                        .filter(|i| i.as_scalar().is_some() && !i.is_null())
+                        .map(|i| i.mark)
+                        .collect(),
+                    _ => vec![kv.mark],
+                };
+                for (i, p) in pats.iter().enumerate() {
                     if let Err(msg) = check_regex(p, view) {
-                        self.error(file, kv.mark, rid, format!("term '{name}': {msg}"));
+                        let mark = marks.get(i).copied().unwrap_or(kv.mark);
+                        self.error(file, mark, rid, format!("term '{name}': {msg}"));
                     }
                 }
                 TermKind::Regex(pats)
@@ -1334,6 +1344,13 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("unclosed group"), "{errors:?}");
         assert!(errors[1].contains("unknown term 'u'"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_bad_regex_in_a_list_is_placed_at_its_element() {
+        let p = problems("rules:\n  - id: a\n    terms: {t: {regex: ['ok', '(bad']}}\n");
+        let e = p.iter().find(|p| p.0 == Level::Error).expect("an error");
+        assert_eq!((e.1, e.2), (3, 31), "{p:?}");
     }
 
     #[test]
