@@ -258,11 +258,8 @@ impl ClientContext for ConsumerCtx {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        if client::is_fatal(&error) {
-            self.shared
-                .set_fatal(PipelineError::FatalConsumer(reason.to_string()));
-        } else {
-            tracing::warn!(client = "consumer", error = %error, "{reason}");
+        if let Some(r) = client::fatal_reason("consumer", &error, reason) {
+            self.shared.set_fatal(PipelineError::FatalConsumer(r));
         }
     }
 
@@ -356,11 +353,8 @@ impl ClientContext for ProducerCtx {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        if client::is_fatal(&error) {
-            self.shared
-                .set_fatal(PipelineError::FatalProducer(reason.to_string()));
-        } else {
-            tracing::warn!(client = "producer", error = %error, "{reason}");
+        if let Some(r) = client::fatal_reason("producer", &error, reason) {
+            self.shared.set_fatal(PipelineError::FatalProducer(r));
         }
     }
 }
@@ -444,41 +438,28 @@ fn send(
         BaseRecord::with_opaque_to(topic, delivery).headers(headers);
     record.key = key;
     record.payload = value;
-    loop {
-        match producer.send(record) {
-            Ok(()) => return,
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                if shared.abandon.load(Ordering::Acquire) {
-                    return;
-                }
-                record = r;
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            Err((e, r)) => {
-                // Refused before it reached the queue: same path as a failed
-                // delivery.
-                tracing::warn!(error = %e, topic, "the producer refused a record; sending again after a backoff");
-                shared
-                    .counters
-                    .delivery_retries
-                    .fetch_add(1, Ordering::Relaxed);
-                let delivery = r.delivery_opaque;
-                let due = Instant::now() + backoff(delivery.attempt);
-                let _ = shared.retry_tx.send(Retry {
-                    topic: topic.to_string(),
-                    key: key.map(<[u8]>::to_vec),
-                    value: value.map(<[u8]>::to_vec),
-                    headers: r.headers.unwrap_or_default(),
-                    delivery: Box::new(Delivery {
-                        ack: delivery.ack.clone(),
-                        kind: delivery.kind,
-                        attempt: delivery.attempt + 1,
-                    }),
-                    due,
-                });
-                return;
-            }
-        }
+    if let client::Sent::Refused(e, r) = client::send_waiting(producer, record, &shared.abandon) {
+        // Refused before it reached the queue: same path as a failed
+        // delivery.
+        tracing::warn!(error = %e, topic, "the producer refused a record; sending again after a backoff");
+        shared
+            .counters
+            .delivery_retries
+            .fetch_add(1, Ordering::Relaxed);
+        let delivery = r.delivery_opaque;
+        let due = Instant::now() + backoff(delivery.attempt);
+        let _ = shared.retry_tx.send(Retry {
+            topic: topic.to_string(),
+            key: key.map(<[u8]>::to_vec),
+            value: value.map(<[u8]>::to_vec),
+            headers: r.headers.unwrap_or_default(),
+            delivery: Box::new(Delivery {
+                ack: delivery.ack.clone(),
+                kind: delivery.kind,
+                attempt: delivery.attempt + 1,
+            }),
+            due,
+        });
     }
 }
 

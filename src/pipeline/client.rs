@@ -1,11 +1,15 @@
 //! librdkafka client settings: kestrel's defaults, the user's pass-through
 //! properties, and the few settings the delivery promises depend on.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::client::Client;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::util::IntoOpaque;
 use rdkafka::ClientContext;
 
 use crate::config::{Config, Delivery};
@@ -139,6 +143,50 @@ pub fn check_topics<C: ClientContext>(
         }
     }
     Ok(())
+}
+
+/// A client's error callback: an error the client recovers from is logged
+/// and gives `None`; a fatal one (the client can never be used again) gives
+/// its reason, for the pipeline to stop on.
+pub fn fatal_reason(role: &'static str, error: &KafkaError, reason: &str) -> Option<String> {
+    if is_fatal(error) {
+        return Some(reason.to_string());
+    }
+    tracing::warn!(client = role, error = %error, "{reason}");
+    None
+}
+
+/// What became of a record handed to [`send_waiting`].
+pub enum Sent<'a, D: IntoOpaque> {
+    /// In the producer's queue.
+    Queued,
+    /// Dropped while waiting for room: the pipeline is being abandoned.
+    Abandoned,
+    /// Refused before it reached the queue; the record comes back.
+    Refused(KafkaError, BaseRecord<'a, [u8], [u8], D>),
+}
+
+/// Sends a record, waiting while the producer's queue is full (which is how
+/// a slow broker slows the workers, and through them the consumer), unless
+/// `abandon` is set.
+pub fn send_waiting<'a, C: ProducerContext + 'static>(
+    producer: &ThreadedProducer<C>,
+    mut record: BaseRecord<'a, [u8], [u8], C::DeliveryOpaque>,
+    abandon: &AtomicBool,
+) -> Sent<'a, C::DeliveryOpaque> {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Sent::Queued,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                if abandon.load(Ordering::Acquire) {
+                    return Sent::Abandoned;
+                }
+                record = r;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err((e, r)) => return Sent::Refused(e, r),
+        }
+    }
 }
 
 /// Whether an error means the producer can never be used again.

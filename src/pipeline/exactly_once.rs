@@ -106,20 +106,12 @@ impl BatchSink for Sink {
             BaseRecord::with_opaque_to(r.topic, ()).headers(r.headers);
         record.key = r.key;
         record.payload = r.value;
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), rec)) => {
-                    if self.abandon.load(Ordering::Acquire) {
-                        return;
-                    }
-                    record = rec;
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                Err((e, _)) => {
-                    *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                    return;
-                }
+        match client::send_waiting(&self.producer, record, &self.abandon) {
+            client::Sent::Queued => {}
+            client::Sent::Abandoned => return,
+            client::Sent::Refused(e, _) => {
+                *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                return;
             }
         }
         match r.kind {
