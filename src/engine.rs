@@ -475,7 +475,10 @@ impl Engine {
         }
         let literal_count = b.folded.patterns.len() + b.raw.patterns.len();
         let (folded_words, folded) = if options.word_set {
-            b.folded.split_words()
+            // Entries wanted as whole words go to the word set, the rest to
+            // the automaton.
+            b.folded
+                .split(|pattern, t| t.whole_word && words::accepts(pattern))
         } else {
             (LiteralBuilder::default(), b.folded)
         };
@@ -486,7 +489,13 @@ impl Engine {
             folded_words: folded_words.build_words(),
             folded: folded.build()?,
             raw: {
-                let (gated, rest) = b.raw.split_gated();
+                // Long alphanumeric entries (wallet addresses and other
+                // identifiers from lists), which a run-length gate keeps out
+                // of most posts, apart from the rest, which would defeat it.
+                let (gated, rest) = b.raw.split(|pattern, _| {
+                    pattern.len() >= GATE_MIN_LEN
+                        && pattern.bytes().all(|b| b.is_ascii_alphanumeric())
+                });
                 gated.build()?.into_iter().chain(rest.build()?).collect()
             },
             folded_regex: b.folded_regex.build()?,
@@ -605,34 +614,34 @@ impl Engine {
             if self.folded_fields & bit != 0 {
                 let folded = &s.folded[fi];
                 let ftext = folded.as_str();
+                // A folded-view literal matched [fs, fe): a hit for each term
+                // that owns it and sees this field (whole words only at word
+                // edges; the word set finds no others).
+                let mut push = |targets: &[Target], fs: usize, fe: usize| {
+                    let mut bounded = None;
+                    for t in targets {
+                        if self.terms[t.term as usize].fields & bit == 0 {
+                            continue;
+                        }
+                        if t.whole_word
+                            && !*bounded.get_or_insert_with(|| folded_bounded(ftext, fs, fe))
+                        {
+                            continue;
+                        }
+                        let (rs, re) = folded.raw_span(fs, fe);
+                        s.sink.push(t.term, fi16, rs, re, (fs, fe));
+                    }
+                };
                 if let Some(g) = &self.folded_words {
                     g.set.for_each_match(ftext.as_bytes(), |pid, fs, fe| {
                         let (a, b) = g.ranges[pid];
-                        for t in &g.targets[a as usize..b as usize] {
-                            if self.terms[t.term as usize].fields & bit == 0 {
-                                continue;
-                            }
-                            let (rs, re) = folded.raw_span(fs, fe);
-                            s.sink.push(t.term, fi16, rs, re, (fs, fe));
-                        }
+                        push(&g.targets[a as usize..b as usize], fs, fe);
                     });
                 }
                 if let Some(g) = self.folded.as_ref().filter(|g| g.admits(ftext.as_bytes())) {
                     g.ac.for_each_match(ftext.as_bytes(), |pid, fs, fe| {
                         let (a, b) = g.ranges[pid];
-                        let mut bounded = None;
-                        for t in &g.targets[a as usize..b as usize] {
-                            if self.terms[t.term as usize].fields & bit == 0 {
-                                continue;
-                            }
-                            if t.whole_word
-                                && !*bounded.get_or_insert_with(|| folded_bounded(ftext, fs, fe))
-                            {
-                                continue;
-                            }
-                            let (rs, re) = folded.raw_span(fs, fe);
-                            s.sink.push(t.term, fi16, rs, re, (fs, fe));
-                        }
+                        push(&g.targets[a as usize..b as usize], fs, fe);
                     });
                 }
                 if let Some(g) = &self.folded_regex {
@@ -1028,40 +1037,23 @@ struct LiteralBuilder {
 }
 
 impl LiteralBuilder {
-    /// Splits a folded-view builder in two: the entries wanted as whole words
-    /// (for the word matcher) and the rest (for the automaton). An entry
-    /// wanted both ways goes to both, each with its own targets.
-    fn split_words(self) -> (LiteralBuilder, LiteralBuilder) {
-        let mut words = LiteralBuilder::default();
+    /// Splits a builder in two by entry and target: those `left` picks and
+    /// the rest. An entry picked for some targets and not others goes to
+    /// both, each with its own targets.
+    fn split(self, left: impl Fn(&str, &Target) -> bool) -> (LiteralBuilder, LiteralBuilder) {
+        let mut picked = LiteralBuilder::default();
         let mut rest = LiteralBuilder::default();
         for (pattern, targets) in self.patterns.into_iter().zip(self.targets) {
-            let whole = words::accepts(&pattern);
             for t in targets {
-                if whole && t.whole_word {
-                    words.add(pattern.clone(), t);
+                let to = if left(&pattern, &t) {
+                    &mut picked
                 } else {
-                    rest.add(pattern.clone(), t);
-                }
-            }
-        }
-        (words, rest)
-    }
-
-    /// Splits a raw-view builder in two: long alphanumeric entries (wallet
-    /// addresses and other identifiers from lists), which a run-length gate
-    /// keeps out of most posts, and the rest, which would defeat the gate.
-    fn split_gated(self) -> (LiteralBuilder, LiteralBuilder) {
-        let mut gated = LiteralBuilder::default();
-        let mut rest = LiteralBuilder::default();
-        for (pattern, targets) in self.patterns.into_iter().zip(self.targets) {
-            let long =
-                pattern.len() >= GATE_MIN_LEN && pattern.bytes().all(|b| b.is_ascii_alphanumeric());
-            let to = if long { &mut gated } else { &mut rest };
-            for t in targets {
+                    &mut rest
+                };
                 to.add(pattern.clone(), t);
             }
         }
-        (gated, rest)
+        (picked, rest)
     }
 
     fn build_words(self) -> Option<WordGroup> {

@@ -2,10 +2,11 @@
 //!
 //! Folded text is words separated by single spaces, and a whole-word match
 //! must start and end at a space or an edge of the text. So a pattern can
-//! only start where a word starts, and its first word must be exactly that
-//! word. The matcher walks the words of the text, looks each one up in a hash
-//! table of the patterns' first words, and compares the rest of a candidate
-//! pattern byte for byte. One probe per word replaces one automaton step per
+//! only start where a word starts, and its first words must be exactly those
+//! of the text there. The matcher walks the words of the text and looks up
+//! each word, and each pair of neighbouring words, in a hash table keyed by
+//! the one-word patterns and by the first two words of the longer ones; it
+//! compares the rest of a candidate pattern byte for byte. One probe per word replaces one automaton step per
 //! byte, and the table stays small enough for the CPU caches however many
 //! patterns a pack holds; an Aho-Corasick DFA over thousands of folded
 //! phrases does not.
