@@ -76,7 +76,7 @@ fn format_time(t: time::OffsetDateTime) -> String {
 pub fn normalize_post_time(raw: &str) -> String {
     use time::format_description::well_known::Rfc3339;
     if let Ok(t) = time::OffsetDateTime::parse(raw, &Rfc3339) {
-        return utc_seconds_or_millis(t.to_offset(time::UtcOffset::UTC));
+        return utc_seconds_or_millis(t);
     }
     if let Ok(n) = raw.parse::<i64>() {
         let t = if n.abs() >= 100_000_000_000 {
@@ -96,6 +96,7 @@ pub fn normalize_post_time(raw: &str) -> String {
 
 /// RFC 3339 UTC, with milliseconds only when there are some.
 fn utc_seconds_or_millis(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
     if t.millisecond() == 0 {
         format!("{}Z", date_and_time(t, 'T'))
     } else {

@@ -1243,8 +1243,6 @@ fn flush_pending_run(bytes: &[u8], out: &mut Out, pending: &mut Vec<Item>, joine
     pending.clear();
 }
 
-/// A run of single letters (and leet digits between ASCII letters): joined
-/// when it holds at least 3 letters, else written word by word.
 /// Writes a run of single letters (and leet digits between ASCII letters),
 /// joining what is a split word. When the letters are split by white space
 /// only, or all the same way (`j.o.i.n`, `j o i n`, `j . o . i . n`), the
@@ -1265,12 +1263,15 @@ fn emit_split_run(bytes: &[u8], out: &mut Out, joined: &mut Vec<Item>, run: &[It
         }
         return;
     }
-    // The separator before item k; items of one raw character (`℅` → `c o`)
-    // have none between them.
-    let sep = |k: usize| sep_info(bytes, run[k - 1].re as usize, run[k].rs as usize);
-    let tight = (1..n).any(|k| !sep(k).spaced);
-    let spaced = (1..n).any(|k| sep(k).spaced);
-    if !(tight && spaced) {
+    // spaced[k]: the separator before item k holds white space (items of
+    // one raw character, `℅` → `c o`, have no separator between them).
+    let spaced: Vec<bool> = (0..n)
+        .map(|k| {
+            let (lo, hi) = (run[k.max(1) - 1].re as usize, run[k].rs as usize);
+            k > 0 && lo < hi && holds_white_space(&bytes[lo..hi])
+        })
+        .collect();
+    if spaced[1..].iter().all(|&x| x) || !spaced[1..].iter().any(|&x| x) {
         emit_joined(out, joined, run);
         return;
     }
@@ -1279,7 +1280,7 @@ fn emit_split_run(bytes: &[u8], out: &mut Out, joined: &mut Vec<Item>, run: &[It
     let mut stretches: Vec<(usize, usize, bool)> = Vec::new(); // (from, to, is a word)
     let mut from = 0;
     for k in 1..=n {
-        if k == n || sep(k).spaced {
+        if k == n || spaced[k] {
             let part = &run[from..k];
             let mut ls = part.iter().filter(|it| is_letter(it.cls)).map(|it| it.ch);
             let first_letter = ls.next();
@@ -1334,26 +1335,21 @@ fn emit_trimmed(out: &mut Out, joined: &mut Vec<Item>, part: &[Item]) {
     }
 }
 
-/// A separator between two single letters: whether it holds white space
-/// (ignorables such as a zero-width space do not count either way).
-struct Sep {
-    spaced: bool,
-}
-
-/// The separator `bytes[lo..hi]` (empty when `hi <= lo`).
-fn sep_info(bytes: &[u8], lo: usize, hi: usize) -> Sep {
-    let mut spaced = false;
-    let mut i = lo;
-    while i < hi {
-        let (c, l) = if bytes[i] < 0x80 {
-            (bytes[i] as char, 1)
+/// Whether a separator holds white space (of any script).
+fn holds_white_space(sep: &[u8]) -> bool {
+    let mut i = 0;
+    while i < sep.len() {
+        let (c, l) = if sep[i] < 0x80 {
+            (sep[i] as char, 1)
         } else {
-            decode(bytes, i)
+            decode(sep, i)
         };
-        spaced |= c.is_whitespace();
+        if c.is_whitespace() {
+            return true;
+        }
         i += l;
     }
-    Sep { spaced }
+    false
 }
 
 /// Writes `run` as one word, reading its leet digits as letters.

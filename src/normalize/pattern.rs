@@ -2,8 +2,8 @@
 //! words matches folded text.
 
 use regex_syntax::ast::{
-    self, parse::Parser, print::Printer, Ast, Concat, Flag, Flags, FlagsItem, FlagsItemKind, Group,
-    GroupKind, Literal, LiteralKind,
+    self, parse::Parser, print::Printer, Ast, ClassUnicodeKind, Concat, Flag, Flags, FlagsItem,
+    FlagsItemKind, Group, GroupKind, Literal, LiteralKind,
 };
 
 use super::table::{entry, K_SEP, K_SYM};
@@ -83,24 +83,28 @@ fn fold_ast(node: &mut Ast, buf: &mut FoldedText) {
         Ast::ClassBracketed(_) | Ast::ClassUnicode(_) => {
             // Folded text has no capitals: a class that names some (`[A-Z]`,
             // `\p{Lu}`) matches case-insensitively, or it could never match.
-            let mut text = String::new();
-            Printer::new()
-                .print(node, &mut text)
-                .expect("printing to a String cannot fail");
-            let names_capitals = match node {
-                Ast::ClassUnicode(_) => {
-                    let name: String = text
-                        .chars()
-                        .filter(char::is_ascii_alphanumeric)
-                        .flat_map(|c| c.to_lowercase())
-                        .collect();
-                    // `\p{Lu}` is `plu` here, `\P{Lu}` `plu` too.
-                    matches!(
-                        name.trim_start_matches('p'),
-                        "lu" | "lt" | "uppercase" | "uppercaseletter" | "titlecaseletter"
-                    )
+            let names_capitals = match &*node {
+                Ast::ClassUnicode(c) => match &c.kind {
+                    ClassUnicodeKind::Named(name) => {
+                        let name: String = name
+                            .chars()
+                            .filter(char::is_ascii_alphanumeric)
+                            .flat_map(|c| c.to_lowercase())
+                            .collect();
+                        matches!(
+                            name.as_str(),
+                            "lu" | "lt" | "uppercase" | "uppercaseletter" | "titlecaseletter"
+                        )
+                    }
+                    _ => false,
+                },
+                _ => {
+                    let mut text = String::new();
+                    Printer::new()
+                        .print(node, &mut text)
+                        .expect("printing to a String cannot fail");
+                    text.chars().any(char::is_uppercase)
                 }
-                _ => text.chars().any(char::is_uppercase),
             };
             if names_capitals {
                 let span = *node.span();

@@ -634,6 +634,19 @@ impl Ctx {
         rid: Option<&str>,
         kv: Option<&(&Node, &Node)>,
     ) -> Vec<String> {
+        self.placed_string_list(file, rid, kv)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect()
+    }
+
+    /// A string or a list of strings, each with where it is written.
+    fn placed_string_list(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        kv: Option<&(&Node, &Node)>,
+    ) -> Vec<(String, Mark)> {
         let Some((k, v)) = kv else { return Vec::new() };
         let key = k.as_scalar().unwrap_or("value");
         match &v.value {
@@ -641,7 +654,7 @@ impl Ctx {
                 let mut out = Vec::new();
                 for item in items {
                     match item.as_scalar() {
-                        Some(s) if !item.is_null() => out.push(s.to_string()),
+                        Some(s) if !item.is_null() => out.push((s.to_string(), item.mark)),
                         _ => self.error(
                             file,
                             item.mark,
@@ -655,7 +668,7 @@ impl Ctx {
                 }
                 out
             }
-            Value::Scalar(s, _) if !v.is_null() => vec![s.clone()],
+            Value::Scalar(s, _) if !v.is_null() => vec![(s.clone(), v.mark)],
             _ => {
                 self.error(
                     file,
@@ -807,8 +820,9 @@ impl Ctx {
                 }
             }
             "regex" => {
-                let pats = self.string_list(file, rid, Some(&(kv, kv)));
-                if pats.is_empty() {
+                // Each pattern with its own place: in a list, its element.
+                let placed = self.placed_string_list(file, rid, Some(&(kv, kv)));
+                if placed.is_empty() {
                     self.error(
                         file,
                         kv.mark,
@@ -816,21 +830,12 @@ impl Ctx {
                         format!("term '{name}': 'regex' is empty"),
                     );
                 }
-                // Each pattern's own place: in a list, its element.
-                let marks: Vec<Mark> = match &kv.value {
-                    Value::Seq(items) => items
-                        .iter()
-                        .filter(|i| i.as_scalar().is_some() && !i.is_null())
-                        .map(|i| i.mark)
-                        .collect(),
-                    _ => vec![kv.mark],
-                };
-                for (i, p) in pats.iter().enumerate() {
+                for (p, mark) in &placed {
                     if let Err(msg) = check_regex(p, view) {
-                        let mark = marks.get(i).copied().unwrap_or(kv.mark);
-                        self.error(file, mark, rid, format!("term '{name}': {msg}"));
+                        self.error(file, *mark, rid, format!("term '{name}': {msg}"));
                     }
                 }
+                let pats: Vec<String> = placed.into_iter().map(|(p, _)| p).collect();
                 TermKind::Regex(pats)
             }
             "list" => {
