@@ -194,6 +194,14 @@ fn committed(c: &BaseConsumer, topic: &str, partitions: i32) -> Result<i64, Load
         .sum())
 }
 
+/// Prints the peak resident set of `kestrel run` during one phase.
+fn print_peak_rss(pid: u32, phase: &str) {
+    let rss = peak_rss_kib(pid).map_or("unknown".to_string(), |k| {
+        format!("{:.1} MB", k as f64 / 1024.0)
+    });
+    println!("kestrel run peak RSS ({phase}): {rss}");
+}
+
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines()
@@ -335,14 +343,7 @@ pub fn run(args: LoadArgs) -> Result<(), LoadError> {
         "kestrel run: {total} posts committed; steady window {end:.2} s = {kestrel_rate:.0} posts/s ({:.0}% of the plain consumer)",
         100.0 * kestrel_rate / plain_rate
     );
-    let rss = peak_rss_kib(pid);
-    println!(
-        "kestrel run peak RSS (throughput phase): {}",
-        rss.map_or("unknown".to_string(), |k| format!(
-            "{:.1} MB",
-            k as f64 / 1024.0
-        ))
-    );
+    print_peak_rss(pid, "throughput phase");
     stop(&mut child, &log1);
 
     // 4. Latency at a fixed rate.
@@ -475,14 +476,7 @@ pub fn run(args: LoadArgs) -> Result<(), LoadError> {
         q(&hops, 0.99),
         q(&hops, 1.0)
     );
-    let rss = peak_rss_kib(pid);
-    println!(
-        "kestrel run peak RSS (latency phase): {}",
-        rss.map_or("unknown".to_string(), |k| format!(
-            "{:.1} MB",
-            k as f64 / 1024.0
-        ))
-    );
+    print_peak_rss(pid, "latency phase");
     stop(&mut child, &log2);
     // kestrel's own view: message timestamp to alerts acknowledged and
     // offset stored, as bucket bounds.
