@@ -146,7 +146,7 @@ fn bench_pack(c: &mut Criterion, label: &str, set: RuleSet, corpora: &[(String, 
     for (name, texts) in corpora {
         let bytes: usize = texts.iter().map(String::len).sum();
         group.throughput(Throughput::Bytes(bytes as u64));
-        let mut scratch = Scratch::new();
+        let mut scratch = engine.new_scratch();
         let mut m = Matches::default();
         group.bench_with_input(BenchmarkId::new("kestrel", name), texts, |b, texts| {
             b.iter(|| scan_all(&engine, texts, &mut scratch, &mut m))

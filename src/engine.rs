@@ -22,10 +22,14 @@
 //! field, and only the rules that own a hit are evaluated.
 //!
 //! The engine is immutable, `Send + Sync`, and meant to be shared behind an
-//! `Arc` and swapped whole on reload. Callers own a [`Scratch`] per thread and
-//! a [`Matches`] for the output, so scanning reuses their buffers.
+//! `Arc` and swapped whole on reload. Callers own a [`Scratch`] per thread,
+//! made by [`Engine::new_scratch`], and a [`Matches`] for the output, so
+//! scanning reuses their buffers. A scratch remembers the engine that made it:
+//! handed to another engine (after a reload), it is rebuilt for that engine
+//! before the scan, so no buffer sized for the old rules can hide a new one.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use aho_corasick::automaton::Automaton;
@@ -146,12 +150,25 @@ struct Triggers {
     regexes: Vec<u32>,
 }
 
-/// Per-scan marks of which regexes of a group may match.
-#[derive(Default)]
+/// Per-scan marks of which regexes of a group may match, sized for one
+/// group by [`RegexMarks::for_group`].
 struct RegexMarks {
     marked: Vec<bool>,
     list: Vec<u32>,
+    /// Which of the untriggered regexes match; sized for the group's set.
     patset: Option<PatternSet>,
+}
+
+impl RegexMarks {
+    fn for_group(group: Option<&RegexGroup>) -> RegexMarks {
+        RegexMarks {
+            marked: vec![false; group.map_or(0, |g| g.each.len())],
+            list: Vec::new(),
+            patset: group
+                .and_then(|g| g.set.as_ref())
+                .map(|set| PatternSet::new(set.pattern_len())),
+        }
+    }
 }
 
 /// The literal automaton, kept as its concrete type so the search loop is
@@ -286,6 +303,8 @@ struct CompiledRule {
 
 /// The compiled, immutable matcher for one rule set.
 pub struct Engine {
+    /// Unique per built engine in this process; ties each [`Scratch`] to it.
+    id: u64,
     set: Arc<RuleSet>,
     rules: Vec<CompiledRule>,
     terms: Vec<TermInfo>,
@@ -383,9 +402,11 @@ impl Matches {
     }
 }
 
-/// Per-thread working memory for [`Engine::scan`].
-#[derive(Default)]
+/// Per-thread working memory for [`Engine::scan`], made by
+/// [`Engine::new_scratch`] and sized for that engine.
 pub struct Scratch {
+    /// The engine this scratch was made for (see [`Engine::new_scratch`]).
+    engine: u64,
     folded: Vec<FoldedText>,
     folded_valid: Vec<bool>,
     sink: HitSink,
@@ -403,11 +424,6 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// A new, empty scratch space.
-    pub fn new() -> Scratch {
-        Scratch::default()
-    }
-
     /// The folded text of field `i` of the last scanned post, if it was folded.
     pub fn folded(&self, field: usize) -> Option<&FoldedText> {
         match self.folded_valid.get(field) {
@@ -482,7 +498,9 @@ impl Engine {
         } else {
             (LiteralBuilder::default(), b.folded)
         };
+        static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
         let mut engine = Engine {
+            id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
             set: set.clone(),
             rules,
             terms,
@@ -533,6 +551,38 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Working memory for scanning with this engine, one per thread. A
+    /// scratch given to another engine is rebuilt for it on the next scan.
+    pub fn new_scratch(&self) -> Scratch {
+        Scratch {
+            engine: self.id,
+            folded: Vec::new(),
+            folded_valid: Vec::new(),
+            sink: HitSink {
+                hits: Vec::new(),
+                counts: vec![0; self.terms.len()],
+                stored: vec![0; self.terms.len()],
+                touched: Vec::new(),
+            },
+            term_hits: vec![(0, 0); self.terms.len()],
+            rule_seen: vec![false; self.rules.len()],
+            candidates: Vec::new(),
+            regex_marks: RegexMarks::for_group(self.folded_regex.as_ref()),
+            raw_regex_marks: RegexMarks::for_group(self.raw_regex.as_ref()),
+            found: Vec::new(),
+            spaces: Vec::new(),
+            spaces_valid: Vec::new(),
+            field_ids: Vec::new(),
+        }
+    }
+
+    /// Makes `s` this engine's scratch if another engine made it.
+    fn bind(&self, s: &mut Scratch) {
+        if s.engine != self.id {
+            *s = self.new_scratch();
+        }
+    }
+
     /// The rule set this engine was built from.
     pub fn rule_set(&self) -> &Arc<RuleSet> {
         &self.set
@@ -565,6 +615,7 @@ impl Engine {
     /// rules that fired to `out` (cleared first).
     pub fn scan(&self, fields: &[(&str, &str)], scratch: &mut Scratch, out: &mut Matches) {
         out.clear();
+        self.bind(scratch);
         self.collect_hits(fields, scratch);
         self.evaluate(fields, scratch, out);
     }
@@ -579,14 +630,6 @@ impl Engine {
 
     fn collect_hits(&self, fields: &[(&str, &str)], s: &mut Scratch) {
         s.sink.hits.clear();
-        if s.sink.counts.len() != self.terms.len() {
-            s.sink.counts = vec![0; self.terms.len()];
-            s.sink.stored = vec![0; self.terms.len()];
-            s.term_hits = vec![(0, 0); self.terms.len()];
-        }
-        if s.rule_seen.len() != self.rules.len() {
-            s.rule_seen = vec![false; self.rules.len()];
-        }
         for t in s.sink.touched.drain(..) {
             s.sink.counts[t as usize] = 0;
             s.sink.stored[t as usize] = 0;
@@ -785,12 +828,17 @@ impl Engine {
     }
 
     /// Every hit of the last scan, for explanations: (rule index, term index
-    /// in the rule, hit).
+    /// in the rule, hit). None when this engine did not make `s`.
     pub fn last_hits<'s>(
         &'s self,
         s: &'s Scratch,
     ) -> impl Iterator<Item = (usize, usize, &'s Hit)> + 's {
-        s.sink.hits.iter().map(move |h| {
+        let hits: &[Hit] = if s.engine == self.id {
+            &s.sink.hits
+        } else {
+            &[]
+        };
+        hits.iter().map(move |h| {
             let info = &self.terms[h.term as usize];
             let cr = &self.rules[info.rule as usize];
             (cr.index, (h.term - cr.first_term) as usize, h)
@@ -798,13 +846,17 @@ impl Engine {
     }
 
     /// Evaluates one rule of the last scan in detail, for explanations:
-    /// (condition holds, unless holds).
+    /// (condition holds, unless holds). None for a rule this engine does not
+    /// run, or a scratch this engine did not make.
     pub fn explain_rule(
         &self,
         rule_index: usize,
         fields: &[(&str, &str)],
         s: &mut Scratch,
     ) -> Option<(bool, bool)> {
+        if s.engine != self.id {
+            return None;
+        }
         let cr = self.rules.iter().find(|r| r.index == rule_index)?;
         let rule = &self.set.rules[cr.index];
         let facts = RuleFacts {
@@ -1269,9 +1321,6 @@ impl RegexGroup {
     /// pattern, applying the word-boundary requirement of targets that have
     /// one (raw-view phrases; folded-view regexes say their own boundaries).
     fn matches(&self, text: &str, marks: &mut RegexMarks, mut f: impl FnMut(u32, usize, usize)) {
-        if marks.marked.len() != self.each.len() {
-            marks.marked = vec![false; self.each.len()];
-        }
         marks.list.clear();
         if let Some(t) = &self.triggers {
             t.ac.for_each_match(text.as_bytes(), |pid, _, _| {
@@ -1284,10 +1333,7 @@ impl RegexGroup {
                 }
             });
         }
-        if let Some(set) = &self.set {
-            let patset = marks
-                .patset
-                .get_or_insert_with(|| PatternSet::new(set.pattern_len()));
+        if let (Some(set), Some(patset)) = (&self.set, marks.patset.as_mut()) {
             patset.clear();
             set.which_overlapping_matches(&Input::new(text), patset);
             for pid in patset.iter() {
@@ -1417,13 +1463,53 @@ mod tests {
     }
 
     fn fired(e: &Engine, text: &str) -> Vec<String> {
-        let mut s = Scratch::new();
+        let mut s = e.new_scratch();
         let mut m = Matches::default();
         e.scan(&[("text", text)], &mut s, &mut m);
         m.firings
             .iter()
             .map(|f| e.rule_set().rules[f.rule].id.clone())
             .collect()
+    }
+
+    /// What a worker does across a reload: one scratch, first given to the
+    /// old engine, then to the new one.
+    #[test]
+    fn a_scratch_met_by_a_new_engine_serves_the_new_engines_rules() {
+        let old =
+            engine("rules:\n- id: phone\n  terms:\n    p: {regex: '\\d{3}-\\d{4}', view: raw}\n");
+        let new = engine(concat!(
+            "rules:\n- id: phone\n  terms:\n    p: {regex: '\\d{3}-\\d{4}', view: raw}\n",
+            "- id: date\n  terms:\n    d: {regex: '\\d{2}/\\d{2}', view: raw}\n",
+            "- id: words\n  terms:\n    w: {words: [donate]}\n",
+            "- id: wallet\n  terms:\n    i: {indicator: [btc]}\n",
+            "- id: amount\n  terms:\n    a: {regex: '\\b\\d+ ?usd\\b'}\n",
+        ));
+        let post =
+            "call 555-1234 on 12/05, donate 50 usd to bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
+        let mut s = old.new_scratch();
+        let mut m = Matches::default();
+        old.scan(&[("text", post)], &mut s, &mut m);
+        assert_eq!(m.firings.len(), 1);
+        let names = |e: &Engine, m: &Matches| -> Vec<String> {
+            m.firings
+                .iter()
+                .map(|f| e.rule_set().rules[f.rule].id.clone())
+                .collect()
+        };
+        for _ in 0..2 {
+            new.scan(&[("text", post)], &mut s, &mut m);
+            assert_eq!(
+                names(&new, &m),
+                ["phone", "date", "words", "wallet", "amount"]
+            );
+        }
+        // And back: the old engine sees only its own rule, and explaining
+        // with the other engine's scratch finds no hits instead of wrong ones.
+        old.scan(&[("text", post)], &mut s, &mut m);
+        assert_eq!(names(&old, &m), ["phone"]);
+        assert_eq!(new.last_hits(&s).count(), 0);
+        assert_eq!(new.explain_rule(0, &[("text", post)], &mut s), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::engine::{Engine, Matches, Scratch};
 /// Scans `fields` and explains the result: the folded text of each field,
 /// every term hit with its raw span, and every rule with a hit or that fired.
 pub fn explain(engine: &Engine, fields: &[(&str, &str)]) -> String {
-    let mut scratch = Scratch::new();
+    let mut scratch = engine.new_scratch();
     let mut matches = Matches::default();
     engine.scan(fields, &mut scratch, &mut matches);
     let mut out = String::new();

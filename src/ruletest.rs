@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::engine::{Engine, Matches, Scratch};
+use crate::engine::{Engine, Matches};
 use crate::explain::rule_verdict;
 use crate::rules::{Mark, Status, TestPost};
 
@@ -89,7 +89,7 @@ impl Report {
 /// Runs every test case of every active and shadow rule of the engine's set.
 pub fn run(engine: &Engine) -> Report {
     let mut report = Report::default();
-    let mut scratch = Scratch::new();
+    let mut scratch = engine.new_scratch();
     let mut matches = Matches::default();
     let set = engine.rule_set().clone();
     for (index, rule) in set.rules.iter().enumerate() {

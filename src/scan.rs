@@ -352,7 +352,7 @@ impl<'e> Worker<'e> {
             engine,
             schema,
             evidence,
-            scratch: Scratch::new(),
+            scratch: engine.new_scratch(),
             matches: Matches::default(),
         }
     }

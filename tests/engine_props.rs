@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 
-use kestrel::engine::{Engine, EngineOptions, Matches, Scratch};
+use kestrel::engine::{Engine, EngineOptions, Matches};
 use kestrel::normalize::fold;
 use kestrel::rules::load_str;
 
@@ -67,7 +67,7 @@ proptest! {
             text.push_str(SEPARATORS[*s]);
         }
         let e = engine();
-        let mut scratch = Scratch::new();
+        let mut scratch = e.new_scratch();
         let mut m = Matches::default();
         e.scan(&[("text", &text)], &mut scratch, &mut m);
         let folded = fold(&text);

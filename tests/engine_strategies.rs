@@ -135,7 +135,7 @@ fn the_word_set_finds_what_the_automaton_finds() {
     }
     posts.extend(generated(&words(&set), 20_000));
 
-    let (mut s1, mut s2) = (Scratch::new(), Scratch::new());
+    let (mut s1, mut s2) = (fast.new_scratch(), reference.new_scratch());
     let (mut m1, mut m2) = (Matches::default(), Matches::default());
     let (mut total_hits, mut total_firings) = (0, 0);
     for post in &posts {

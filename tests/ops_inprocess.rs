@@ -1,17 +1,21 @@
 //! The operations endpoint and the reloader in process, without a broker:
 //! status codes orchestrators expect, the operator's flood reset, escaping on
-//! the status page, and a rule set whose own tests fail never serving.
+//! the status page, a rule set whose own tests fail never serving, and a
+//! scan worker serving the rules a reload added.
 
 mod ops_support;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use kestrel::alert::EvidenceMode;
 use kestrel::engine::{Engine, EngineOptions};
 use kestrel::flood::{FloodGuardConfig, Verdict};
 use kestrel::metrics::http::MetricsServer;
 use kestrel::metrics::Sources;
+use kestrel::pipeline::work::{InMessage, OutRecord, RecordKind, ScanSetup, Scanner};
 use kestrel::pipeline::Counters;
+use kestrel::post::{Pointer, PostSchema};
 use kestrel::reload::{Cause, Outcome, ServingRules};
 use ops_support::http;
 
@@ -180,4 +184,142 @@ fn a_snapshot_taken_before_a_reload_keeps_its_rules() {
     );
     assert_eq!(rules.current().rule_set().rules[0].revision, 2);
     assert_ne!(before.ruleset_hash(), rules.current().ruleset_hash());
+}
+
+/// A rule set for the scanner test: a raw regex rule, and with `grown` also a
+/// second raw regex, a folded regex, a list and an indicator rule.
+fn grown_rules(dir: &Path, grown: bool) {
+    let mut yaml = String::from(
+        r#"rules:
+  - id: t.phone
+    title: Phone number
+    description: Ten digits.
+    category: other
+    severity: low
+    terms:
+      phone: { regex: '\d{3}-\d{4}', view: raw }
+    tests:
+      match: ["call 555-1234"]
+"#,
+    );
+    if grown {
+        std::fs::write(dir.join("names.txt"), "# handles\nabu example\n").unwrap();
+        yaml.push_str(
+            r#"  - id: t.date
+    title: Date
+    description: Day and month.
+    category: other
+    severity: low
+    terms:
+      date: { regex: '\d{2}/\d{2}', view: raw }
+    tests:
+      match: ["on 12/05"]
+  - id: t.amount
+    title: Amount
+    description: Dollars.
+    category: financing
+    severity: low
+    terms:
+      amount: { regex: '\b\d+ ?usd\b' }
+    tests:
+      match: ["50 usd"]
+  - id: t.list
+    title: Listed name
+    description: A name from a list.
+    category: other
+    severity: low
+    terms:
+      name: { list: names.txt }
+    tests:
+      match: ["ask abu example"]
+  - id: t.wallet
+    title: Wallet
+    description: A Bitcoin address.
+    category: financing
+    severity: low
+    terms:
+      wallet: { indicator: [btc] }
+    tests:
+      match: ["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"]
+"#,
+        );
+    }
+    std::fs::write(dir.join("r.yaml"), yaml).unwrap();
+}
+
+/// What one scan worker publishes for `n` posts that every rule of the
+/// grown set flags, as (post id, rule id) pairs.
+fn alerts_of(scanner: &mut Scanner, first: usize, n: usize) -> Vec<(String, String)> {
+    let topic: Arc<str> = Arc::from("posts");
+    let messages: Vec<InMessage> = (first..first + n)
+        .map(|i| InMessage {
+            topic: topic.clone(),
+            partition: 0,
+            offset: i as i64,
+            timestamp_ms: None,
+            key: None,
+            payload: Some(
+                format!(
+                    r#"{{"id": "p{i}", "text": "call 555-1234 on 12/05, 50 usd, ask abu example, bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"}}"#
+                )
+                .into_bytes(),
+            ),
+            headers: None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    scanner.process_batch(&messages, &mut |r: OutRecord<'_>| {
+        assert_eq!(r.kind, RecordKind::Alert);
+        let a: serde_json::Value = serde_json::from_slice(r.value.unwrap()).unwrap();
+        out.push((
+            a["post_id"].as_str().unwrap().to_string(),
+            a["rule"]["id"].as_str().unwrap().to_string(),
+        ));
+    });
+    out
+}
+
+/// A worker keeps its scratch across reloads: the rules a reload adds
+/// (regexes of both views, a list, an indicator) must fire on the very next
+/// batch, exactly as in a fresh process.
+#[test]
+fn rules_a_reload_adds_fire_in_a_running_scan_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    grown_rules(dir.path(), false);
+    let loaded = kestrel::rules::load_dir(dir.path()).unwrap();
+    let options = EngineOptions::default();
+    let engine = Engine::build(Arc::new(loaded.set), &options).unwrap();
+    let rules = Arc::new(ServingRules::new(
+        engine,
+        dir.path(),
+        options,
+        FloodGuardConfig::default(),
+    ));
+    let setup = |rules: &Arc<ServingRules>| ScanSetup {
+        engine: rules.clone(),
+        schema: Arc::new(PostSchema::new(
+            Pointer::parse("/id").unwrap(),
+            None,
+            vec![("text".into(), Pointer::parse("/text").unwrap())],
+            1 << 20,
+        )),
+        evidence: EvidenceMode::Full,
+        alert_topic: "alerts".into(),
+        dead_letter_topic: "posts.dlq".into(),
+        counters: Arc::new(Counters::default()),
+    };
+    let mut worker = Scanner::new(setup(&rules));
+    let before = alerts_of(&mut worker, 0, 20);
+    assert_eq!(before.len(), 20);
+    assert!(before.iter().all(|(_, rule)| rule == "t.phone"));
+
+    grown_rules(dir.path(), true);
+    assert!(matches!(
+        rules.reload(Cause::Request),
+        Outcome::Swapped { rules: 5, .. }
+    ));
+    let after = alerts_of(&mut worker, 20, 20);
+    let fresh = alerts_of(&mut Scanner::new(setup(&rules)), 20, 20);
+    assert_eq!(fresh.len(), 20 * 5, "{fresh:?}");
+    assert_eq!(after, fresh);
 }

@@ -153,6 +153,7 @@ impl ScanSetup {
 impl Scanner {
     /// A scanner with its own scratch space.
     pub fn new(setup: ScanSetup) -> Scanner {
+        let scratch = setup.engine.current().new_scratch();
         Scanner {
             engine: setup.engine,
             schema: setup.schema,
@@ -160,7 +161,7 @@ impl Scanner {
             alert_topic: setup.alert_topic,
             dead_letter_topic: setup.dead_letter_topic,
             counters: setup.counters,
-            scratch: Scratch::new(),
+            scratch,
             matches: Matches::default(),
             buf: Vec::with_capacity(4096),
         }
