@@ -226,7 +226,8 @@ struct RunGate {
 const GATE_MIN_LEN: usize = 8;
 
 impl RunGate {
-    fn for_patterns(patterns: &[String]) -> Option<RunGate> {
+    /// `caseless`: the patterns match in any ASCII case.
+    fn for_patterns(patterns: &[String], caseless: bool) -> Option<RunGate> {
         let min_len = patterns.iter().map(String::len).min()?;
         if min_len < GATE_MIN_LEN {
             return None;
@@ -235,6 +236,10 @@ impl RunGate {
         for p in patterns {
             for &b in p.as_bytes() {
                 alphabet[b as usize] = true;
+                if caseless {
+                    alphabet[b.to_ascii_uppercase() as usize] = true;
+                    alphabet[b.to_ascii_lowercase() as usize] = true;
+                }
             }
         }
         Some(RunGate { alphabet, min_len })
@@ -510,11 +515,21 @@ impl Engine {
                 // Long alphanumeric entries (wallet addresses and other
                 // identifiers from lists), which a run-length gate keeps out
                 // of most posts, apart from the rest, which would defeat it.
+                // Addresses in encodings that ignore case (hex, bech32)
+                // match in any casing, as wallets accept them.
                 let (gated, rest) = b.raw.split(|pattern, _| {
                     pattern.len() >= GATE_MIN_LEN
-                        && pattern.bytes().all(|b| b.is_ascii_alphanumeric())
+                        && pattern
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b':')
                 });
-                gated.build()?.into_iter().chain(rest.build()?).collect()
+                let (caseless, exact) =
+                    gated.split(|pattern, _| crate::indicators::is_caseless_address(pattern));
+                let caseless = caseless.lowercased();
+                [caseless.build()?, exact.build()?, rest.build()?]
+                    .into_iter()
+                    .flatten()
+                    .collect()
             },
             folded_regex: b.folded_regex.build()?,
             raw_regex: b.raw_regex.build()?,
@@ -1086,6 +1101,8 @@ struct LiteralBuilder {
     patterns: Vec<String>,
     index: HashMap<String, u32>,
     targets: Vec<Vec<Target>>,
+    /// Match the patterns without regard to ASCII case.
+    caseless: bool,
 }
 
 impl LiteralBuilder {
@@ -1106,6 +1123,21 @@ impl LiteralBuilder {
             }
         }
         (picked, rest)
+    }
+
+    /// The same entries in lower case, matched without regard to ASCII case;
+    /// entries that differ only in case become one.
+    fn lowercased(self) -> LiteralBuilder {
+        let mut out = LiteralBuilder {
+            caseless: true,
+            ..LiteralBuilder::default()
+        };
+        for (pattern, targets) in self.patterns.into_iter().zip(self.targets) {
+            for t in targets {
+                out.add(pattern.to_ascii_lowercase(), t);
+            }
+        }
+        out
     }
 
     fn build_words(self) -> Option<WordGroup> {
@@ -1147,7 +1179,7 @@ impl LiteralBuilder {
             return Ok(None);
         }
         let err = |e: aho_corasick::BuildError| BuildError::Literals(e.to_string());
-        let gate = RunGate::for_patterns(&self.patterns);
+        let gate = RunGate::for_patterns(&self.patterns, self.caseless);
         // A gated group (long wallet-like entries) is searched in few posts,
         // and its trie has many states with little sharing: the DFA would
         // cost more to build than it saves.
@@ -1155,6 +1187,7 @@ impl LiteralBuilder {
             LiteralAutomaton::Dfa(
                 dfa::DFA::builder()
                     .match_kind(AcMatchKind::Standard)
+                    .ascii_case_insensitive(self.caseless)
                     .start_kind(aho_corasick::StartKind::Unanchored)
                     .build(&self.patterns)
                     .map_err(err)?,
@@ -1163,18 +1196,20 @@ impl LiteralBuilder {
             LiteralAutomaton::Nfa(
                 nfa::contiguous::NFA::builder()
                     .match_kind(AcMatchKind::Standard)
+                    .ascii_case_insensitive(self.caseless)
                     .build(&self.patterns)
                     .map_err(err)?,
             )
         };
-        let packed = if gate.is_none() && self.patterns.len() <= PACKED_PATTERN_LIMIT {
-            aho_corasick::packed::Config::new()
-                .builder()
-                .extend(&self.patterns)
-                .build()
-        } else {
-            None
-        };
+        let packed =
+            if gate.is_none() && !self.caseless && self.patterns.len() <= PACKED_PATTERN_LIMIT {
+                aho_corasick::packed::Config::new()
+                    .builder()
+                    .extend(&self.patterns)
+                    .build()
+            } else {
+                None
+            };
         let (ranges, targets) = flatten(self.targets);
         Ok(Some(LiteralGroup {
             gate,
@@ -1543,7 +1578,7 @@ mod tests {
         };
         let mut rng = crate::testrng::TestRng::new(0x9E37_79B9_7F4A_7C15);
         for min_len in [8usize, 9, 26] {
-            let gate = RunGate::for_patterns(&["ab".repeat(min_len)[..min_len].to_string()])
+            let gate = RunGate::for_patterns(&["ab".repeat(min_len)[..min_len].to_string()], false)
                 .expect("long pattern");
             for _ in 0..3000 {
                 let seed = rng.next();

@@ -1165,3 +1165,34 @@ fn throughput_on_corpus() {
         mb_per_s(&IndicatorSet::new(&[]))
     );
 }
+
+/// Sanctions lists compare addresses in each coin's canonical form: hex and
+/// bech32/CashAddr ignore case, base58 does not.
+#[test]
+fn only_case_free_encodings_are_caseless_addresses() {
+    use kestrel::indicators::is_caseless_address;
+    for caseless in [
+        "0x8589427373D6D84E98730D7795D8f6f8731FDA16",
+        "0X8589427373D6D84E98730D7795D8F6F8731FDA16",
+        "8589427373d6d84e98730d7795d8f6f8731fda16",
+        "5be5543ff73456ab9f2d207887e2af87322c651ea1a873c5b25b7ffae456c320",
+        "bc1q05aktddf9ce4p7hh3stgsf253m4vweu7nkhtmw",
+        "BC1Q05AKTDDF9CE4P7HH3STGSF253M4VWEU7NKHTMW",
+        "ltc1qhzjptwpym9afcdjhs7jcz6fd0jma0l0rc0e5yr",
+        "qpf2cphc5dkuclkqur7lhj2yuqq9pk3hmukle77vhq",
+        "bitcoincash:qpf2cphc5dkuclkqur7lhj2yuqq9pk3hmukle77vhq",
+    ] {
+        assert!(is_caseless_address(caseless), "{caseless}");
+    }
+    for exact in [
+        "123WBUDmSJv4GctdVEz6Qq6z8nXSKrJ4KX",
+        "TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre",
+        "LNf2JDiuunBz7GMDKFYHN4rq5meXWxiwfb",
+        "49HqitRzdnhYjgTEAhgGpCfsjdTeMbUTU6cyR4JV1R7k2Eej9rGT8JpFiYDa4tZM6RZiFrHmMzgSrhHEqpDYKBe5B2ufNsL",
+        "bc1Q05aktddf9ce4p7hh3stgsf253m4vweu7nkhtmw",
+        "0x8589427373d6d84e98730d7795d8f6f8731fda1",
+        "donate",
+    ] {
+        assert!(!is_caseless_address(exact), "{exact}");
+    }
+}

@@ -12,6 +12,37 @@ use super::{IndicatorKind, IndicatorMatch, KindMask, Note};
 
 const LTC_HRP: Hrp = Hrp::parse_unchecked("ltc");
 
+/// The bech32 data alphabet (BIP-173), also CashAddr's.
+const BECH32_CHARSET: &[u8] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+
+/// True when `entry` is an address (or transaction id) in an encoding that
+/// ignores letter case, so that every casing of it names the same account:
+/// hex (EVM addresses, with or without `0x`; 64-digit ids), and bech32,
+/// bech32m and CashAddr (`bc1…`, `ltc1…`, `bitcoincash:q…`, or a bare `q…`).
+/// Base58 (legacy BTC, LTC, TRON, Monero) is case-sensitive and is not.
+/// Lists of addresses compare these in their canonical, lower-case form.
+pub fn is_caseless_address(entry: &str) -> bool {
+    let lower = entry.to_ascii_lowercase();
+    if entry != lower && entry != entry.to_ascii_uppercase() {
+        // Mixed case is only an address when it is hex (EIP-55 checksums).
+        let hex = lower.strip_prefix("0x").unwrap_or(&lower);
+        return hex.len() >= 40 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    let hex = lower.strip_prefix("0x").unwrap_or(&lower);
+    if hex.len() >= 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return true;
+    }
+    let data = match lower.split_once(':') {
+        Some(("bitcoincash" | "bchtest", d)) => d,
+        Some(_) => return false,
+        None => match lower.rsplit_once('1') {
+            Some((hrp, d)) if !hrp.is_empty() && hrp.bytes().all(|b| b.is_ascii_lowercase()) => d,
+            _ => &lower,
+        },
+    };
+    data.len() >= 30 && data.bytes().all(|b| BECH32_CHARSET.contains(&b))
+}
+
 /// The shortest token any enabled run-scanned kind can match; 0 when none is
 /// enabled.
 pub(crate) fn min_run_len(mask: KindMask) -> usize {

@@ -55,6 +55,8 @@
 
 mod crypto;
 mod iban;
+
+pub use crypto::is_caseless_address;
 mod links;
 mod scan;
 
