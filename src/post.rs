@@ -302,7 +302,64 @@ fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
     if !inner.contains('\\') {
         return Some(Cow::Borrowed(inner));
     }
-    serde_json::from_str::<String>(json).ok().map(Cow::Owned)
+    unescape(inner).map(Cow::Owned)
+}
+
+/// The text of a JSON string's inside. A `\u` escape of half a surrogate
+/// pair with no other half (as truncated tweets and JavaScript produce) is
+/// read as U+FFFD, the replacement character, like any UTF-16 decoder does:
+/// such a post is text to scan, not a bad post, so that one stray escape
+/// cannot hide a whole post from the rules. None for a malformed escape.
+fn unescape(inner: &str) -> Option<String> {
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let esc = rest.as_bytes().get(at + 1)?;
+        rest = &rest[at + 2..];
+        let c = match esc {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let unit = hex4(rest)?;
+                rest = &rest[4..];
+                match unit {
+                    0xD800..=0xDBFF => {
+                        let low = rest.strip_prefix("\\u").and_then(hex4);
+                        match low {
+                            Some(low @ 0xDC00..=0xDFFF) => {
+                                rest = &rest[6..];
+                                let c = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                                char::from_u32(c)?
+                            }
+                            _ => char::REPLACEMENT_CHARACTER,
+                        }
+                    }
+                    0xDC00..=0xDFFF => char::REPLACEMENT_CHARACTER,
+                    _ => char::from_u32(unit)?,
+                }
+            }
+            _ => return None,
+        };
+        out.push(c);
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The four hex digits at the start of `s`.
+fn hex4(s: &str) -> Option<u32> {
+    let digits = s.get(..4)?;
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(digits, 16).ok()
 }
 
 /// A string, or (when `integers_only` is false) any number, as text; for an
@@ -397,6 +454,61 @@ mod tests {
         assert_eq!(p.fields[0].1, "hello");
         assert!(matches!(p.fields[0].1, Cow::Borrowed(_)));
         assert_eq!(p.fields[1], ("title", Cow::Owned("té".to_string())));
+    }
+
+    /// One stray surrogate escape must not hide the rest of the post.
+    #[test]
+    fn unpaired_surrogate_escapes_read_as_replacement_characters() {
+        let s = schema();
+        for (line, text) in [
+            (r#"{"id": 1, "text": "join us \ud83d"}"#, "join us \u{fffd}"),
+            (r#"{"id": 1, "text": "\udc00join"}"#, "\u{fffd}join"),
+            (r#"{"id": 1, "text": "a\ud83d\u0041"}"#, "a\u{fffd}A"),
+            (
+                r#"{"id": 1, "text": "a\ud83d\ud83d\ude00"}"#,
+                "a\u{fffd}\u{1f600}",
+            ),
+            (r#"{"id": 1, "text": "x\ud83d\n"}"#, "x\u{fffd}\n"),
+        ] {
+            let p = s
+                .parse(line.as_bytes())
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(p.fields[0].1, text, "{line}");
+        }
+        let p = s.parse(br#"{"id": "a\ud800", "text": "t"}"#).unwrap();
+        assert_eq!(p.id, "a\u{fffd}");
+    }
+
+    /// Every string serde_json reads is read the same way here.
+    #[test]
+    fn unescape_agrees_with_serde_json_on_valid_strings() {
+        let mut rng = crate::testrng::TestRng::new(7);
+        let pieces = [
+            "a",
+            "é",
+            "\\n",
+            "\\\"",
+            "\\\\",
+            "\\/",
+            "\\u00e9",
+            "\\ud83d\\ude00",
+            "\\t",
+            "\\u0000",
+            "\\b",
+            "\\f",
+            "\\r",
+            " ",
+            "\\u2603",
+            "ж",
+        ];
+        for _ in 0..20_000 {
+            let n = (rng.next() % 12) as usize;
+            let inner: String = (0..n)
+                .map(|_| pieces[(rng.next() % pieces.len() as u64) as usize])
+                .collect();
+            let want: String = serde_json::from_str(&format!("\"{inner}\"")).unwrap();
+            assert_eq!(unescape(&inner).as_deref(), Some(want.as_str()), "{inner}");
+        }
     }
 
     #[test]

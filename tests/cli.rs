@@ -186,6 +186,29 @@ fn alert_ids_are_deterministic_and_follow_the_revision() {
     assert_eq!(a3[0]["rule"]["revision"], 4);
 }
 
+/// A poster appending one unpaired surrogate escape (as truncated tweets
+/// carry) must not dodge every rule: the post is scanned, the half pair read
+/// as U+FFFD, and the evidence still points into the decoded text.
+#[test]
+fn an_unpaired_surrogate_escape_does_not_hide_a_post() {
+    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let (alerts, stderr, code) = scan(
+        &rules,
+        concat!(
+            r#"{"id": "1", "text": "Donate 500 dollars \ud83d"}"#,
+            "\n",
+            r#"{"id": "2", "text": "\udc00 donate 500 usd"}"#,
+            "\n"
+        ),
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("invalid_text"), "{stderr}");
+    assert_eq!(rule_ids(&alerts).len(), 2, "{alerts:?} {stderr}");
+    assert_eq!(alerts[1]["evidence"][0]["text"], "donate");
+    assert_eq!(alerts[1]["evidence"][0]["start"], 4);
+}
+
 #[test]
 fn unless_suppresses_a_rule_that_would_fire() {
     let rules = Rules::new(&[("fin.yaml", DONATION)]);
