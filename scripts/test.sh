@@ -50,6 +50,28 @@ scripts/kafka-dev.sh install
 export PATH="$HOME/.cargo/bin:$PATH"
 python3 -m pip install --quiet confluent-kafka kafka-python
 
+step "fuzz targets, a bounded run each (docs/testing.md)"
+# cargo fuzz needs a nightly toolchain (libFuzzer and the address sanitizer);
+# the targets build the pure core without the service feature.
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+fuzz_seconds=${KESTREL_FUZZ_SECONDS:-30}
+(
+  cd fuzz
+  cargo +nightly fuzz build -O
+  for t in $(cargo +nightly fuzz list); do
+    fuzz_log=$(mktemp)
+    # libFuzzer exits non-zero on a crash and writes the input to artifacts/.
+    if ! cargo +nightly fuzz run -O "$t" -- -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 >"$fuzz_log" 2>&1; then
+      tail -40 "$fuzz_log"
+      echo "fuzz $t found a crash; the input is under fuzz/artifacts/$t" >&2
+      exit 1
+    fi
+    echo "fuzz $t: $(grep -E '^Done' "$fuzz_log")"
+    rm -f "$fuzz_log"
+  done
+)
+
 step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
