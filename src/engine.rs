@@ -364,6 +364,8 @@ pub struct Firing {
     pub shadow: bool,
     /// Range into [`Matches::evidence`].
     pub evidence: std::ops::Range<usize>,
+    /// Matches of the evidence terms left out of `evidence` by the cap.
+    pub evidence_omitted: u32,
 }
 
 /// The output of a scan, reused across posts.
@@ -754,34 +756,56 @@ impl Engine {
                 continue;
             }
             let ev_start = out.evidence.len();
-            for local in 0..cr.term_count {
-                let g = cr.first_term + local;
-                if !self.terms[g as usize].evidence {
-                    continue;
-                }
-                let (a, b) = s.term_hits[g as usize];
-                for h in &s.sink.hits[a as usize..b as usize] {
-                    if out.evidence.len() - ev_start >= MAX_EVIDENCE {
-                        break;
-                    }
-                    out.evidence.push(Evidence {
-                        term: local,
-                        field: h.field,
-                        start: h.start,
-                        end: h.end,
-                        indicator: h.indicator,
-                        note: h.note,
-                    });
-                }
-            }
+            let omitted = self.push_evidence(cr, s, out);
             out.evidence[ev_start..].sort_by_key(|e| (e.field, e.start, e.end, e.term));
             out.firings.push(Firing {
                 rule: cr.index,
                 shadow: cr.shadow,
                 evidence: ev_start..out.evidence.len(),
+                evidence_omitted: omitted,
             });
         }
         s.candidates = candidates;
+    }
+
+    /// Appends the evidence of a rule that fired and returns how many matches
+    /// were left out. The first match of every evidence term goes in before
+    /// any term's second, so a term repeated many times cannot crowd out the
+    /// one span that made the condition hold; then the rest, term by term,
+    /// up to [`MAX_EVIDENCE`] (or one per term, when a rule has more terms).
+    fn push_evidence(&self, cr: &CompiledRule, s: &Scratch, out: &mut Matches) -> u32 {
+        let ev_start = out.evidence.len();
+        let mut found = 0u32;
+        let push = |out: &mut Matches, local: u32, h: &Hit| {
+            out.evidence.push(Evidence {
+                term: local,
+                field: h.field,
+                start: h.start,
+                end: h.end,
+                indicator: h.indicator,
+                note: h.note,
+            })
+        };
+        let evidence_terms = (0..cr.term_count)
+            .map(|local| (local, cr.first_term + local))
+            .filter(|(_, g)| self.terms[*g as usize].evidence);
+        for (local, g) in evidence_terms.clone() {
+            let (a, b) = s.term_hits[g as usize];
+            found += s.sink.counts[g as usize];
+            if a < b {
+                push(out, local, &s.sink.hits[a as usize]);
+            }
+        }
+        for (local, g) in evidence_terms {
+            let (a, b) = s.term_hits[g as usize];
+            for h in s.sink.hits.get(a as usize + 1..b as usize).unwrap_or(&[]) {
+                if out.evidence.len() - ev_start >= MAX_EVIDENCE {
+                    break;
+                }
+                push(out, local, h);
+            }
+        }
+        found.saturating_sub((out.evidence.len() - ev_start) as u32)
     }
 
     /// Every hit of the last scan, for explanations: (rule index, term index
