@@ -302,6 +302,8 @@ pub struct Engine {
     /// Rules whose condition holds on a post with no match at all.
     always: Vec<u32>,
     field_names: Vec<String>,
+    /// How many of `field_names` come from configuration (the first ones).
+    configured_fields: usize,
     /// Union of the field masks of folded-view terms.
     folded_fields: u64,
     has_near: bool,
@@ -512,6 +514,7 @@ impl Engine {
                 Some((IndicatorSet::new(&kinds), b.indicator_targets))
             },
             always: Vec::new(),
+            configured_fields: options.text_fields.len(),
             field_names,
             folded_fields: b.folded_fields,
             has_near,
@@ -548,6 +551,11 @@ impl Engine {
     /// The field a plain-string test post is put in.
     pub fn default_field(&self) -> &str {
         &self.default_field
+    }
+
+    /// The configured text fields: the only fields a scanned post fills.
+    pub fn text_fields(&self) -> &[String] {
+        &self.field_names[..self.configured_fields]
     }
 
     /// How many distinct literal patterns the automata hold.

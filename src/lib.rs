@@ -11,6 +11,7 @@ pub mod engine;
 pub mod explain;
 pub mod flood;
 pub mod indicators;
+pub mod lint;
 pub mod logging;
 pub mod metrics;
 pub mod normalize;

@@ -53,6 +53,14 @@ enum Command {
         /// No summary on stderr.
         #[arg(long, short)]
         quiet: bool,
+        /// Scan even when the rules' own tests fail (they are run and
+        /// reported either way; `run` never serves such a set).
+        #[arg(long)]
+        skip_rule_tests: bool,
+        /// Seconds between progress lines on stderr (default: 1 on a
+        /// terminal, where the line is rewritten in place, else 10; 0: none).
+        #[arg(long, value_name = "SECONDS")]
+        progress_every: Option<f64>,
     },
     /// Run the service: consume posts from Kafka, scan them, publish alerts
     /// and dead letters (see docs/operations.md).
@@ -152,6 +160,14 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
+            // A reader that stopped early (`| head`) is not a failure.
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
             eprintln!("kestrel: error: {e:#}");
             if e.downcast_ref::<UsageError>().is_some()
                 || e.downcast_ref::<kestrel::config::ConfigError>().is_some()
@@ -172,7 +188,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             config,
             workers,
             quiet,
-        } => cmd_scan(files, rules, config, workers, quiet),
+            skip_rule_tests,
+            progress_every,
+        } => cmd_scan(
+            files,
+            rules,
+            config,
+            workers,
+            quiet,
+            skip_rule_tests,
+            progress_every,
+        ),
         Command::Run {
             config,
             print_config,
@@ -221,7 +247,20 @@ fn load_engine(
             };
             let engine = Engine::build(Arc::new(loaded.set), &options)
                 .with_context(|| format!("compiling the rules in {}", dir.display()))?;
-            Ok(Some((engine, loaded.warnings)))
+            let mut problems = loaded.warnings;
+            problems.extend(kestrel::lint::lint(&engine));
+            let errors = problems.iter().filter(|p| p.level == Level::Error).count();
+            if errors > 0 {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                eprintln!(
+                    "kestrel: {errors} error(s) in the rules at {}",
+                    dir.display()
+                );
+                return Ok(None);
+            }
+            Ok(Some((engine, problems)))
         }
         Err(e) => {
             for p in &e.problems {
@@ -242,6 +281,25 @@ fn load_engine(
     }
 }
 
+/// Runs the rules' own tests; false (after saying which failed, on stderr)
+/// when any fails. The contract: a set whose tests fail is never served.
+fn rule_tests_pass(engine: &Engine, dir: &Path) -> bool {
+    let report = kestrel::ruletest::run(engine);
+    if report.passed() {
+        return true;
+    }
+    for f in &report.failures {
+        eprintln!("{}", f.line());
+    }
+    eprintln!(
+        "kestrel: {} rule test(s) fail in {}; `kestrel rules test {}` shows why",
+        report.failures.len(),
+        dir.display(),
+        dir.display()
+    );
+    false
+}
+
 fn rules_dir(explicit: Option<PathBuf>, config: &Config) -> PathBuf {
     explicit.unwrap_or_else(|| config.rules.dir.clone())
 }
@@ -252,6 +310,8 @@ fn cmd_scan(
     config: Option<PathBuf>,
     workers: Option<usize>,
     quiet: bool,
+    skip_rule_tests: bool,
+    progress_every: Option<f64>,
 ) -> Result<ExitCode> {
     let config = load_config(config.as_deref())?;
     let schema = Arc::new(config.posts.schema()?);
@@ -266,6 +326,13 @@ fn cmd_scan(
             warnings.len(),
             dir.display()
         );
+    }
+    if !rule_tests_pass(&engine, &dir) {
+        if !skip_rule_tests {
+            eprintln!("kestrel: not scanning with a rule set whose tests fail (--skip-rule-tests scans anyway)");
+            return Ok(ExitCode::from(1));
+        }
+        eprintln!("kestrel: --skip-rule-tests: scanning with a rule set whose tests fail");
     }
     let engine = Arc::new(engine);
     let inputs: Vec<Input> = if files.is_empty() {
@@ -291,20 +358,30 @@ fn cmd_scan(
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut err = io::stderr();
-    let show_progress = !quiet && io::stderr().is_terminal();
+    // On a terminal one line rewritten in place; elsewhere (a log, a CI job)
+    // a full line now and then, so a long scan is never silent until the end.
+    let terminal = io::stderr().is_terminal();
+    let every = progress_every.unwrap_or(if terminal { 1.0 } else { 10.0 });
+    let show_progress = !quiet && every > 0.0;
     let mut last = Instant::now();
     let mut shown = false;
     let mut progress = |s: &scan::ScanSummary| {
-        if show_progress && last.elapsed().as_secs_f64() >= 1.0 {
+        if show_progress && last.elapsed().as_secs_f64() >= every {
             last = Instant::now();
-            shown = true;
             let secs = s.elapsed.as_secs_f64().max(1e-9);
-            eprint!(
-                "\r{} posts, {} alerts, {:.1} MB/s   ",
+            let line = format!(
+                "{} posts, {:.1} MB, {} alerts, {:.1} MB/s",
                 s.posts,
+                s.bytes as f64 / 1e6,
                 s.alerts + s.shadow_alerts,
                 s.bytes as f64 / 1e6 / secs
             );
+            if terminal {
+                shown = true;
+                eprint!("\r{line}   ");
+            } else {
+                eprintln!("kestrel scan: progress: {line}");
+            }
         }
     };
     let mut messages = io::stderr();
@@ -334,7 +411,11 @@ fn cmd_scan(
                 .as_bytes(),
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if summary.unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn cmd_check(dir: Option<PathBuf>, config: Option<PathBuf>, strict: bool) -> Result<ExitCode> {
@@ -343,47 +424,6 @@ fn cmd_check(dir: Option<PathBuf>, config: Option<PathBuf>, strict: bool) -> Res
     let Some((engine, warnings)) = load_engine(&dir, &config, true)? else {
         return Ok(ExitCode::from(1));
     };
-    let mut warnings = warnings;
-    for rule in engine.rules_firing_on_empty_posts() {
-        warnings.push(rules::Problem {
-            level: Level::Warning,
-            file: rule.file.clone(),
-            mark: rule.mark,
-            rule: Some(rule.id.clone()),
-            message: "the condition holds on a post with no match at all, so the rule fires on nearly every post".into(),
-        });
-    }
-    for rule in &engine.rule_set().rules {
-        for term in &rule.terms {
-            if let rules::TermKind::Regex(patterns) = &term.kind {
-                for p in patterns {
-                    if kestrel::engine::regex_runs_on_every_post(p, term.view) {
-                        warnings.push(rules::Problem {
-                            level: Level::Warning,
-                            file: rule.file.clone(),
-                            mark: term.mark,
-                            rule: Some(rule.id.clone()),
-                            message: format!(
-                                "term '{}': regex '{p}' has no literal of 2 or more characters that every match contains, so it is tried on every post; prefer words and near(), or add a literal",
-                                term.name
-                            ),
-                        });
-                    }
-                }
-            }
-        }
-        for f in rule.fields.iter().flatten() {
-            if !config.posts.text_fields.iter().any(|(n, _)| n == f) {
-                warnings.push(rules::Problem {
-                    level: Level::Warning,
-                    file: rule.file.clone(),
-                    mark: rule.mark,
-                    rule: Some(rule.id.clone()),
-                    message: format!("field '{f}' is not one of the configured text fields, so live posts never fill it"),
-                });
-            }
-        }
-    }
     for w in &warnings {
         println!("{w}");
     }
@@ -530,6 +570,11 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
     let Some((engine, warnings)) = load_engine(&dir, &config, false)? else {
         return Ok(ExitCode::from(1));
     };
+    // The same gate as hot reload: a set whose tests fail is never served.
+    if !rule_tests_pass(&engine, &dir) {
+        tracing::error!(dir = %dir.display(), "the rule tests fail; not starting");
+        return Ok(ExitCode::from(1));
+    }
     tracing::info!(
         rules = engine.rule_set().rules.len(),
         ruleset = %engine.ruleset_hash(),

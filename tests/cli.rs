@@ -543,7 +543,7 @@ rules:
         - "we reported: join us"
       no_match:
         - "rejoin us"
-        - { text: "join us", title: "x" }
+        - { text: "join us" }
 "#,
     )]);
     let mut c = kestrel();
