@@ -816,6 +816,53 @@ impl Engine {
         found.saturating_sub((out.evidence.len() - ev_start) as u32)
     }
 
+    /// Evaluates one part of a rule's condition (or `unless`) on the last
+    /// scan, for explanations: which clause held. `None` for a rule the
+    /// engine does not run.
+    pub fn explain_expr(
+        &self,
+        rule_index: usize,
+        expr: &Expr,
+        fields: &[(&str, &str)],
+        s: &mut Scratch,
+    ) -> Option<bool> {
+        let cr = self.rules.iter().find(|r| r.index == rule_index)?;
+        let facts = RuleFacts {
+            engine: self,
+            scratch: s,
+            first: cr.first_term,
+            fields,
+        };
+        Some(expr.eval(&facts))
+    }
+
+    /// The fewest words between a match of term `a` and one of term `b` of
+    /// a rule in the same field of the last scan (what `near` compares with
+    /// its limit), or `None` when no such pair exists.
+    pub fn nearest(
+        &self,
+        rule_index: usize,
+        a: usize,
+        b: usize,
+        fields: &[(&str, &str)],
+        s: &Scratch,
+    ) -> Option<u32> {
+        let cr = self.rules.iter().find(|r| r.index == rule_index)?;
+        let hits = |t: usize| {
+            let (x, y) = s.term_hits[cr.first_term as usize + t];
+            &s.sink.hits[x as usize..y as usize]
+        };
+        let mut best = None;
+        for x in hits(a) {
+            for y in hits(b).iter().filter(|y| y.field == x.field) {
+                if let Some(d) = word_distance(s, fields, x, y) {
+                    best = Some(best.map_or(d, |b: u32| b.min(d)));
+                }
+            }
+        }
+        best
+    }
+
     /// Every hit of the last scan, for explanations: (rule index, term index
     /// in the rule, hit).
     pub fn last_hits<'s>(

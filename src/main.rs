@@ -99,7 +99,32 @@ enum Command {
         /// Another field of the post, as NAME=TEXT (repeatable).
         #[arg(long = "field", value_name = "NAME=TEXT")]
         fields: Vec<String>,
+        /// Explain this rule only (shown even when none of its terms match).
+        #[arg(long, value_name = "ID")]
+        rule: Option<String>,
+        /// Take the post from a JSONL file (with `--line` or `--id`), read
+        /// with the configured `[posts]` fields as scan reads it.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The post on this line (1-based) of `--file`.
+        #[arg(long, value_name = "N", requires = "file", conflicts_with = "id")]
+        line: Option<u64>,
+        /// The first post with this id in `--file`.
+        #[arg(long, value_name = "ID", requires = "file")]
+        id: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ExplainFormat,
     },
+}
+
+/// How `kestrel explain` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ExplainFormat {
+    /// For people.
+    Text,
+    /// One JSON object, for tools.
+    Json,
 }
 
 /// How `kestrel run` writes its logs.
@@ -223,7 +248,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rules,
             config,
             fields,
-        } => cmd_explain(text, rules, config, fields),
+            rule,
+            file,
+            line,
+            id,
+            format,
+        } => cmd_explain(
+            ExplainArgs {
+                text,
+                extra: fields,
+                rule,
+                file,
+                line,
+                id,
+                format,
+            },
+            rules,
+            config,
+        ),
     }
 }
 
@@ -500,19 +542,48 @@ fn cmd_literals(dir: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_explain(
+/// What `kestrel explain` was asked to explain, and how.
+struct ExplainArgs {
     text: Option<String>,
+    extra: Vec<String>,
+    rule: Option<String>,
+    file: Option<PathBuf>,
+    line: Option<u64>,
+    id: Option<String>,
+    format: ExplainFormat,
+}
+
+fn cmd_explain(
+    args: ExplainArgs,
     rules: Option<PathBuf>,
     config: Option<PathBuf>,
-    extra: Vec<String>,
 ) -> Result<ExitCode> {
     let config = load_config(config.as_deref())?;
     let dir = rules_dir(rules, &config);
     let Some((engine, _)) = load_engine(&dir, &config, true)? else {
         return Ok(ExitCode::from(1));
     };
+    let only = match &args.rule {
+        None => None,
+        Some(id) => Some(
+            engine
+                .rule_set()
+                .rules
+                .iter()
+                .position(|r| &r.id == id)
+                .ok_or_else(|| {
+                    UsageError(format!("--rule {id}: no such rule in {}", dir.display()))
+                })?,
+        ),
+    };
     let mut owned: Vec<(String, String)> = Vec::new();
-    match text.as_deref() {
+    if let Some(file) = &args.file {
+        if args.text.is_some() {
+            return Err(UsageError("explain takes a TEXT or --file, not both".into()).into());
+        }
+        owned = post_from_file(file, args.line, args.id.as_deref(), &config)?;
+    }
+    match args.text.as_deref() {
         Some("-") => {
             let mut s = String::new();
             io::Read::read_to_string(&mut io::stdin(), &mut s).context("reading stdin")?;
@@ -524,21 +595,82 @@ fn cmd_explain(
         Some(t) => owned.push((engine.default_field().to_string(), t.to_string())),
         None => {}
     }
-    for f in extra {
+    for f in args.extra {
         let Some((name, value)) = f.split_once('=') else {
             return Err(UsageError(format!("--field {f:?}: expected NAME=TEXT")).into());
         };
         owned.push((name.to_string(), value.to_string()));
     }
-    if owned.is_empty() {
-        return Err(UsageError("explain needs a TEXT or --field NAME=TEXT".into()).into());
+    if owned.is_empty() && args.file.is_none() {
+        return Err(
+            UsageError("explain needs a TEXT, --field NAME=TEXT or --file FILE".into()).into(),
+        );
     }
     let fields: Vec<(&str, &str)> = owned
         .iter()
         .map(|(n, t)| (n.as_str(), t.as_str()))
         .collect();
-    print!("{}", kestrel::explain::explain(&engine, &fields));
+    let mut stdout = io::stdout().lock();
+    match args.format {
+        ExplainFormat::Text => write!(
+            stdout,
+            "{}",
+            kestrel::explain::explain_rules(&engine, &fields, only)
+        )?,
+        ExplainFormat::Json => writeln!(
+            stdout,
+            "{}",
+            kestrel::explain::explain_json(&engine, &fields, only)
+        )?,
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The text fields of one post of a JSONL file, chosen by line or by id,
+/// read with the configured schema exactly as `scan` reads it.
+fn post_from_file(
+    file: &Path,
+    line: Option<u64>,
+    id: Option<&str>,
+    config: &Config,
+) -> Result<Vec<(String, String)>> {
+    use std::io::BufRead;
+    if line.is_none() == id.is_none() {
+        return Err(UsageError("--file needs --line N or --id ID".into()).into());
+    }
+    let schema = config.posts.schema()?;
+    let reader = io::BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+    );
+    for (i, l) in reader.split(b'\n').enumerate() {
+        let n = i as u64 + 1;
+        let l = l.with_context(|| format!("cannot read {}", file.display()))?;
+        if line.is_some_and(|want| want != n) {
+            continue;
+        }
+        let raw = l.strip_suffix(b"\r").unwrap_or(&l);
+        let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+        let post = match schema.parse(raw) {
+            Ok(p) => p,
+            Err(e) if line.is_some() => {
+                anyhow::bail!("{}:{n}: bad post: {e}", file.display())
+            }
+            Err(_) => continue,
+        };
+        if id.is_some_and(|want| post.id != want) {
+            continue;
+        }
+        return Ok(post
+            .fields
+            .iter()
+            .map(|(name, text)| (name.to_string(), text.to_string()))
+            .collect());
+    }
+    match (line, id) {
+        (Some(n), _) => anyhow::bail!("{}: has no line {n}", file.display()),
+        (_, Some(id)) => anyhow::bail!("{}: no post with id {id:?}", file.display()),
+        _ => unreachable!("checked above"),
+    }
 }
 
 fn init_logs(format: LogFormat) {

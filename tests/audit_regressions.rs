@@ -468,3 +468,135 @@ fn a_long_scan_prints_progress_lines_when_stderr_is_not_a_terminal() {
     assert!(stderr.contains("kestrel scan: progress: "), "{stderr}");
     assert!(!stderr.contains('\r'), "{stderr:?}");
 }
+
+const TWO_RULES: &str = r#"
+rules:
+  - id: rec.call-near-link
+    title: A call to join near an invite link
+    category: recruitment
+    severity: high
+    status: active
+    terms:
+      call:
+        words: ["join us"]
+      link:
+        indicator: [telegram]
+      hijra:
+        words: ["make hijra"]
+    condition: near(call, link, 5) or hijra
+    tests:
+      match:
+        - "join us https://t.me/+AbCdEfGhIjKlMnOp"
+      no_match:
+        - "join us"
+  - id: rec.call-alone
+    title: A call to join
+    category: recruitment
+    severity: low
+    status: shadow
+    terms:
+      call:
+        words: ["join us"]
+      now:
+        words: ["right now"]
+    condition: call and now
+    tests:
+      match:
+        - "join us right now"
+      no_match:
+        - "join us"
+"#;
+
+fn explain(dir: &Path, args: &[&str]) -> (String, String, i32) {
+    let mut c = kestrel();
+    c.arg("explain").arg("--rules").arg(dir).args(args);
+    let out = run(c, b"");
+    (
+        text(&out.stdout),
+        text(&out.stderr),
+        out.status.code().unwrap(),
+    )
+}
+
+#[test]
+fn explain_rule_shows_only_that_rule_with_its_clauses_and_near_distance() {
+    let dir = rules(&[("rec.yaml", TWO_RULES)]);
+    let post = "join us, the link is https://t.me/+AbCdEfGhIjKlMnOp";
+    let (stdout, stderr, code) = explain(dir.path(), &["--rule", "rec.call-near-link", post]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("FIRED rec.call-near-link"), "{stdout}");
+    assert!(!stdout.contains("rec.call-alone"), "{stdout}");
+    assert!(
+        stdout.contains("clause near(call, link, 5) -> holds"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("clause hijra -> does not hold"), "{stdout}");
+    assert!(
+        stdout.contains("near(call, link, 5): closest pair 4 words apart (holds)"),
+        "{stdout}"
+    );
+    // A rule none of whose terms matched is still explained when asked for.
+    let (stdout, _, code) = explain(dir.path(), &["--rule", "rec.call-alone", "nothing"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("quiet rec.call-alone"), "{stdout}");
+    let (_, stderr, code) = explain(dir.path(), &["--rule", "rec.nope", "x"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--rule rec.nope: no such rule"), "{stderr}");
+}
+
+#[test]
+fn explain_prints_json_for_tools() {
+    let dir = rules(&[("rec.yaml", TWO_RULES)]);
+    let post = "join us, the link is https://t.me/+AbCdEfGhIjKlMnOp";
+    let (stdout, stderr, code) = explain(dir.path(), &["--format", "json", post]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["fields"][0]["name"], "text");
+    assert_eq!(
+        v["fields"][0]["folded"],
+        "join us the link is htps t me abcdefghijklmnop"
+    );
+    let rules = v["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "{v}");
+    let near = &rules[0];
+    assert_eq!(near["id"], "rec.call-near-link");
+    assert_eq!(near["verdict"], "fired");
+    assert_eq!(near["clauses"][0]["holds"], true);
+    assert_eq!(near["clauses"][1]["holds"], false);
+    assert_eq!(near["near"][0]["closest"], 4);
+    assert_eq!(near["near"][0]["holds"], true);
+    assert_eq!(near["matches_per_term"]["call"], 1);
+    assert_eq!(rules[1]["verdict"], "quiet");
+    let link = v["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["term"] == "link")
+        .unwrap();
+    assert_eq!(link["indicator"], "telegram");
+    assert_eq!(link["text"], "https://t.me/+AbCdEfGhIjKlMnOp");
+}
+
+#[test]
+fn explain_takes_a_post_from_a_jsonl_file_by_line_or_by_id() {
+    let dir = rules(&[("rec.yaml", TWO_RULES)]);
+    let file = dir.path().join("posts.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            "{\"id\": \"a\", \"text\": \"nothing\"}\n",
+            "{\"id\": 77, \"text\": \"join us right now\"}\n"
+        ),
+    )
+    .unwrap();
+    let f = file.display().to_string();
+    for pick in [["--line", "2"], ["--id", "77"]] {
+        let (stdout, stderr, code) = explain(dir.path(), &["--file", &f, pick[0], pick[1]]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("raw:    \"join us right now\""), "{stdout}");
+        assert!(stdout.contains("FIRED rec.call-alone"), "{stdout}");
+    }
+    let (_, stderr, code) = explain(dir.path(), &["--file", &f, "--id", "zz"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no post with id \"zz\""), "{stderr}");
+}
