@@ -985,7 +985,8 @@ fn has_repeat(bytes: &[u8], s: usize, e: usize) -> bool {
 }
 
 /// A hashtag of ASCII letters written in CamelCase (`#JoinTheRanks`) reads
-/// as its words (`join the ranks`): a word starts at a capital after a small
+/// as itself and then as its words (`jointheranks join the ranks`), so both
+/// a joined substring and a phrase match it: a word starts at a capital after a small
 /// letter, or at a capital followed by a small letter after a capital
 /// (`#ISupportThem`). Ignorable characters anywhere in the tag change
 /// nothing. Returns where the tag ends, or `None` (having written nothing)
@@ -1051,10 +1052,13 @@ fn camel_case_hashtag(
         return None;
     }
     flush_pending(bytes, out, &mut scratch.pending, &mut scratch.joined);
-    for w in 0..words {
+    // The tag as one word first, as it always read (a joined substring such
+    // as `joinus` still matches), then its words.
+    let pieces = std::iter::once((0, count)).chain((0..words).map(|w| (cuts[w], cuts[w + 1])));
+    for (a, b) in pieces {
         out.begin_word();
         let mut prev = 0u8;
-        for &p in &letters[cuts[w]..cuts[w + 1]] {
+        for &p in &letters[a..b] {
             let ch = bytes[p as usize] | 0x20;
             if ch == prev {
                 out.extend_prev(p + 1);

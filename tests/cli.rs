@@ -474,7 +474,7 @@ rules:
     // Raw view: case matters and the entry must stand as a whole word.
     assert!(ids("pay 1bvbmseystwetqtfn5au4m4gfg7xjanvn2 now").is_empty());
     assert!(ids("pay x1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2 now").is_empty());
-    assert_eq!(ids("#joinustoday"), vec!["fin.tags"]);
+    assert_eq!(ids("#JoinUsToday"), vec!["fin.tags"]);
 }
 
 #[test]
