@@ -25,9 +25,12 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The texts of each corpus file, held in memory.
+/// The texts of each corpus file, held in memory: `KESTREL_CORPUS`, else
+/// `../shared/corpus` beside the checkout.
 fn corpora() -> Vec<(String, Vec<String>)> {
-    let dir = root().join("../shared/corpus");
+    let dir = std::env::var_os("KESTREL_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/corpus"));
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(&dir) else {
         eprintln!("no corpus at {}", dir.display());

@@ -186,7 +186,11 @@ impl AlertWriter<'_> {
             }
             self.write_evidence(out, post, rule, e);
         }
-        out.extend_from_slice(b"],\"ruleset\":");
+        out.push(b']');
+        if firing.evidence_omitted > 0 {
+            let _ = write!(out, ",\"evidence_omitted\":{}", firing.evidence_omitted);
+        }
+        out.extend_from_slice(b",\"ruleset\":");
         json_str(out, &self.set.hash);
         out.extend_from_slice(b",\"source\":");
         match source {

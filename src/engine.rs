@@ -326,6 +326,8 @@ pub struct Engine {
     /// Rules whose condition holds on a post with no match at all.
     always: Vec<u32>,
     field_names: Vec<String>,
+    /// How many of `field_names` come from configuration (the first ones).
+    configured_fields: usize,
     /// Union of the field masks of folded-view terms.
     folded_fields: u64,
     has_near: bool,
@@ -388,6 +390,8 @@ pub struct Firing {
     pub shadow: bool,
     /// Range into [`Matches::evidence`].
     pub evidence: std::ops::Range<usize>,
+    /// Matches of the evidence terms left out of `evidence` by the cap.
+    pub evidence_omitted: u32,
 }
 
 /// The output of a scan, reused across posts.
@@ -543,6 +547,7 @@ impl Engine {
                 Some((IndicatorSet::new(&kinds), b.indicator_targets))
             },
             always: Vec::new(),
+            configured_fields: options.text_fields.len(),
             field_names,
             folded_fields: b.folded_fields,
             has_near,
@@ -611,6 +616,11 @@ impl Engine {
     /// The field a plain-string test post is put in.
     pub fn default_field(&self) -> &str {
         &self.default_field
+    }
+
+    /// The configured text fields: the only fields a scanned post fills.
+    pub fn text_fields(&self) -> &[String] {
+        &self.field_names[..self.configured_fields]
     }
 
     /// How many distinct literal patterns the automata hold.
@@ -812,34 +822,103 @@ impl Engine {
                 continue;
             }
             let ev_start = out.evidence.len();
-            for local in 0..cr.term_count {
-                let g = cr.first_term + local;
-                if !self.terms[g as usize].evidence {
-                    continue;
-                }
-                let (a, b) = s.term_hits[g as usize];
-                for h in &s.sink.hits[a as usize..b as usize] {
-                    if out.evidence.len() - ev_start >= MAX_EVIDENCE {
-                        break;
-                    }
-                    out.evidence.push(Evidence {
-                        term: local,
-                        field: h.field,
-                        start: h.start,
-                        end: h.end,
-                        indicator: h.indicator,
-                        note: h.note,
-                    });
-                }
-            }
+            let omitted = self.push_evidence(cr, s, out);
             out.evidence[ev_start..].sort_by_key(|e| (e.field, e.start, e.end, e.term));
             out.firings.push(Firing {
                 rule: cr.index,
                 shadow: cr.shadow,
                 evidence: ev_start..out.evidence.len(),
+                evidence_omitted: omitted,
             });
         }
         s.candidates = candidates;
+    }
+
+    /// Appends the evidence of a rule that fired and returns how many matches
+    /// were left out. The first match of every evidence term goes in before
+    /// any term's second, so a term repeated many times cannot crowd out the
+    /// one span that made the condition hold; then the rest, term by term,
+    /// up to [`MAX_EVIDENCE`] (or one per term, when a rule has more terms).
+    fn push_evidence(&self, cr: &CompiledRule, s: &Scratch, out: &mut Matches) -> u32 {
+        let ev_start = out.evidence.len();
+        let mut found = 0u32;
+        let push = |out: &mut Matches, local: u32, h: &Hit| {
+            out.evidence.push(Evidence {
+                term: local,
+                field: h.field,
+                start: h.start,
+                end: h.end,
+                indicator: h.indicator,
+                note: h.note,
+            })
+        };
+        let evidence_terms = (0..cr.term_count)
+            .map(|local| (local, cr.first_term + local))
+            .filter(|(_, g)| self.terms[*g as usize].evidence);
+        for (local, g) in evidence_terms.clone() {
+            let (a, b) = s.term_hits[g as usize];
+            found += s.sink.counts[g as usize];
+            if a < b {
+                push(out, local, &s.sink.hits[a as usize]);
+            }
+        }
+        for (local, g) in evidence_terms {
+            let (a, b) = s.term_hits[g as usize];
+            for h in s.sink.hits.get(a as usize + 1..b as usize).unwrap_or(&[]) {
+                if out.evidence.len() - ev_start >= MAX_EVIDENCE {
+                    break;
+                }
+                push(out, local, h);
+            }
+        }
+        found.saturating_sub((out.evidence.len() - ev_start) as u32)
+    }
+
+    /// Evaluates one part of a rule's condition (or `unless`) on the last
+    /// scan, for explanations: which clause held. `None` for a rule the
+    /// engine does not run.
+    pub fn explain_expr(
+        &self,
+        rule_index: usize,
+        expr: &Expr,
+        fields: &[(&str, &str)],
+        s: &mut Scratch,
+    ) -> Option<bool> {
+        let cr = self.rules.iter().find(|r| r.index == rule_index)?;
+        let facts = RuleFacts {
+            engine: self,
+            scratch: s,
+            first: cr.first_term,
+            fields,
+        };
+        Some(expr.eval(&facts))
+    }
+
+    /// The fewest words between a match of term `a` and one of term `b` of
+    /// a rule in the same field of the last scan (what `near` compares with
+    /// its limit), or `None` when no such pair exists.
+    pub fn nearest(
+        &self,
+        rule_index: usize,
+        a: usize,
+        b: usize,
+        fields: &[(&str, &str)],
+        s: &Scratch,
+    ) -> Option<u32> {
+        let cr = self.rules.iter().find(|r| r.index == rule_index)?;
+        let hits = |t: usize| {
+            let (x, y) = s.term_hits[cr.first_term as usize + t];
+            &s.sink.hits[x as usize..y as usize]
+        };
+        let mut best = None;
+        for x in hits(a) {
+            for y in hits(b).iter().filter(|y| y.field == x.field) {
+                if let Some(d) = word_distance(s, fields, x, y) {
+                    best = Some(best.map_or(d, |b: u32| b.min(d)));
+                }
+            }
+        }
+        best
     }
 
     /// Every hit of the last scan, for explanations: (rule index, term index

@@ -5,10 +5,17 @@
 use std::fmt::Write;
 
 use crate::engine::{Engine, Matches, Scratch};
+use crate::rules::Expr;
 
 /// Scans `fields` and explains the result: the folded text of each field,
 /// every term hit with its raw span, and every rule with a hit or that fired.
 pub fn explain(engine: &Engine, fields: &[(&str, &str)]) -> String {
+    explain_rules(engine, fields, None)
+}
+
+/// [`explain`], for one rule only (`Some(rule index)`): its term matches and
+/// its verdict, shown even when none of its terms matched.
+pub fn explain_rules(engine: &Engine, fields: &[(&str, &str)], only: Option<usize>) -> String {
     let mut scratch = engine.new_scratch();
     let mut matches = Matches::default();
     engine.scan(fields, &mut scratch, &mut matches);
@@ -29,10 +36,16 @@ pub fn explain(engine: &Engine, fields: &[(&str, &str)]) -> String {
     rules.extend(matches.firings.iter().map(|f| f.rule));
     rules.sort_unstable();
     rules.dedup();
+    if let Some(r) = only {
+        rules = vec![r];
+    }
     let _ = writeln!(out, "\nterm matches:");
     let set = engine.rule_set();
     let mut any = false;
     for (r, t, h) in engine.last_hits(&scratch) {
+        if only.is_some_and(|o| o != r) {
+            continue;
+        }
         any = true;
         let rule = &set.rules[r];
         let term = &rule.terms[t];
@@ -126,6 +139,27 @@ pub fn rule_verdict(
             }
         );
     }
+    for (clause, holds) in clauses(engine, &mut *scratch, fields, rule_index) {
+        let _ = writeln!(
+            out,
+            "      clause {clause} -> {}",
+            if holds { "holds" } else { "does not hold" }
+        );
+    }
+    for n in nears(engine, scratch, fields, rule_index) {
+        let _ = writeln!(
+            out,
+            "      near({}, {}, {}): {}",
+            names[n.a],
+            names[n.b],
+            n.limit,
+            match n.closest {
+                Some(d) if d <= n.limit => format!("closest pair {d} words apart (holds)"),
+                Some(d) => format!("closest pair {d} words apart (too far)"),
+                None => "no pair of matches in one field".to_string(),
+            }
+        );
+    }
     let mut counts = vec![0u32; rule.terms.len()];
     for (r, t, _) in engine.last_hits(scratch) {
         if r == rule_index {
@@ -140,4 +174,193 @@ pub fn rule_verdict(
         .collect();
     let _ = writeln!(out, "    matches per term: {}", summary.join(", "));
     out
+}
+
+/// The top-level clauses of a rule's condition (the operands of its outer
+/// `and` / `or`) with whether each held on the last scan; empty when the
+/// condition is a single clause.
+pub fn clauses(
+    engine: &Engine,
+    scratch: &mut Scratch,
+    fields: &[(&str, &str)],
+    rule_index: usize,
+) -> Vec<(String, bool)> {
+    let rule = &engine.rule_set().rules[rule_index];
+    let names = rule.term_names();
+    let parts = match &rule.condition {
+        Expr::And(v) | Expr::Or(v) => v.as_slice(),
+        _ => return Vec::new(),
+    };
+    parts
+        .iter()
+        .map(|e| {
+            let holds = engine
+                .explain_expr(rule_index, e, fields, scratch)
+                .unwrap_or(false);
+            (e.display(&names).to_string(), holds)
+        })
+        .collect()
+}
+
+/// One `near(a, b, limit)` of a rule and the closest pair found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Near {
+    /// First term (index in the rule).
+    pub a: usize,
+    /// Second term.
+    pub b: usize,
+    /// The limit written in the rule, in words.
+    pub limit: u32,
+    /// Words between the closest pair of matches, if any pair exists.
+    pub closest: Option<u32>,
+}
+
+/// Every `near` of a rule's condition and `unless`, with the distance that
+/// satisfied it (or the closest that did not).
+pub fn nears(
+    engine: &Engine,
+    scratch: &Scratch,
+    fields: &[(&str, &str)],
+    rule_index: usize,
+) -> Vec<Near> {
+    fn walk(e: &Expr, out: &mut Vec<(usize, usize, u32)>) {
+        match e {
+            Expr::Near(a, b, n) => out.push((*a, *b, *n)),
+            Expr::Not(x) => walk(x, out),
+            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| walk(x, out)),
+            Expr::Term(_) | Expr::Of(..) | Expr::Count(..) => {}
+        }
+    }
+    let rule = &engine.rule_set().rules[rule_index];
+    let mut found = Vec::new();
+    walk(&rule.condition, &mut found);
+    if let Some(u) = &rule.unless {
+        walk(u, &mut found);
+    }
+    found
+        .into_iter()
+        .map(|(a, b, limit)| Near {
+            a,
+            b,
+            limit,
+            closest: engine.nearest(rule_index, a, b, fields, scratch),
+        })
+        .collect()
+}
+
+/// The explanation as one JSON object, for tools: `fields` (name, raw,
+/// folded), `matches` (every term hit) and `rules` (verdict, condition,
+/// clauses, `near` distances, matches per term).
+pub fn explain_json(
+    engine: &Engine,
+    fields: &[(&str, &str)],
+    only: Option<usize>,
+) -> serde_json::Value {
+    use serde_json::json;
+    let mut scratch = engine.new_scratch();
+    let mut matches = Matches::default();
+    engine.scan(fields, &mut scratch, &mut matches);
+    let set = engine.rule_set();
+    let field_list: Vec<serde_json::Value> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, (name, text))| {
+            json!({
+                "name": name,
+                "raw": text,
+                "folded": scratch.folded(i).map(|f| f.as_str()),
+            })
+        })
+        .collect();
+    let mut hit_list = Vec::new();
+    let mut rules: Vec<usize> = Vec::new();
+    for (r, t, h) in engine.last_hits(&scratch) {
+        rules.push(r);
+        if only.is_some_and(|o| o != r) {
+            continue;
+        }
+        let rule = &set.rules[r];
+        let term = &rule.terms[t];
+        let (fname, text) = fields[h.field as usize];
+        let folded = match (h.folded_span(), scratch.folded(h.field as usize)) {
+            (Some((fs, fe)), Some(f)) => Some(f.as_str()[fs..fe].to_string()),
+            _ => None,
+        };
+        hit_list.push(json!({
+            "rule": rule.id,
+            "term": term.name,
+            "kind": term.kind.key(),
+            "view": term.view.as_str(),
+            "field": fname,
+            "start": h.start,
+            "end": h.end,
+            "text": text.get(h.start as usize..h.end as usize).unwrap_or(""),
+            "folded": folded,
+            "indicator": h.indicator.map(|k| k.name()),
+            "note": h.note,
+        }));
+    }
+    rules.extend(matches.firings.iter().map(|f| f.rule));
+    rules.sort_unstable();
+    rules.dedup();
+    if let Some(r) = only {
+        rules = vec![r];
+    }
+    let rule_list: Vec<serde_json::Value> = rules
+        .into_iter()
+        .map(|r| {
+            let rule = &set.rules[r];
+            let names = rule.term_names();
+            let fired = matches.firings.iter().any(|f| f.rule == r);
+            let (cond, unless) = engine
+                .explain_rule(r, fields, &mut scratch)
+                .unwrap_or((false, false));
+            let mut counts = serde_json::Map::new();
+            for t in &rule.terms {
+                counts.insert(t.name.clone(), json!(0));
+            }
+            for (hr, t, _) in engine.last_hits(&scratch) {
+                if hr == r {
+                    let c = &mut counts[&rule.terms[t].name];
+                    *c = json!(c.as_u64().unwrap_or(0) + 1);
+                }
+            }
+            let verdict = match (fired, rule.status) {
+                (true, crate::rules::Status::Disabled) => "would_fire",
+                (true, _) => "fired",
+                (false, _) => "quiet",
+            };
+            json!({
+                "id": rule.id,
+                "revision": rule.revision,
+                "status": rule.status.to_string(),
+                "verdict": verdict,
+                "condition": rule.condition.display(&names).to_string(),
+                "condition_holds": cond,
+                "clauses": clauses(engine, &mut scratch, fields, r)
+                    .into_iter()
+                    .map(|(c, h)| json!({"clause": c, "holds": h}))
+                    .collect::<Vec<_>>(),
+                "unless": rule.unless.as_ref().map(|u| u.display(&names).to_string()),
+                "unless_holds": unless,
+                "near": nears(engine, &scratch, fields, r)
+                    .into_iter()
+                    .map(|n| json!({
+                        "a": names[n.a],
+                        "b": names[n.b],
+                        "limit": n.limit,
+                        "closest": n.closest,
+                        "holds": n.closest.is_some_and(|d| d <= n.limit),
+                    }))
+                    .collect::<Vec<_>>(),
+                "matches_per_term": counts,
+            })
+        })
+        .collect();
+    json!({
+        "ruleset": set.hash,
+        "fields": field_list,
+        "matches": hit_list,
+        "rules": rule_list,
+    })
 }

@@ -14,6 +14,7 @@ pub mod explain;
 #[cfg(feature = "service")]
 pub mod flood;
 pub mod indicators;
+pub mod lint;
 #[cfg(feature = "service")]
 pub mod logging;
 #[cfg(feature = "service")]

@@ -53,6 +53,14 @@ enum Command {
         /// No summary on stderr.
         #[arg(long, short)]
         quiet: bool,
+        /// Scan even when the rules' own tests fail (they are run and
+        /// reported either way; `run` never serves such a set).
+        #[arg(long)]
+        skip_rule_tests: bool,
+        /// Seconds between progress lines on stderr (default: 1 on a
+        /// terminal, where the line is rewritten in place, else 10; 0: none).
+        #[arg(long, value_name = "SECONDS")]
+        progress_every: Option<f64>,
     },
     /// Run the service: consume posts from Kafka, scan them, publish alerts
     /// and dead letters (see docs/operations.md).
@@ -91,7 +99,32 @@ enum Command {
         /// Another field of the post, as NAME=TEXT (repeatable).
         #[arg(long = "field", value_name = "NAME=TEXT")]
         fields: Vec<String>,
+        /// Explain this rule only (shown even when none of its terms match).
+        #[arg(long, value_name = "ID")]
+        rule: Option<String>,
+        /// Take the post from a JSONL file (with `--line` or `--id`), read
+        /// with the configured `[posts]` fields as scan reads it.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The post on this line (1-based) of `--file`.
+        #[arg(long, value_name = "N", requires = "file", conflicts_with = "id")]
+        line: Option<u64>,
+        /// The first post with this id in `--file`.
+        #[arg(long, value_name = "ID", requires = "file")]
+        id: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ExplainFormat,
     },
+}
+
+/// How `kestrel explain` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ExplainFormat {
+    /// For people.
+    Text,
+    /// One JSON object, for tools.
+    Json,
 }
 
 /// How `kestrel run` writes its logs.
@@ -152,6 +185,14 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
+            // A reader that stopped early (`| head`) is not a failure.
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
             eprintln!("kestrel: error: {e:#}");
             if e.downcast_ref::<UsageError>().is_some()
                 || e.downcast_ref::<kestrel::config::ConfigError>().is_some()
@@ -172,7 +213,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             config,
             workers,
             quiet,
-        } => cmd_scan(files, rules, config, workers, quiet),
+            skip_rule_tests,
+            progress_every,
+        } => cmd_scan(
+            files,
+            rules,
+            config,
+            workers,
+            quiet,
+            skip_rule_tests,
+            progress_every,
+        ),
         Command::Run {
             config,
             print_config,
@@ -197,7 +248,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rules,
             config,
             fields,
-        } => cmd_explain(text, rules, config, fields),
+            rule,
+            file,
+            line,
+            id,
+            format,
+        } => cmd_explain(
+            ExplainArgs {
+                text,
+                extra: fields,
+                rule,
+                file,
+                line,
+                id,
+                format,
+            },
+            rules,
+            config,
+        ),
     }
 }
 
@@ -221,7 +289,20 @@ fn load_engine(
             };
             let engine = Engine::build(Arc::new(loaded.set), &options)
                 .with_context(|| format!("compiling the rules in {}", dir.display()))?;
-            Ok(Some((engine, loaded.warnings)))
+            let mut problems = loaded.warnings;
+            problems.extend(kestrel::lint::lint(&engine));
+            let errors = problems.iter().filter(|p| p.level == Level::Error).count();
+            if errors > 0 {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                eprintln!(
+                    "kestrel: {errors} error(s) in the rules at {}",
+                    dir.display()
+                );
+                return Ok(None);
+            }
+            Ok(Some((engine, problems)))
         }
         Err(e) => {
             for p in &e.problems {
@@ -242,6 +323,25 @@ fn load_engine(
     }
 }
 
+/// Runs the rules' own tests; false (after saying which failed, on stderr)
+/// when any fails. The contract: a set whose tests fail is never served.
+fn rule_tests_pass(engine: &Engine, dir: &Path) -> bool {
+    let report = kestrel::ruletest::run(engine);
+    if report.passed() {
+        return true;
+    }
+    for f in &report.failures {
+        eprintln!("{}", f.line());
+    }
+    eprintln!(
+        "kestrel: {} rule test(s) fail in {}; `kestrel rules test {}` shows why",
+        report.failures.len(),
+        dir.display(),
+        dir.display()
+    );
+    false
+}
+
 fn rules_dir(explicit: Option<PathBuf>, config: &Config) -> PathBuf {
     explicit.unwrap_or_else(|| config.rules.dir.clone())
 }
@@ -252,6 +352,8 @@ fn cmd_scan(
     config: Option<PathBuf>,
     workers: Option<usize>,
     quiet: bool,
+    skip_rule_tests: bool,
+    progress_every: Option<f64>,
 ) -> Result<ExitCode> {
     let config = load_config(config.as_deref())?;
     let schema = Arc::new(config.posts.schema()?);
@@ -266,6 +368,13 @@ fn cmd_scan(
             warnings.len(),
             dir.display()
         );
+    }
+    if !rule_tests_pass(&engine, &dir) {
+        if !skip_rule_tests {
+            eprintln!("kestrel: not scanning with a rule set whose tests fail (--skip-rule-tests scans anyway)");
+            return Ok(ExitCode::from(1));
+        }
+        eprintln!("kestrel: --skip-rule-tests: scanning with a rule set whose tests fail");
     }
     let engine = Arc::new(engine);
     let inputs: Vec<Input> = if files.is_empty() {
@@ -291,20 +400,30 @@ fn cmd_scan(
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut err = io::stderr();
-    let show_progress = !quiet && io::stderr().is_terminal();
+    // On a terminal one line rewritten in place; elsewhere (a log, a CI job)
+    // a full line now and then, so a long scan is never silent until the end.
+    let terminal = io::stderr().is_terminal();
+    let every = progress_every.unwrap_or(if terminal { 1.0 } else { 10.0 });
+    let show_progress = !quiet && every > 0.0;
     let mut last = Instant::now();
     let mut shown = false;
     let mut progress = |s: &scan::ScanSummary| {
-        if show_progress && last.elapsed().as_secs_f64() >= 1.0 {
+        if show_progress && last.elapsed().as_secs_f64() >= every {
             last = Instant::now();
-            shown = true;
             let secs = s.elapsed.as_secs_f64().max(1e-9);
-            eprint!(
-                "\r{} posts, {} alerts, {:.1} MB/s   ",
+            let line = format!(
+                "{} posts, {:.1} MB, {} alerts, {:.1} MB/s",
                 s.posts,
+                s.bytes as f64 / 1e6,
                 s.alerts + s.shadow_alerts,
                 s.bytes as f64 / 1e6 / secs
             );
+            if terminal {
+                shown = true;
+                eprint!("\r{line}   ");
+            } else {
+                eprintln!("kestrel scan: progress: {line}");
+            }
         }
     };
     let mut messages = io::stderr();
@@ -334,7 +453,11 @@ fn cmd_scan(
                 .as_bytes(),
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if summary.unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn cmd_check(dir: Option<PathBuf>, config: Option<PathBuf>, strict: bool) -> Result<ExitCode> {
@@ -343,47 +466,6 @@ fn cmd_check(dir: Option<PathBuf>, config: Option<PathBuf>, strict: bool) -> Res
     let Some((engine, warnings)) = load_engine(&dir, &config, true)? else {
         return Ok(ExitCode::from(1));
     };
-    let mut warnings = warnings;
-    for rule in engine.rules_firing_on_empty_posts() {
-        warnings.push(rules::Problem {
-            level: Level::Warning,
-            file: rule.file.clone(),
-            mark: rule.mark,
-            rule: Some(rule.id.clone()),
-            message: "the condition holds on a post with no match at all, so the rule fires on nearly every post".into(),
-        });
-    }
-    for rule in &engine.rule_set().rules {
-        for term in &rule.terms {
-            if let rules::TermKind::Regex(patterns) = &term.kind {
-                for p in patterns {
-                    if kestrel::engine::regex_runs_on_every_post(p, term.view) {
-                        warnings.push(rules::Problem {
-                            level: Level::Warning,
-                            file: rule.file.clone(),
-                            mark: term.mark,
-                            rule: Some(rule.id.clone()),
-                            message: format!(
-                                "term '{}': regex '{p}' has no literal of 2 or more characters that every match contains, so it is tried on every post; prefer words and near(), or add a literal",
-                                term.name
-                            ),
-                        });
-                    }
-                }
-            }
-        }
-        for f in rule.fields.iter().flatten() {
-            if !config.posts.text_fields.iter().any(|(n, _)| n == f) {
-                warnings.push(rules::Problem {
-                    level: Level::Warning,
-                    file: rule.file.clone(),
-                    mark: rule.mark,
-                    rule: Some(rule.id.clone()),
-                    message: format!("field '{f}' is not one of the configured text fields, so live posts never fill it"),
-                });
-            }
-        }
-    }
     for w in &warnings {
         println!("{w}");
     }
@@ -460,19 +542,48 @@ fn cmd_literals(dir: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_explain(
+/// What `kestrel explain` was asked to explain, and how.
+struct ExplainArgs {
     text: Option<String>,
+    extra: Vec<String>,
+    rule: Option<String>,
+    file: Option<PathBuf>,
+    line: Option<u64>,
+    id: Option<String>,
+    format: ExplainFormat,
+}
+
+fn cmd_explain(
+    args: ExplainArgs,
     rules: Option<PathBuf>,
     config: Option<PathBuf>,
-    extra: Vec<String>,
 ) -> Result<ExitCode> {
     let config = load_config(config.as_deref())?;
     let dir = rules_dir(rules, &config);
     let Some((engine, _)) = load_engine(&dir, &config, true)? else {
         return Ok(ExitCode::from(1));
     };
+    let only = match &args.rule {
+        None => None,
+        Some(id) => Some(
+            engine
+                .rule_set()
+                .rules
+                .iter()
+                .position(|r| &r.id == id)
+                .ok_or_else(|| {
+                    UsageError(format!("--rule {id}: no such rule in {}", dir.display()))
+                })?,
+        ),
+    };
     let mut owned: Vec<(String, String)> = Vec::new();
-    match text.as_deref() {
+    if let Some(file) = &args.file {
+        if args.text.is_some() {
+            return Err(UsageError("explain takes a TEXT or --file, not both".into()).into());
+        }
+        owned = post_from_file(file, args.line, args.id.as_deref(), &config)?;
+    }
+    match args.text.as_deref() {
         Some("-") => {
             let mut s = String::new();
             io::Read::read_to_string(&mut io::stdin(), &mut s).context("reading stdin")?;
@@ -484,21 +595,82 @@ fn cmd_explain(
         Some(t) => owned.push((engine.default_field().to_string(), t.to_string())),
         None => {}
     }
-    for f in extra {
+    for f in args.extra {
         let Some((name, value)) = f.split_once('=') else {
             return Err(UsageError(format!("--field {f:?}: expected NAME=TEXT")).into());
         };
         owned.push((name.to_string(), value.to_string()));
     }
-    if owned.is_empty() {
-        return Err(UsageError("explain needs a TEXT or --field NAME=TEXT".into()).into());
+    if owned.is_empty() && args.file.is_none() {
+        return Err(
+            UsageError("explain needs a TEXT, --field NAME=TEXT or --file FILE".into()).into(),
+        );
     }
     let fields: Vec<(&str, &str)> = owned
         .iter()
         .map(|(n, t)| (n.as_str(), t.as_str()))
         .collect();
-    print!("{}", kestrel::explain::explain(&engine, &fields));
+    let mut stdout = io::stdout().lock();
+    match args.format {
+        ExplainFormat::Text => write!(
+            stdout,
+            "{}",
+            kestrel::explain::explain_rules(&engine, &fields, only)
+        )?,
+        ExplainFormat::Json => writeln!(
+            stdout,
+            "{}",
+            kestrel::explain::explain_json(&engine, &fields, only)
+        )?,
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The text fields of one post of a JSONL file, chosen by line or by id,
+/// read with the configured schema exactly as `scan` reads it.
+fn post_from_file(
+    file: &Path,
+    line: Option<u64>,
+    id: Option<&str>,
+    config: &Config,
+) -> Result<Vec<(String, String)>> {
+    use std::io::BufRead;
+    if line.is_none() == id.is_none() {
+        return Err(UsageError("--file needs --line N or --id ID".into()).into());
+    }
+    let schema = config.posts.schema()?;
+    let reader = io::BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+    );
+    for (i, l) in reader.split(b'\n').enumerate() {
+        let n = i as u64 + 1;
+        let l = l.with_context(|| format!("cannot read {}", file.display()))?;
+        if line.is_some_and(|want| want != n) {
+            continue;
+        }
+        let raw = l.strip_suffix(b"\r").unwrap_or(&l);
+        let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+        let post = match schema.parse(raw) {
+            Ok(p) => p,
+            Err(e) if line.is_some() => {
+                anyhow::bail!("{}:{n}: bad post: {e}", file.display())
+            }
+            Err(_) => continue,
+        };
+        if id.is_some_and(|want| post.id != want) {
+            continue;
+        }
+        return Ok(post
+            .fields
+            .iter()
+            .map(|(name, text)| (name.to_string(), text.to_string()))
+            .collect());
+    }
+    match (line, id) {
+        (Some(n), _) => anyhow::bail!("{}: has no line {n}", file.display()),
+        (_, Some(id)) => anyhow::bail!("{}: no post with id {id:?}", file.display()),
+        _ => unreachable!("checked above"),
+    }
 }
 
 fn init_logs(format: LogFormat) {
@@ -530,6 +702,11 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
     let Some((engine, warnings)) = load_engine(&dir, &config, false)? else {
         return Ok(ExitCode::from(1));
     };
+    // The same gate as hot reload: a set whose tests fail is never served.
+    if !rule_tests_pass(&engine, &dir) {
+        tracing::error!(dir = %dir.display(), "the rule tests fail; not starting");
+        return Ok(ExitCode::from(1));
+    }
     tracing::info!(
         rules = engine.rule_set().rules.len(),
         ruleset = %engine.ruleset_hash(),

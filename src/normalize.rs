@@ -566,6 +566,11 @@ fn fold_bytes(bytes: &[u8], out: &mut Out, scratch: &mut Scratch) {
                 while pos < n && bytes[pos] < 0x80 && ASCII_CLASS[bytes[pos] as usize] == A_SEP {
                     pos += 1;
                 }
+                if bytes[pos - 1] == b'#' {
+                    if let Some(end) = camel_case_hashtag(bytes, pos, out, scratch) {
+                        pos = end;
+                    }
+                }
             }
             A_LOWER | A_UPPER => {
                 // Fast path: ASCII letters, maybe trailing symbols (`join!`,
@@ -977,6 +982,93 @@ fn has_repeat(bytes: &[u8], s: usize, e: usize) -> bool {
         }
     }
     bytes[s..e].windows(2).any(|p| (p[0] ^ p[1]) & !0x20 == 0)
+}
+
+/// A hashtag of ASCII letters written in CamelCase (`#JoinTheRanks`) reads
+/// as itself and then as its words (`jointheranks join the ranks`), so both
+/// a joined substring and a phrase match it: a word starts at a capital after a small
+/// letter, or at a capital followed by a small letter after a capital
+/// (`#ISupportThem`). Ignorable characters anywhere in the tag change
+/// nothing. Returns where the tag ends, or `None` (having written nothing)
+/// when the token at `start` is not such a tag: any other character, no case
+/// change (`#jointheranks`), more than [`ALNUM_MAX`] letters, or a word that
+/// would fold to a single letter (`#BeAHero`: single letters in a row are
+/// rejoined when folded again, so such a tag stays one word).
+fn camel_case_hashtag(
+    bytes: &[u8],
+    start: usize,
+    out: &mut Out,
+    scratch: &mut Scratch,
+) -> Option<usize> {
+    let n = bytes.len();
+    let mut letters = [0u32; ALNUM_MAX];
+    let mut count = 0;
+    let mut pos = start;
+    while pos < n {
+        let b = bytes[pos];
+        if b < 0x80 {
+            if IS_ASCII_LETTER[b as usize] {
+                *letters.get_mut(count)? = pos as u32;
+                count += 1;
+                pos += 1;
+                continue;
+            }
+            if ASCII_CLASS[b as usize] == A_SEP {
+                break;
+            }
+            return None;
+        }
+        let (c, l) = decode(bytes, pos);
+        match entry(c).kind {
+            K_IGNORE => pos += l,
+            K_SEP => break,
+            _ => return None,
+        }
+    }
+    let letters = &letters[..count];
+    let at = |k: usize| bytes[letters[k] as usize];
+    let starts_word = |k: usize| {
+        at(k).is_ascii_uppercase()
+            && (at(k - 1).is_ascii_lowercase()
+                || (at(k - 1).is_ascii_uppercase()
+                    && k + 1 < count
+                    && at(k + 1).is_ascii_lowercase()))
+    };
+    let mut cuts = [0usize; ALNUM_MAX + 1];
+    let mut words = 1;
+    for k in 1..count {
+        if starts_word(k) {
+            cuts[words] = k;
+            words += 1;
+        }
+    }
+    if words == 1 {
+        return None;
+    }
+    cuts[words] = count;
+    let folds_to_one_letter =
+        |a: usize, b: usize| (a + 1..b).all(|k| (at(k) | 0x20) == (at(k - 1) | 0x20));
+    if (0..words).any(|w| folds_to_one_letter(cuts[w], cuts[w + 1])) {
+        return None;
+    }
+    flush_pending(bytes, out, &mut scratch.pending, &mut scratch.joined);
+    // The tag as one word first, as it always read (a joined substring such
+    // as `joinus` still matches), then its words.
+    let pieces = std::iter::once((0, count)).chain((0..words).map(|w| (cuts[w], cuts[w + 1])));
+    for (a, b) in pieces {
+        out.begin_word();
+        let mut prev = 0u8;
+        for &p in &letters[a..b] {
+            let ch = bytes[p as usize] | 0x20;
+            if ch == prev {
+                out.extend_prev(p + 1);
+            } else {
+                out.push_char(ch as char, p, p + 1);
+                prev = ch;
+            }
+        }
+    }
+    Some(pos)
 }
 
 /// A token of ASCII letters only, `bytes[s..e]`.

@@ -31,6 +31,9 @@ pub struct Failure {
     pub post: Vec<(String, String)>,
     /// Terms matched, condition and unless results.
     pub detail: String,
+    /// Fields of the post that are not configured text fields: the case was
+    /// not run, since scan never reads them.
+    pub unread_fields: Vec<String>,
 }
 
 /// The outcome of a test run.
@@ -57,6 +60,7 @@ impl Report {
         let mut s = String::new();
         for f in &self.failures {
             let what = match f.expect {
+                _ if !f.unread_fields.is_empty() => "the post has fields that scan never reads",
                 Expect::Match => "expected an alert, got none",
                 Expect::NoMatch => "expected no alert, got one",
             };
@@ -86,6 +90,25 @@ impl Report {
     }
 }
 
+impl Failure {
+    /// One line for logs and start-up refusals: where, which rule, what
+    /// failed (no post text).
+    pub fn line(&self) -> String {
+        let what = match self.expect {
+            _ if !self.unread_fields.is_empty() => "the post has fields that scan never reads",
+            Expect::Match => "a post under tests.match raised no alert",
+            Expect::NoMatch => "a post under tests.no_match raised an alert",
+        };
+        format!(
+            "{}:{}:{}: error: rule '{}': test failed: {what}",
+            self.file.display(),
+            self.mark.line,
+            self.mark.col,
+            self.rule
+        )
+    }
+}
+
 /// Runs every test case of every active and shadow rule of the engine's set.
 pub fn run(engine: &Engine) -> Report {
     let mut report = Report::default();
@@ -107,6 +130,33 @@ pub fn run(engine: &Engine) -> Report {
         for (post, expect) in cases {
             report.cases += 1;
             let owned = post_fields(engine, post);
+            // Scan reads only the configured fields: a test post with any
+            // other field would prove something live traffic never shows.
+            let unread: Vec<&str> = owned
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .filter(|n| !engine.text_fields().iter().any(|f| f == n))
+                .collect();
+            if !unread.is_empty() {
+                report.failures.push(Failure {
+                    rule: rule.id.clone(),
+                    file: rule.file.clone(),
+                    mark: post.mark,
+                    expect,
+                    post: owned.clone(),
+                    detail: format!(
+                        "  field {} is not a configured text field ({}): scan never reads it\n",
+                        unread
+                            .iter()
+                            .map(|n| format!("'{n}'"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        engine.text_fields().join(", ")
+                    ),
+                    unread_fields: unread.iter().map(|n| n.to_string()).collect(),
+                });
+                continue;
+            }
             let fields: Vec<(&str, &str)> = owned
                 .iter()
                 .map(|(n, t)| (n.as_str(), t.as_str()))
@@ -122,6 +172,7 @@ pub fn run(engine: &Engine) -> Report {
                     expect,
                     post: owned.clone(),
                     detail,
+                    unread_fields: Vec::new(),
                 });
             }
         }

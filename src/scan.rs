@@ -18,6 +18,8 @@ use crate::rules::Category;
 
 /// Target size of one batch of lines.
 const BATCH_BYTES: usize = 256 * 1024;
+/// Bytes asked of an input per read.
+const READ_BYTES: usize = 64 * 1024;
 
 /// Where posts are read from.
 #[derive(Clone, Debug)]
@@ -41,8 +43,8 @@ impl Input {
 /// A scan that could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
-    /// An input could not be opened or read.
-    #[error("{file}: {source}")]
+    /// An input could not be read.
+    #[error("cannot read {file}")]
     Read {
         /// The input's name.
         file: String,
@@ -86,6 +88,8 @@ pub struct ScanSummary {
     pub posts_with_alerts: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// Inputs that could not be opened (reported, then skipped).
+    pub unreadable: Vec<String>,
 }
 
 impl ScanSummary {
@@ -134,6 +138,12 @@ impl ScanSummary {
         for (cat, (a, sh)) in &self.by_category {
             s.push_str(&format!("  {cat}: {a} active, {sh} shadow\n"));
         }
+        for (rule, (a, sh)) in &self.by_rule {
+            s.push_str(&format!("  rule {rule}: {a} active, {sh} shadow\n"));
+        }
+        for file in &self.unreadable {
+            s.push_str(&format!("not read: {file} (could not be opened)\n"));
+        }
         s.push_str(&format!("ruleset: {ruleset} ({rules} rules)\n"));
         s
     }
@@ -154,6 +164,8 @@ struct Batch {
     input: usize,
     first_line: u64,
     data: Vec<u8>,
+    /// Set instead of `data` for one line over the limit: its size in bytes.
+    too_long: Option<u64>,
 }
 
 struct Done {
@@ -175,26 +187,37 @@ pub fn scan(
     messages: &mut dyn Write,
     progress: &mut dyn FnMut(&ScanSummary),
 ) -> Result<ScanSummary, ScanError> {
-    // Open everything first: a missing file is reported before any output.
+    // Open everything first: a file that cannot be opened is reported
+    // before any output, and the other inputs are still scanned.
     let mut readers: Vec<Box<dyn Read + Send>> = Vec::new();
+    let mut unreadable = Vec::new();
     for input in inputs {
         readers.push(match input {
             Input::Stdin => Box::new(io::stdin()),
-            Input::File(p) => Box::new(File::open(p).map_err(|source| ScanError::Read {
-                file: input.name(),
-                source,
-            })?),
+            Input::File(p) => match File::open(p) {
+                Ok(f) => Box::new(f),
+                Err(e) => {
+                    let _ = writeln!(messages, "kestrel: {}: cannot open: {e}", input.name());
+                    unreadable.push(input.name());
+                    Box::new(io::empty())
+                }
+            },
         });
     }
     let names: Arc<Vec<String>> = Arc::new(inputs.iter().map(Input::name).collect());
+    let max_line = schema.max_post_bytes().saturating_add(1);
     let workers = options.workers.max(1);
     let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(workers * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<Done>(workers * 2);
     let started = Instant::now();
-    let mut summary = ScanSummary::default();
+    let mut summary = ScanSummary {
+        unreadable,
+        ..ScanSummary::default()
+    };
 
     std::thread::scope(|scope| -> Result<(), ScanError> {
-        let reader = scope.spawn(move || read_batches(readers, &names_of(inputs), batch_tx));
+        let reader =
+            scope.spawn(move || read_batches(readers, &names_of(inputs), max_line, batch_tx));
         for _ in 0..workers {
             let rx = batch_rx.clone();
             let tx = done_tx.clone();
@@ -255,77 +278,116 @@ fn names_of(inputs: &[Input]) -> Vec<String> {
     inputs.iter().map(Input::name).collect()
 }
 
+/// Reads every input into batches of whole lines. A line longer than
+/// `max_line` bytes is never held: the reader sends what came before it,
+/// skips to its end counting bytes, and sends a marker in its place. Each
+/// byte is searched for a newline once, so time is linear and memory is
+/// bounded by the batch size plus `max_line` whatever the input.
 fn read_batches(
     readers: Vec<Box<dyn Read + Send>>,
     names: &[String],
+    max_line: usize,
     tx: crossbeam_channel::Sender<Batch>,
 ) -> Result<(), ScanError> {
     let mut seq = 0u64;
+    let mut send = |input: usize, first_line: u64, data: Vec<u8>, too_long: Option<u64>| {
+        let ok = tx
+            .send(Batch {
+                seq,
+                input,
+                first_line,
+                data,
+                too_long,
+            })
+            .is_ok();
+        seq += 1;
+        ok
+    };
     for (input, mut r) in readers.into_iter().enumerate() {
-        let mut carry: Vec<u8> = Vec::new();
+        let mut read = |buf: &mut [u8]| loop {
+            match r.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(ScanError::Read {
+                        file: names[input].clone(),
+                        source,
+                    })
+                }
+            }
+        };
+        let mut buf: Vec<u8> = Vec::with_capacity(BATCH_BYTES + READ_BYTES);
+        // Start of the line not yet ended by a newline.
+        let mut line_start = 0usize;
         let mut line = 1u64;
-        let mut seq_in_input = 0u64;
-        let mut eof = false;
-        while !eof {
-            let mut buf = std::mem::take(&mut carry);
-            let want = BATCH_BYTES.max(buf.len() + 64 * 1024);
-            while buf.len() < want {
-                let start = buf.len();
-                buf.resize(want, 0);
-                let n = loop {
-                    match r.read(&mut buf[start..]) {
-                        Ok(n) => break n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(source) => {
-                            return Err(ScanError::Read {
-                                file: names[input].clone(),
-                                source,
-                            })
+        loop {
+            let old = buf.len();
+            buf.resize(old + READ_BYTES, 0);
+            let n = read(&mut buf[old..])?;
+            buf.truncate(old + n);
+            let eof = n == 0;
+            if let Some(i) = memchr::memrchr(b'\n', &buf[old..]) {
+                line_start = old + i + 1;
+            }
+            if !eof && buf.len() - line_start > max_line {
+                // An over-long line: send the lines before it, then skip it.
+                let mut size = (buf.len() - line_start) as u64;
+                buf.truncate(line_start);
+                if !buf.is_empty() {
+                    let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
+                    if !send(input, line, std::mem::take(&mut buf), None) {
+                        return Ok(());
+                    }
+                    line += lines;
+                }
+                buf.resize(READ_BYTES, 0);
+                let tail = loop {
+                    let n = read(&mut buf[..READ_BYTES])?;
+                    if n == 0 {
+                        break None;
+                    }
+                    match memchr::memchr(b'\n', &buf[..n]) {
+                        Some(i) => {
+                            size += i as u64;
+                            break Some(buf[i + 1..n].to_vec());
                         }
+                        None => size += n as u64,
                     }
                 };
-                buf.truncate(start + n);
-                if n == 0 {
-                    eof = true;
+                if !send(input, line, Vec::new(), Some(size)) {
+                    return Ok(());
+                }
+                line += 1;
+                let ended = tail.is_none();
+                buf = tail.unwrap_or_default();
+                buf.reserve(BATCH_BYTES + READ_BYTES);
+                line_start = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
+                if ended {
+                    break;
+                }
+                continue;
+            }
+            if eof || (line_start > 0 && buf.len() >= BATCH_BYTES) {
+                let cut = if eof { buf.len() } else { line_start };
+                let rest = buf[cut..].to_vec();
+                buf.truncate(cut);
+                if !buf.is_empty() {
+                    let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
+                    if !send(input, line, std::mem::take(&mut buf), None) {
+                        return Ok(());
+                    }
+                    line += lines;
+                }
+                buf = rest;
+                buf.reserve(BATCH_BYTES + READ_BYTES);
+                line_start = 0;
+                if eof {
                     break;
                 }
             }
-            // Cut after the last newline; the rest waits for the next batch.
-            let cut = if eof {
-                buf.len()
-            } else {
-                match memchr::memrchr(b'\n', &buf) {
-                    Some(i) => i + 1,
-                    None => {
-                        // One very long line so far: keep reading.
-                        carry = buf;
-                        continue;
-                    }
-                }
-            };
-            carry = buf[cut..].to_vec();
-            buf.truncate(cut);
-            // A byte order mark that some editors write at the start of a
-            // file is not part of the first post.
-            if seq_in_input == 0 && buf.starts_with(b"\xEF\xBB\xBF") {
-                buf.drain(..3);
-            }
-            seq_in_input += 1;
-            if buf.is_empty() {
-                continue;
-            }
-            let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
-            let batch = Batch {
-                seq,
-                input,
-                first_line: line,
-                data: buf,
-            };
-            line += lines;
-            seq += 1;
-            if tx.send(batch).is_err() {
-                return Ok(());
-            }
+        }
+        if !buf.is_empty() && !send(input, line, buf, None) {
+            return Ok(());
         }
     }
     Ok(())
@@ -361,7 +423,7 @@ impl<'e> Worker<'e> {
         let mut alerts = Vec::new();
         let mut messages = Vec::new();
         let mut stats = BatchStats {
-            bytes: batch.data.len() as u64,
+            bytes: batch.data.len() as u64 + batch.too_long.unwrap_or(0),
             ..BatchStats::default()
         };
         let file = &names[batch.input];
@@ -371,10 +433,23 @@ impl<'e> Worker<'e> {
             evidence: self.evidence,
             detected_at: &detected_at,
         };
+        if let Some(size) = batch.too_long {
+            let e = crate::post::BadPost::TooLarge {
+                size: size as usize,
+                limit: self.schema.max_post_bytes(),
+            };
+            stats.bad += 1;
+            *stats.bad_by_reason.entry(e.code()).or_default() += 1;
+            let _ = writeln!(messages, "{file}:{}: bad post: {e}", batch.first_line);
+        }
         let mut spare: Vec<(&str, &str)> = Vec::new();
         for (i, raw_line) in batch.data.split(|b| *b == b'\n').enumerate() {
             let line_no = batch.first_line + i as u64;
             let line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
+            // A byte order mark is not part of a post: editors write one at
+            // the start of a file, and `cat` of such files puts it at the
+            // start of a line.
+            let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }

@@ -566,7 +566,7 @@ rules:
         - "we reported: join us"
       no_match:
         - "rejoin us"
-        - { text: "join us", title: "x" }
+        - { text: "join us" }
 "#,
     )]);
     let mut c = kestrel();

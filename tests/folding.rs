@@ -98,6 +98,28 @@ fn fold_cases_from_data_file() {
 }
 
 #[test]
+fn detect_cases_from_data_file() {
+    use kestrel::indicators::{IndicatorKind, IndicatorSet};
+    let doc = data();
+    let cases = doc["detect"].as_vec().expect("`detect:` list");
+    let mut failures = Vec::new();
+    let mut found = Vec::new();
+    for case in cases {
+        let input = field(case, "input");
+        let kind = IndicatorKind::from_name(field(case, "indicator")).expect("indicator name");
+        let want = field(case, "found");
+        found.clear();
+        IndicatorSet::new(&[kind]).find_all(input, &mut found);
+        let got: Vec<&str> = found.iter().map(|m| &input[m.start..m.end]).collect();
+        let want: Vec<&str> = if want.is_empty() { vec![] } else { vec![want] };
+        if got != want {
+            failures.push(format!("{input:?}: found {got:?}, want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn regex_cases_from_data_file() {
     let doc = data();
     let cases = doc["regex"].as_vec().expect("`regex:` list");

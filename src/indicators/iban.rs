@@ -3,8 +3,9 @@
 //!
 //! Accepted forms, each a whole token:
 //! * printed: `DE89370400440532013000`;
-//! * grouped in fours with single ASCII spaces, the last group 1-4 chars:
-//!   `DE89 3704 0044 0532 0130 00` (note `grouped`).
+//! * grouped in fours with single spaces (ASCII, no-break, narrow no-break,
+//!   figure or thin), the last group 1-4 chars: `DE89 3704 0044 0532 0130 00`
+//!   (note `grouped`).
 //!
 //! Letters are all upper case (the standard form), or all lower case (note
 //! `lowercase` / `grouped_lowercase`); mixed case is rejected. The BBAN's
@@ -172,15 +173,13 @@ fn parse_at(b: &[u8], s: usize) -> Option<(usize, Note)> {
         chars.push_run(head)?;
         let mut pos = s + 4;
         while chars.len < want {
-            if b.get(pos) != Some(&b' ') {
-                return None;
-            }
-            let g = alnum_run(b, pos + 1);
+            let sep = group_separator(&b[pos..])?;
+            let g = alnum_run(b, pos + sep);
             if g != (want - chars.len).min(4) {
                 return None;
             }
-            chars.push_run(&b[pos + 1..pos + 1 + g])?;
-            pos += 1 + g;
+            chars.push_run(&b[pos + sep..pos + sep + g])?;
+            pos += sep + g;
         }
         (pos, true)
     } else {
@@ -201,6 +200,20 @@ fn parse_at(b: &[u8], s: usize) -> Option<(usize, Note)> {
         (true, true) => Some(GROUPED_LOWERCASE),
     };
     Some((end, note))
+}
+
+/// The length of the space that separates two groups at the start of `b`:
+/// an ASCII space, or the no-break, narrow no-break, figure or thin space
+/// that word processors and banking apps put between groups.
+fn group_separator(b: &[u8]) -> Option<usize> {
+    const SPACES: [&[u8]; 5] = [
+        b" ",
+        "\u{00A0}".as_bytes(),
+        "\u{202F}".as_bytes(),
+        "\u{2007}".as_bytes(),
+        "\u{2009}".as_bytes(),
+    ];
+    SPACES.iter().find(|s| b.starts_with(s)).map(|s| s.len())
 }
 
 /// ISO 7064 MOD 97-10 of the IBAN moved so its first four chars come last,

@@ -212,6 +212,10 @@ fn arabic_explicit(d: char) -> char {
         '\u{0671}' | '\u{0672}' | '\u{0673}' => ALEF,
         '\u{0649}' => '\u{064A}',
         '\u{0629}' => '\u{0647}',
+        // Urdu, Persian and Kurdish spellings of heh and taa marbuta: heh
+        // goal `ہ`, heh doachashmee `ھ`, ae `ە`, teh marbuta goal `ۃ`
+        // (`الدولہ` is `الدولة`).
+        '\u{06C1}' | '\u{06BE}' | '\u{06D5}' | '\u{06C3}' => '\u{0647}',
         _ => d,
     }
 }
@@ -226,6 +230,9 @@ fn case_fold(s: &str) -> String {
 fn one_pass(c: char) -> Vec<char> {
     if c.is_ascii() {
         return vec![c.to_ascii_lowercase()];
+    }
+    if let Some(l) = letter_lookalike(c) {
+        return vec![l];
     }
     // A capital that looks like a Latin capital takes that letter before case
     // folding can turn it into a small letter that looks like another one
@@ -270,6 +277,54 @@ fn one_pass(c: char) -> Vec<char> {
         out.push(d);
     }
     out
+}
+
+/// Letters that neither compatibility decomposition nor the confusable
+/// skeleton bring to a Latin letter, though every reader sees one: small
+/// capitals (`ᴊᴏɪɴ`), negative circled and negative squared letters
+/// (`🅹🅾🅸🅽`, `🅙`) and regional-indicator letters (`🇯🇴🇮🇳`). Circled,
+/// squared and parenthesised letters decompose by NFKC already.
+fn letter_lookalike(c: char) -> Option<char> {
+    const SMALL_CAPITALS: [(char, char); 26] = [
+        ('\u{1D00}', 'a'),
+        ('\u{0299}', 'b'),
+        ('\u{1D04}', 'c'),
+        ('\u{1D05}', 'd'),
+        ('\u{1D07}', 'e'),
+        ('\u{A730}', 'f'),
+        ('\u{0262}', 'g'),
+        ('\u{029C}', 'h'),
+        ('\u{026A}', 'i'),
+        ('\u{1D0A}', 'j'),
+        ('\u{1D0B}', 'k'),
+        ('\u{029F}', 'l'),
+        ('\u{1D0D}', 'm'),
+        ('\u{0274}', 'n'),
+        ('\u{1D0F}', 'o'),
+        ('\u{1D18}', 'p'),
+        ('\u{A7AF}', 'q'),
+        ('\u{0280}', 'r'),
+        ('\u{A731}', 's'),
+        ('\u{1D1B}', 't'),
+        ('\u{1D1C}', 'u'),
+        ('\u{1D20}', 'v'),
+        ('\u{1D21}', 'w'),
+        ('\u{028F}', 'y'),
+        ('\u{1D22}', 'z'),
+        ('\u{1D19}', 'r'),
+    ];
+    let letter = |base: u32| char::from_u32(u32::from(b'a') + (c as u32 - base));
+    match c as u32 {
+        // NEGATIVE CIRCLED, NEGATIVE SQUARED LATIN CAPITAL LETTER A..Z.
+        0x1F150..=0x1F169 => letter(0x1F150),
+        0x1F170..=0x1F189 => letter(0x1F170),
+        // REGIONAL INDICATOR SYMBOL LETTER A..Z.
+        0x1F1E6..=0x1F1FF => letter(0x1F1E6),
+        _ => SMALL_CAPITALS
+            .iter()
+            .find(|(small, _)| *small == c)
+            .map(|(_, l)| *l),
+    }
 }
 
 /// Decimal digits (general category Nd) come in contiguous runs of ten, zero

@@ -506,7 +506,18 @@ impl ParserState<'_> {
         let mut terms = vec![self.term()?];
         while *self.peek() == Tok::Comma {
             self.bump();
-            terms.push(self.term()?);
+            let t = self.term()?;
+            if terms.contains(&t) {
+                // `2 of (a, a, b)` would count `a` twice and hold on `a` alone.
+                return Err(ConditionError {
+                    offset: self.toks[self.pos - 1].1,
+                    message: format!(
+                        "term {} appears twice in the list; each term counts once",
+                        self.toks[self.pos - 1].0
+                    ),
+                });
+            }
+            terms.push(t);
         }
         self.expect(Tok::RParen)?;
         if let Quantity::AtLeast(n) = q {

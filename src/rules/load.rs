@@ -278,6 +278,15 @@ impl Ctx {
             }
         }
         let id = match (id, id_node) {
+            (Some(id), Some(n)) if id.is_empty() || n.is_null() => {
+                self.error(
+                    file,
+                    n.mark,
+                    None,
+                    "'id' is empty: every rule needs an id, such as fin.crypto-appeal".into(),
+                );
+                return None;
+            }
             (Some(id), Some(n)) => {
                 if !valid_id(&id) {
                     self.error(
@@ -357,6 +366,16 @@ impl Ctx {
                 Status::ALL.iter().map(|c| c.as_str()),
             )
             .unwrap_or(Status::Active);
+        if !fields.contains_key("status") {
+            // A missing status keeps meaning active, so existing rule files
+            // act as they always did; the warning makes the choice explicit.
+            self.warn(
+                file,
+                node.mark,
+                rid,
+                "no 'status': the rule is active and its alerts act at once; write 'status: shadow' to measure a new rule first, or 'status: active'".into(),
+            );
+        }
         let tags = self.string_list(file, rid, fields.get("tags"));
         let languages = self.string_list(file, rid, fields.get("languages"));
         let references = self.string_list(file, rid, fields.get("references"));
@@ -366,7 +385,21 @@ impl Ctx {
             Some((_, v)) => {
                 let fmt = time::macros::format_description!("[year]-[month]-[day]");
                 match v.as_scalar().map(|s| time::Date::parse(s, fmt)) {
-                    Some(Ok(d)) => Some(d),
+                    Some(Ok(d)) => {
+                        // Said here, before any error of the rule can end its
+                        // loading, so the warning shows beside the errors.
+                        if d < time::OffsetDateTime::now_utc().date() {
+                            self.warn(
+                                file,
+                                v.mark,
+                                rid,
+                                format!(
+                                    "review_by {d} has passed: review the rule and move the date"
+                                ),
+                            );
+                        }
+                        Some(d)
+                    }
                     _ => {
                         self.error(
                             file,
@@ -547,16 +580,6 @@ impl Ctx {
 
         if self.error_count() > errors_before {
             return None;
-        }
-        if let Some(d) = review_by {
-            if d < time::OffsetDateTime::now_utc().date() {
-                self.warn(
-                    file,
-                    fields["review_by"].1.mark,
-                    rid,
-                    format!("review_by {d} has passed: review the rule and move the date"),
-                );
-            }
         }
         if status != Status::Disabled && tests.must_match.is_empty() {
             self.warn(
