@@ -5,6 +5,8 @@
 use std::fmt::Write;
 
 use crate::engine::{Engine, Matches, Scratch};
+use crate::normalize;
+use crate::rules::{LexiconTerm, TermKind};
 
 /// Scans `fields` and explains the result: the folded text of each field,
 /// every term hit with its raw span, and every rule with a hit or that fired.
@@ -53,6 +55,16 @@ pub fn explain(engine: &Engine, fields: &[(&str, &str)]) -> String {
         }
         if let Some(k) = h.indicator {
             let _ = write!(out, " indicator {}", k.name());
+        }
+        if let TermKind::Lexicon(lex) = &term.kind {
+            let folded = match (h.folded_span(), scratch.folded(h.field as usize)) {
+                (Some((fs, fe)), Some(f)) => f.as_str().get(fs..fe),
+                _ => None,
+            };
+            let sources = lexicon_sources(lex, folded, raw);
+            if !sources.is_empty() {
+                let _ = write!(out, " lexicon {}", sources.join(", "));
+            }
         }
         if let Some(n) = h.note {
             let _ = write!(out, " ({n})");
@@ -126,6 +138,39 @@ pub fn rule_verdict(
             }
         );
     }
+    if !rule.escalate.is_empty() {
+        let grades = engine.explain_grades(rule_index, fields, scratch);
+        let mut effective = rule.severity;
+        let mut by = None;
+        for (i, g) in rule.escalate.iter().enumerate() {
+            let held = grades.get(i).copied().unwrap_or(false);
+            let _ = writeln!(
+                out,
+                "    escalate {} -> {}: {}",
+                g.when.display(&names),
+                g.severity,
+                if held { "holds" } else { "does not hold" }
+            );
+            if held && g.severity > effective {
+                effective = g.severity;
+                by = Some(&g.when_src);
+            }
+        }
+        if fired {
+            match by {
+                Some(w) => {
+                    let _ = writeln!(
+                        out,
+                        "    severity {effective} (escalated from {} by '{w}')",
+                        rule.severity
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "    severity {effective} (no grade raised it)");
+                }
+            }
+        }
+    }
     let mut counts = vec![0u32; rule.terms.len()];
     for (r, t, _) in engine.last_hits(scratch) {
         if r == rule_index {
@@ -139,5 +184,40 @@ pub fn rule_verdict(
         .map(|(t, c)| format!("{}={c}", t.name))
         .collect();
     let _ = writeln!(out, "    matches per term: {}", summary.join(", "));
+    out
+}
+
+/// The lexicon concepts and languages whose entries produced a match of a
+/// lexicon term, found by matching the span against each entry again
+/// (`folded` is the match in the folded text, `raw` as posted), as
+/// `concept (language)`.
+pub fn lexicon_sources(lex: &LexiconTerm, folded: Option<&str>, raw: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in &lex.parts {
+        let literal = |e: &String| match folded {
+            Some(f) => normalize::fold(e) == f,
+            None => e.as_str() == raw,
+        };
+        let regex = |pat: &String| {
+            let (pat, hay) = match folded {
+                Some(f) => match normalize::fold_regex(pat) {
+                    Ok(p) => (p, f),
+                    Err(_) => return false,
+                },
+                None => (pat.clone(), raw),
+            };
+            regex::Regex::new(&format!("^(?:{pat})$")).is_ok_and(|re| re.is_match(hay))
+        };
+        let hit = p.words.iter().any(literal)
+            || p.substrings.iter().any(literal)
+            || p.list.iter().any(literal)
+            || p.regex.iter().any(regex);
+        if hit {
+            let s = format!("{} ({})", p.concept, p.language);
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
     out
 }

@@ -447,6 +447,13 @@ fn cmd_literals(dir: Option<PathBuf>) -> Result<ExitCode> {
                 rules::TermKind::List { entries, .. } => {
                     out.extend(entries.iter().map(String::as_str))
                 }
+                rules::TermKind::Lexicon(lex) => {
+                    for p in &lex.parts {
+                        out.extend(p.words.iter().map(String::as_str));
+                        out.extend(p.substrings.iter().map(String::as_str));
+                        out.extend(p.list.iter().map(String::as_str));
+                    }
+                }
                 _ => {}
             }
         }

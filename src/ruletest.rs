@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::engine::{Engine, Matches, Scratch};
 use crate::explain::rule_verdict;
-use crate::rules::{Mark, Status, TestPost};
+use crate::rules::{Mark, Severity, Status, TestPost};
 
 /// Which list a test case is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,6 +14,14 @@ pub enum Expect {
     Match,
     /// `tests.no_match`: it must not.
     NoMatch,
+    /// A `tests.match` post with `expect_severity`: the rule fired with
+    /// another severity.
+    Severity {
+        /// The severity the test asks for.
+        expected: Severity,
+        /// The alert's severity.
+        got: Severity,
+    },
 }
 
 /// One failing case.
@@ -57,8 +65,11 @@ impl Report {
         let mut s = String::new();
         for f in &self.failures {
             let what = match f.expect {
-                Expect::Match => "expected an alert, got none",
-                Expect::NoMatch => "expected no alert, got one",
+                Expect::Match => "expected an alert, got none".to_string(),
+                Expect::NoMatch => "expected no alert, got one".to_string(),
+                Expect::Severity { expected, got } => {
+                    format!("expected an alert of severity {expected}, got {got}")
+                }
             };
             s.push_str(&format!(
                 "FAIL {}:{}:{}: rule '{}': {what}\n",
@@ -112,8 +123,16 @@ pub fn run(engine: &Engine) -> Report {
                 .map(|(n, t)| (n.as_str(), t.as_str()))
                 .collect();
             engine.scan(&fields, &mut scratch, &mut matches);
-            let fired = matches.firings.iter().any(|f| f.rule == index);
-            if fired != (expect == Expect::Match) {
+            let firing = matches.firings.iter().find(|f| f.rule == index);
+            let fired = firing.is_some();
+            let expect = match (post.expect_severity, firing) {
+                (Some(expected), Some(f)) if f.severity != expected => Expect::Severity {
+                    expected,
+                    got: f.severity,
+                },
+                _ => expect,
+            };
+            if matches!(expect, Expect::Severity { .. }) || fired != (expect == Expect::Match) {
                 let detail = rule_verdict(engine, &mut scratch, &fields, index, fired);
                 report.failures.push(Failure {
                     rule: rule.id.clone(),

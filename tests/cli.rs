@@ -606,3 +606,127 @@ fn a_config_with_an_unknown_key_is_a_usage_error() {
     assert_eq!(code, 2);
     assert!(stderr.contains("k.toml:2:1"), "{stderr}");
 }
+
+const LEX_EN: &str = "lexicon:\n  language: en\n  concepts:\n    call:\n      words: [join]\n    contact:\n      words: [dm me]\n";
+const LEX_FR: &str = "lexicon:\n  language: fr\n  concepts:\n    call:\n      words: [rejoignez]\n    contact:\n      words: [en mp]\n";
+const GRADED: &str = "rules:\n  - id: rec.call\n    category: recruitment\n    severity: medium\n    terms:\n      call: {lexicon: call}\n      contact: {lexicon: contact}\n    condition: call\n    escalate:\n      - {when: contact, severity: high}\n    tests:\n      match:\n        - {text: \"join\", expect_severity: medium}\n        - {text: \"rejoignez, en MP\", expect_severity: high}\n      no_match:\n        - \"en mp\"\n";
+
+#[test]
+fn graded_alerts_carry_the_effective_severity_and_what_raised_it() {
+    let rules = Rules::new(&[
+        ("lexicons/en.yaml", LEX_EN),
+        ("lexicons/fr.yaml", LEX_FR),
+        ("rec.yaml", GRADED),
+    ]);
+    let (alerts, _, code) = scan(
+        &rules,
+        "{\"id\":\"1\",\"text\":\"join\"}\n{\"id\":\"2\",\"text\":\"Rejoignez! DM me\"}\n{\"id\":\"3\",\"text\":\"dm me\"}\n",
+        &["-q"],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_eq!(alerts[0]["rule"]["severity"], "medium");
+    assert!(alerts[0].get("escalated_by").is_none(), "{}", alerts[0]);
+    assert_eq!(alerts[0]["evidence"].as_array().unwrap().len(), 1);
+    assert_eq!(alerts[1]["rule"]["severity"], "high");
+    assert_eq!(alerts[1]["escalated_by"], "contact");
+    let terms: Vec<&str> = alerts[1]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["term"].as_str().unwrap())
+        .collect();
+    assert_eq!(terms, ["call", "contact"]);
+}
+
+#[test]
+fn rules_test_fails_a_match_post_of_the_wrong_severity() {
+    let rules = Rules::new(&[
+        ("en.yaml", LEX_EN),
+        ("fr.yaml", LEX_FR),
+        ("rec.yaml", GRADED),
+    ]);
+    let mut c = kestrel();
+    c.arg("rules").arg("test").arg(rules.path());
+    let out = run(c, "");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    std::fs::write(
+        rules.file("rec.yaml"),
+        GRADED.replace("expect_severity: high", "expect_severity: critical"),
+    )
+    .unwrap();
+    let mut c = kestrel();
+    c.arg("rules").arg("test").arg(rules.path());
+    let out = run(c, "");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "rec.yaml:14:11: rule 'rec.call': expected an alert of severity critical, got high"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn explain_names_the_lexicon_concept_and_the_grade() {
+    let rules = Rules::new(&[
+        ("en.yaml", LEX_EN),
+        ("fr.yaml", LEX_FR),
+        ("rec.yaml", GRADED),
+    ]);
+    let mut c = kestrel();
+    c.arg("explain")
+        .arg("--rules")
+        .arg(rules.path())
+        .arg("Rejoignez, dm me");
+    let out = run(c, "");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("rec.call/call (lexicon folded) in text [0..9] \"Rejoignez\" folded \"rejoignez\" lexicon call (fr)"), "{stdout}");
+    assert!(stdout.contains("lexicon contact (en)"), "{stdout}");
+    assert!(
+        stdout.contains("escalate contact -> high: holds"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("severity high (escalated from medium by 'contact')"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn rules_check_places_an_unknown_concept_and_warns_of_an_unused_one() {
+    let extra = "lexicon:\n  language: de\n  concepts:\n    call:\n      words: [beitreten]\n    unused:\n      words: [x]\n";
+    let rules = Rules::new(&[
+        ("en.yaml", LEX_EN),
+        ("de.yaml", extra),
+        ("rec.yaml", GRADED),
+    ]);
+    let mut c = kestrel();
+    c.arg("rules").arg("check").arg(rules.path());
+    let out = run(c, "");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(
+            "de.yaml:6:5: warning: lexicon concept 'unused' (de) is not used by any rule"
+        ),
+        "{stdout}"
+    );
+    std::fs::write(
+        rules.file("rec.yaml"),
+        GRADED.replace("{lexicon: contact}", "{lexicon: kontact}"),
+    )
+    .unwrap();
+    let mut c = kestrel();
+    c.arg("rules").arg("check").arg(rules.path());
+    let out = run(c, "");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("rec.yaml:7:26: error: rule 'rec.call': term 'contact': unknown lexicon concept 'kontact' (did you mean 'contact'?)"), "{stderr}");
+}
