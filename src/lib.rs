@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod config;
 pub mod engine;
+pub mod eval;
 pub mod explain;
 pub mod flood;
 pub mod indicators;
