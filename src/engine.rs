@@ -1666,7 +1666,7 @@ mod tests {
             ),
             (
                 "fr.yaml",
-                "lexicon:\n  language: fr\n  concepts:\n    call:\n      words: [rejoignez, join]\n",
+                "lexicon:\n  language: fr\n  concepts:\n    call:\n      words: [rejoignez, join, joinus]\n",
             ),
             (
                 "r.yaml",
@@ -1689,6 +1689,9 @@ mod tests {
         assert_eq!(ids("join, rejoignez"), vec!["r", "s"]);
         assert_eq!(ids("enlist #JoinUsNow"), vec!["r"]);
         assert!(ids("enlist").is_empty());
+        // `joinus` is a French word and an English substring: one match,
+        // not two (which would reach `r`'s min_count).
+        assert_eq!(ids("joinus"), vec!["s"]);
     }
 
     #[test]
