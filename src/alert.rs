@@ -171,7 +171,7 @@ impl AlertWriter<'_> {
         let _ = write!(
             out,
             ",\"category\":\"{}\",\"severity\":\"{}\",\"tags\":[",
-            rule.category, rule.severity
+            rule.category, firing.severity
         );
         for (i, t) in rule.tags.iter().enumerate() {
             if i > 0 {
@@ -179,7 +179,12 @@ impl AlertWriter<'_> {
             }
             json_str(out, t);
         }
-        let _ = write!(out, "]}},\"shadow\":{},\"evidence\":[", firing.shadow);
+        out.extend_from_slice(b"]}");
+        if let Some(g) = firing.escalated_by.and_then(|i| rule.escalate.get(i)) {
+            out.extend_from_slice(b",\"escalated_by\":");
+            json_str(out, &g.when_src);
+        }
+        let _ = write!(out, ",\"shadow\":{},\"evidence\":[", firing.shadow);
         for (i, e) in matches.evidence[firing.evidence.clone()].iter().enumerate() {
             if i > 0 {
                 out.push(b',');

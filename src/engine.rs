@@ -40,7 +40,7 @@ use regex_automata::{Input, MatchKind, PatternSet};
 use crate::indicators::{IndicatorKind, IndicatorMatch, IndicatorSet};
 use crate::normalize::{self, FoldedText};
 use crate::rules::condition::{Expr, Facts};
-use crate::rules::{Rule, RuleSet, Status, TermKind, View};
+use crate::rules::{Rule, RuleSet, Severity, Status, Term, TermKind, View};
 
 mod words;
 use words::WordSet;
@@ -304,6 +304,9 @@ struct CompiledRule {
     first_term: u32,
     term_count: u32,
     shadow: bool,
+    /// Per `escalate` entry, the local terms its `when` names: evidence
+    /// when that grade holds.
+    grade_terms: Vec<Vec<u32>>,
 }
 
 /// The compiled, immutable matcher for one rule set.
@@ -392,6 +395,12 @@ pub struct Firing {
     pub evidence: std::ops::Range<usize>,
     /// Matches of the evidence terms left out of `evidence` by the cap.
     pub evidence_omitted: u32,
+    /// The alert's severity: the highest of the rule's `severity` and of
+    /// every `escalate` entry whose `when` holds.
+    pub severity: Severity,
+    /// The `escalate` entry (index into [`Rule::escalate`]) that raised the
+    /// severity, when one did.
+    pub escalated_by: Option<usize>,
 }
 
 /// The output of a scan, reused across posts.
@@ -491,11 +500,21 @@ impl Engine {
                 });
                 b.add_term(rule, local, global, mask)?;
             }
+            let grade_terms = rule
+                .escalate
+                .iter()
+                .map(|g| {
+                    let mut v = Vec::new();
+                    expr_terms(&g.when, &mut v);
+                    v.into_iter().map(|t| t as u32).collect()
+                })
+                .collect();
             rules.push(CompiledRule {
                 index,
                 first_term,
                 term_count: rule.terms.len() as u32,
                 shadow: rule.status == Status::Shadow,
+                grade_terms,
             });
         }
         let literal_count = b.folded.patterns.len() + b.raw.patterns.len();
@@ -821,14 +840,39 @@ impl Engine {
             if !fired {
                 continue;
             }
+            // Grades: the highest severity whose `when` holds. Bit i of
+            // `held` is entry i (the loader allows at most 64).
+            let mut severity = rule.severity;
+            let mut escalated_by = None;
+            let mut held: u64 = 0;
+            if !rule.escalate.is_empty() {
+                let facts = RuleFacts {
+                    engine: self,
+                    scratch: s,
+                    first: cr.first_term,
+                    fields,
+                };
+                for (i, g) in rule.escalate.iter().enumerate().take(64) {
+                    if !g.when.eval(&facts) {
+                        continue;
+                    }
+                    held |= 1 << i;
+                    if g.severity > severity {
+                        severity = g.severity;
+                        escalated_by = Some(i);
+                    }
+                }
+            }
             let ev_start = out.evidence.len();
-            let omitted = self.push_evidence(cr, s, out);
+            let omitted = self.push_evidence(cr, s, held, out);
             out.evidence[ev_start..].sort_by_key(|e| (e.field, e.start, e.end, e.term));
             out.firings.push(Firing {
                 rule: cr.index,
                 shadow: cr.shadow,
                 evidence: ev_start..out.evidence.len(),
                 evidence_omitted: omitted,
+                severity,
+                escalated_by,
             });
         }
         s.candidates = candidates;
@@ -839,7 +883,9 @@ impl Engine {
     /// any term's second, so a term repeated many times cannot crowd out the
     /// one span that made the condition hold; then the rest, term by term,
     /// up to [`MAX_EVIDENCE`] (or one per term, when a rule has more terms).
-    fn push_evidence(&self, cr: &CompiledRule, s: &Scratch, out: &mut Matches) -> u32 {
+    /// `held`: bit i is set when `escalate` entry i held; the terms only
+    /// grades use are evidence when their grade held.
+    fn push_evidence(&self, cr: &CompiledRule, s: &Scratch, held: u64, out: &mut Matches) -> u32 {
         let ev_start = out.evidence.len();
         let mut found = 0u32;
         let push = |out: &mut Matches, local: u32, h: &Hit| {
@@ -854,7 +900,14 @@ impl Engine {
         };
         let evidence_terms = (0..cr.term_count)
             .map(|local| (local, cr.first_term + local))
-            .filter(|(_, g)| self.terms[*g as usize].evidence);
+            .filter(|&(local, g)| {
+                self.terms[g as usize].evidence
+                    || cr
+                        .grade_terms
+                        .iter()
+                        .enumerate()
+                        .any(|(i, ts)| held & (1 << i) != 0 && ts.contains(&local))
+            });
         for (local, g) in evidence_terms.clone() {
             let (a, b) = s.term_hits[g as usize];
             found += s.sink.counts[g as usize];
@@ -937,6 +990,27 @@ impl Engine {
             let cr = &self.rules[info.rule as usize];
             (cr.index, (h.term - cr.first_term) as usize, h)
         })
+    }
+
+    /// Which `escalate` entries of one rule hold on the last scan, in order,
+    /// for explanations.
+    pub fn explain_grades(
+        &self,
+        rule_index: usize,
+        fields: &[(&str, &str)],
+        s: &mut Scratch,
+    ) -> Vec<bool> {
+        let Some(cr) = self.rules.iter().find(|r| r.index == rule_index) else {
+            return Vec::new();
+        };
+        let rule = &self.set.rules[cr.index];
+        let facts = RuleFacts {
+            engine: self,
+            scratch: s,
+            first: cr.first_term,
+            fields,
+        };
+        rule.escalate.iter().map(|g| g.when.eval(&facts)).collect()
     }
 
     /// Evaluates one rule of the last scan in detail, for explanations:
@@ -1489,6 +1563,45 @@ impl Builder {
         mask: u64,
     ) -> Result<(), BuildError> {
         let term = &rule.terms[local];
+        let TermKind::Lexicon(lex) = &term.kind else {
+            return self.add_term_as(rule, term, global, mask);
+        };
+        // The union of the concepts' entries, each once, as the plain
+        // term kinds they are: one term, so one count and one evidence.
+        let [words, substrings, regex, list] = lex.union();
+        let kinds = [
+            (TermKind::Words(words), true),
+            (TermKind::Substrings(substrings), false),
+            (TermKind::Regex(regex), false),
+            (
+                TermKind::List {
+                    path: Default::default(),
+                    entries: list,
+                },
+                true,
+            ),
+        ];
+        for (kind, whole_word) in kinds {
+            let part = Term {
+                name: term.name.clone(),
+                kind,
+                view: term.view,
+                min_count: term.min_count,
+                whole_word,
+                mark: term.mark,
+            };
+            self.add_term_as(rule, &part, global, mask)?;
+        }
+        Ok(())
+    }
+
+    fn add_term_as(
+        &mut self,
+        rule: &Rule,
+        term: &Term,
+        global: u32,
+        mask: u64,
+    ) -> Result<(), BuildError> {
         let regex_err = |pattern: &str, message: String| BuildError::Regex {
             rule: rule.id.clone(),
             term: term.name.clone(),
@@ -1527,6 +1640,8 @@ impl Builder {
                 }
                 return Ok(());
             }
+            // `add_term` splits a lexicon term into the kinds above.
+            TermKind::Lexicon(_) => return Ok(()),
         };
         let target = Target {
             term: global,
@@ -1725,5 +1840,86 @@ mod tests {
         let e = engine("rules:\n- id: r\n  terms:\n    a: {words: [join]}\n  condition: not a\n");
         assert_eq!(fired(&e, "hello"), vec!["r"]);
         assert!(fired(&e, "join").is_empty());
+    }
+
+    fn engine_dir(files: &[(&str, &str)]) -> Engine {
+        let d = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(d.path().join(name), text).unwrap();
+        }
+        let loaded = crate::rules::load_dir(d.path()).unwrap_or_else(|e| panic!("{e}"));
+        Engine::build(Arc::new(loaded.set), &EngineOptions::default()).unwrap()
+    }
+
+    fn scan_one(e: &Engine, text: &str) -> (Vec<Firing>, Vec<Evidence>) {
+        let mut s = e.new_scratch();
+        let mut m = Matches::default();
+        e.scan(&[("text", text)], &mut s, &mut m);
+        (m.firings, m.evidence)
+    }
+
+    #[test]
+    fn a_lexicon_term_matches_every_entry_of_its_concepts_once() {
+        let e = engine_dir(&[
+            (
+                "en.yaml",
+                "lexicon:\n  language: en\n  concepts:\n    call:\n      words: [join]\n      substrings: [joinus]\n      regex: ['enl[i]st']\n",
+            ),
+            (
+                "fr.yaml",
+                "lexicon:\n  language: fr\n  concepts:\n    call:\n      words: [rejoignez, join, joinus]\n",
+            ),
+            (
+                "r.yaml",
+                "rules:\n- id: r\n  terms:\n    c: {lexicon: call, min_count: 2}\n",
+            ),
+            (
+                "s.yaml",
+                "rules:\n- id: s\n  terms:\n    c: {lexicon: call, languages: [fr]}\n",
+            ),
+        ]);
+        let ids = |t: &str| -> Vec<String> {
+            scan_one(&e, t)
+                .0
+                .iter()
+                .map(|f| e.rule_set().rules[f.rule].id.clone())
+                .collect()
+        };
+        // `join` is in both languages but counts once per occurrence.
+        assert_eq!(ids("join"), vec!["s"]);
+        assert_eq!(ids("join, rejoignez"), vec!["r", "s"]);
+        // A CamelCase hashtag reads whole (`joinusnow`) and as its words
+        // (`join us now`), so French `join` sees it too.
+        assert_eq!(ids("enlist #JoinUsNow"), vec!["r", "s"]);
+        assert!(ids("enlist").is_empty());
+        // `joinus` is a French word and an English substring: one match,
+        // not two (which would reach `r`'s min_count).
+        assert_eq!(ids("joinus"), vec!["s"]);
+    }
+
+    #[test]
+    fn escalate_raises_the_severity_and_adds_its_terms_as_evidence() {
+        let e = engine(
+            "rules:\n- id: r\n  severity: medium\n  terms:\n    call: {words: [join]}\n    contact: {words: [dm me]}\n    wallet: {indicator: [btc]}\n  condition: call\n  escalate:\n    - {when: contact, severity: high}\n    - {when: wallet, severity: critical}\n    - {when: call, severity: low}\n",
+        );
+        let (f, ev) = scan_one(&e, "join us");
+        assert_eq!((f[0].severity, f[0].escalated_by), (Severity::Medium, None));
+        assert_eq!(ev.len(), 1);
+        let (f, ev) = scan_one(&e, "join us, dm me");
+        assert_eq!(
+            (f[0].severity, f[0].escalated_by),
+            (Severity::High, Some(0))
+        );
+        assert_eq!(ev.iter().map(|e| e.term).collect::<Vec<_>>(), [0, 1]);
+        let (f, _) = scan_one(
+            &e,
+            "dm me and join: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+        );
+        assert_eq!(
+            (f[0].severity, f[0].escalated_by),
+            (Severity::Critical, Some(1))
+        );
+        // A grade alone never fires the rule.
+        assert!(scan_one(&e, "dm me").0.is_empty());
     }
 }

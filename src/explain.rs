@@ -5,7 +5,8 @@
 use std::fmt::Write;
 
 use crate::engine::{Engine, Matches, Scratch};
-use crate::rules::Expr;
+use crate::normalize;
+use crate::rules::{Category, Expr, LexiconTerm, TermKind};
 
 /// Scans `fields` and explains the result: the folded text of each field,
 /// every term hit with its raw span, and every rule with a hit or that fired.
@@ -66,6 +67,16 @@ pub fn explain_rules(engine: &Engine, fields: &[(&str, &str)], only: Option<usiz
         }
         if let Some(k) = h.indicator {
             let _ = write!(out, " indicator {}", k.name());
+        }
+        if let TermKind::Lexicon(lex) = &term.kind {
+            let folded = match (h.folded_span(), scratch.folded(h.field as usize)) {
+                (Some((fs, fe)), Some(f)) => f.as_str().get(fs..fe),
+                _ => None,
+            };
+            let sources = lexicon_sources(lex, folded, raw);
+            if !sources.is_empty() {
+                let _ = write!(out, " lexicon {}", sources.join(", "));
+            }
         }
         if let Some(n) = h.note {
             let _ = write!(out, " ({n})");
@@ -160,12 +171,40 @@ pub fn rule_verdict(
             }
         );
     }
-    let mut counts = vec![0u32; rule.terms.len()];
-    for (r, t, _) in engine.last_hits(scratch) {
-        if r == rule_index {
-            counts[t] += 1;
+    if !rule.escalate.is_empty() {
+        let grades = engine.explain_grades(rule_index, fields, scratch);
+        let mut effective = rule.severity;
+        let mut by = None;
+        for (i, g) in rule.escalate.iter().enumerate() {
+            let held = grades.get(i).copied().unwrap_or(false);
+            let _ = writeln!(
+                out,
+                "    escalate {} -> {}: {}",
+                g.when.display(&names),
+                g.severity,
+                if held { "holds" } else { "does not hold" }
+            );
+            if held && g.severity > effective {
+                effective = g.severity;
+                by = Some(&g.when_src);
+            }
+        }
+        if fired {
+            match by {
+                Some(w) => {
+                    let _ = writeln!(
+                        out,
+                        "    severity {effective} (escalated from {} by '{w}')",
+                        rule.severity
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "    severity {effective} (no grade raised it)");
+                }
+            }
         }
     }
+    let counts = term_counts(engine, scratch, rule_index);
     let summary: Vec<String> = rule
         .terms
         .iter()
@@ -363,4 +402,236 @@ pub fn explain_json(
         "matches": hit_list,
         "rules": rule_list,
     })
+}
+
+/// The lexicon concepts and languages whose entries produced a match of a
+/// lexicon term, found by matching the span against each entry again
+/// (`folded` is the match in the folded text, `raw` as posted), as
+/// `concept (language)`.
+pub fn lexicon_sources(lex: &LexiconTerm, folded: Option<&str>, raw: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in &lex.parts {
+        let literal = |e: &String| match folded {
+            Some(f) => normalize::fold(e) == f,
+            None => e.as_str() == raw,
+        };
+        let regex = |pat: &String| {
+            let (pat, hay) = match folded {
+                Some(f) => match normalize::fold_regex(pat) {
+                    Ok(p) => (p, f),
+                    Err(_) => return false,
+                },
+                None => (pat.clone(), raw),
+            };
+            regex::Regex::new(&format!("^(?:{pat})$")).is_ok_and(|re| re.is_match(hay))
+        };
+        let hit = p.words.iter().any(literal)
+            || p.substrings.iter().any(literal)
+            || p.list.iter().any(literal)
+            || p.regex.iter().any(regex);
+        if hit {
+            let s = format!("{} ({})", p.concept, p.language);
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// Matches per term of one rule in the last scan in `scratch`.
+fn term_counts(engine: &Engine, scratch: &Scratch, rule_index: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; engine.rule_set().rules[rule_index].terms.len()];
+    for (r, t, _) in engine.last_hits(scratch) {
+        if r == rule_index {
+            counts[t] += 1;
+        }
+    }
+    counts
+}
+
+/// Rules of the category shown per miss, closest first.
+const RULES_SHOWN: usize = 3;
+/// Terms named per rule as having no match.
+const MISSING_SHOWN: usize = 6;
+
+/// One line on why no rule of `category` raised an alert on the last scan
+/// (for `kestrel eval`): for each rule of that category with a match, whether
+/// its condition failed (and which of its terms had no match) or `unless`
+/// suppressed it (and on what); with `active_only`, shadow alerts do not
+/// count and are named as such.
+pub fn miss_line(
+    engine: &Engine,
+    scratch: &mut Scratch,
+    fields: &[(&str, &str)],
+    matches: &Matches,
+    category: Category,
+    active_only: bool,
+) -> String {
+    let set = engine.rule_set().clone();
+    let mut rules: Vec<usize> = engine
+        .last_hits(scratch)
+        .map(|(r, _, _)| r)
+        .filter(|&r| set.rules[r].category == category)
+        .collect();
+    rules.sort_unstable();
+    rules.dedup();
+    // (how close the rule came: condition terms matched, its line)
+    let mut parts: Vec<(usize, String)> = Vec::new();
+    for r in rules {
+        let rule = &set.rules[r];
+        let names = rule.term_names();
+        if let Some(f) = matches.firings.iter().find(|f| f.rule == r) {
+            if f.shadow && active_only {
+                parts.push((usize::MAX, format!("{}: fired in shadow", rule.id)));
+            }
+            continue;
+        }
+        let counts = term_counts(engine, scratch, r);
+        let (cond, unless) = engine
+            .explain_rule(r, fields, scratch)
+            .unwrap_or((false, false));
+        if cond && unless {
+            let mut used = Vec::new();
+            if let Some(u) = &rule.unless {
+                expr_term_names(u, &mut used);
+            }
+            let hits = hit_texts(engine, scratch, fields, r, &used);
+            parts.push((
+                usize::MAX - 1,
+                format!("{}: suppressed by unless ({hits})", rule.id),
+            ));
+        } else {
+            let mut wanted = Vec::new();
+            expr_term_names(&rule.condition, &mut wanted);
+            let matched: Vec<String> = wanted
+                .iter()
+                .filter(|&&t| counts[t] > 0)
+                .map(|&t| format!("{}={}", names[t], counts[t]))
+                .collect();
+            let missing: Vec<&str> = wanted
+                .iter()
+                .filter(|&&t| counts[t] == 0)
+                .map(|&t| names[t].as_str())
+                .collect();
+            let mut s = format!("{}: condition does not hold", rule.id);
+            if !matched.is_empty() {
+                s.push_str(&format!("; matched {}", matched.join(" ")));
+            }
+            if missing.is_empty() {
+                s.push_str(&format!(" ({})", rule.condition_src));
+            } else if missing.len() <= MISSING_SHOWN {
+                s.push_str(&format!("; no match for {}", missing.join(", ")));
+            } else {
+                s.push_str(&format!(
+                    "; no match for {}, … ({} more)",
+                    missing[..MISSING_SHOWN].join(", "),
+                    missing.len() - MISSING_SHOWN
+                ));
+            }
+            parts.push((matched.len(), s));
+        }
+    }
+    // The rules that came closest first; the rest are counted.
+    parts.sort_by_key(|p| std::cmp::Reverse(p.0));
+    let shown = parts.len().min(RULES_SHOWN);
+    let more = parts.len() - shown;
+    let mut parts: Vec<String> = parts.into_iter().take(shown).map(|(_, s)| s).collect();
+    if more > 0 {
+        parts.push(format!("{more} more {category} rule(s) matched less"));
+    }
+    if parts.is_empty() {
+        parts.push(format!("no term of a {category} rule matched"));
+    }
+    let others: Vec<&str> = matches
+        .firings
+        .iter()
+        .filter(|f| set.rules[f.rule].category != category && !(active_only && f.shadow))
+        .map(|f| set.rules[f.rule].id.as_str())
+        .collect();
+    if !others.is_empty() {
+        parts.push(format!("fired instead: {}", others.join(", ")));
+    }
+    parts.join("; ")
+}
+
+/// One line on the alerts of the last scan (for `kestrel eval`'s false
+/// alarms): each rule that fired, with its severity and what each of its
+/// evidence terms matched.
+pub fn alarm_line(
+    engine: &Engine,
+    fields: &[(&str, &str)],
+    matches: &Matches,
+    active_only: bool,
+) -> String {
+    let set = engine.rule_set();
+    let mut parts = Vec::new();
+    for f in &matches.firings {
+        if active_only && f.shadow {
+            continue;
+        }
+        let rule = &set.rules[f.rule];
+        let mut ev = Vec::new();
+        for e in &matches.evidence[f.evidence.clone()] {
+            let text = fields
+                .get(e.field as usize)
+                .and_then(|(_, t)| t.get(e.start as usize..e.end as usize))
+                .unwrap_or("");
+            let s = format!("{}={text:?}", rule.terms[e.term as usize].name);
+            if !ev.contains(&s) {
+                ev.push(s);
+            }
+        }
+        parts.push(format!(
+            "{} fired{} ({}): {}",
+            rule.id,
+            if f.shadow { " in shadow" } else { "" },
+            f.severity,
+            ev.join(" ")
+        ));
+    }
+    parts.join("; ")
+}
+
+/// The indices of the terms an expression names.
+fn expr_term_names(e: &Expr, out: &mut Vec<usize>) {
+    match e {
+        Expr::Term(t) | Expr::Count(t, _, _) => out.push(*t),
+        Expr::Not(x) => expr_term_names(x, out),
+        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| expr_term_names(x, out)),
+        Expr::Of(_, v) => out.extend(v),
+        Expr::Near(a, b, _) => out.extend([*a, *b]),
+    }
+    let mut seen = Vec::new();
+    out.retain(|t| {
+        let new = !seen.contains(t);
+        seen.push(*t);
+        new
+    });
+}
+
+/// `term="text"` for the matches of the given terms of one rule.
+fn hit_texts(
+    engine: &Engine,
+    scratch: &Scratch,
+    fields: &[(&str, &str)],
+    rule_index: usize,
+    terms: &[usize],
+) -> String {
+    let rule = &engine.rule_set().rules[rule_index];
+    let mut out: Vec<String> = Vec::new();
+    for (r, t, h) in engine.last_hits(scratch) {
+        if r != rule_index || !terms.contains(&t) {
+            continue;
+        }
+        let text = fields
+            .get(h.field as usize)
+            .and_then(|(_, x)| x.get(h.start as usize..h.end as usize))
+            .unwrap_or("");
+        let s = format!("{}={text:?}", rule.terms[t].name);
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out.join(" ")
 }

@@ -10,6 +10,7 @@ pub mod alert;
 #[cfg(feature = "service")]
 pub mod config;
 pub mod engine;
+pub mod eval;
 pub mod explain;
 #[cfg(feature = "service")]
 pub mod flood;

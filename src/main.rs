@@ -85,6 +85,33 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Judge the rules on labelled posts: recall, precision and false alarms
+    /// per category, rule, language and kind, every miss and false alarm
+    /// explained; exit 1 when a floor fails.
+    #[command(after_help = EXIT_CODES)]
+    Eval {
+        /// JSONL posts, each with `label` (a category or `none`) and
+        /// optionally `lang` and `kind`.
+        file: PathBuf,
+        /// Rule directory (default: `[rules] dir` of the configuration, else `rules`).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Configuration file: `[posts]` says where the id and text are.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: EvalFormat,
+        /// Only active alerts find a post or make a false alarm (shadow
+        /// figures are still shown).
+        #[arg(long)]
+        active_only: bool,
+        /// A figure the run must reach (repeatable): `recall:CATEGORY=0.85`,
+        /// `recall:CATEGORY:LANG=0.85`, `precision:CATEGORY=0.9`,
+        /// `false-alarm=0.05` (a maximum), `false-alarm:LANG=0.05`.
+        #[arg(long = "floor", value_name = "FIGURE=VALUE")]
+        floors: Vec<String>,
+    },
     /// Show how a text folds, which terms match it and which rules fire.
     #[command(after_help = EXIT_CODES)]
     Explain {
@@ -124,6 +151,15 @@ enum ExplainFormat {
     /// For people.
     Text,
     /// One JSON object, for tools.
+    Json,
+}
+
+/// How `kestrel eval` prints its report.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum EvalFormat {
+    /// Tables and lists for people.
+    Text,
+    /// One JSON object, for CI.
     Json,
 }
 
@@ -266,6 +302,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rules,
             config,
         ),
+        Command::Eval {
+            file,
+            rules,
+            config,
+            format,
+            active_only,
+            floors,
+        } => cmd_eval(file, rules, config, format, active_only, floors),
     }
 }
 
@@ -529,6 +573,13 @@ fn cmd_literals(dir: Option<PathBuf>) -> Result<ExitCode> {
                 rules::TermKind::List { entries, .. } => {
                     out.extend(entries.iter().map(String::as_str))
                 }
+                rules::TermKind::Lexicon(lex) => {
+                    for p in &lex.parts {
+                        out.extend(p.words.iter().map(String::as_str));
+                        out.extend(p.substrings.iter().map(String::as_str));
+                        out.extend(p.list.iter().map(String::as_str));
+                    }
+                }
                 _ => {}
             }
         }
@@ -670,6 +721,45 @@ fn post_from_file(
         (Some(n), _) => anyhow::bail!("{}: has no line {n}", file.display()),
         (_, Some(id)) => anyhow::bail!("{}: no post with id {id:?}", file.display()),
         _ => unreachable!("checked above"),
+    }
+}
+
+fn cmd_eval(
+    file: PathBuf,
+    rules: Option<PathBuf>,
+    config: Option<PathBuf>,
+    format: EvalFormat,
+    active_only: bool,
+    floors: Vec<String>,
+) -> Result<ExitCode> {
+    let floors = floors
+        .iter()
+        .map(|f| kestrel::eval::Floor::parse(f))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| UsageError(e.to_string()))?;
+    let config = load_config(config.as_deref())?;
+    let schema = config.posts.schema()?;
+    let dir = rules_dir(rules, &config);
+    let Some((engine, _)) = load_engine(&dir, &config, false)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let options = kestrel::eval::EvalOptions {
+        active_only,
+        floors,
+    };
+    let report = kestrel::eval::evaluate(&engine, &schema, &file, &options)?;
+    match format {
+        EvalFormat::Text => print!("{}", report.render_text()),
+        EvalFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    if report.passed() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "kestrel: eval: floor(s) failed: {}",
+            report.failed_floors().join(", ")
+        );
+        Ok(ExitCode::from(1))
     }
 }
 

@@ -333,6 +333,9 @@ impl ServingRules {
                         crate::ruletest::Expect::NoMatch => {
                             "a post under tests.no_match raised an alert"
                         }
+                        crate::ruletest::Expect::Severity { .. } => {
+                            "a post under tests.match raised an alert of another severity"
+                        }
                     };
                     format!(
                         "{}:{}:{}: error: rule '{}': test failed: {what}",
@@ -474,5 +477,52 @@ fn reload_loop(rules: &ServingRules, rx: &crossbeam_channel::Receiver<Trigger>) 
             }
         }
         rules.reload(cause);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_lexicon_file_is_watched_and_reloaded() {
+        let d = tempfile::tempdir().unwrap();
+        let lexicon = |words: &str| {
+            format!("lexicon:\n  language: en\n  concepts:\n    call:\n      words: [{words}]\n")
+        };
+        std::fs::create_dir_all(d.path().join("lexicons")).unwrap();
+        std::fs::write(d.path().join("lexicons/en.yaml"), lexicon("join")).unwrap();
+        std::fs::write(
+            d.path().join("r.yaml"),
+            "rules:\n  - id: r\n    terms:\n      c: {lexicon: call}\n",
+        )
+        .unwrap();
+        let options = EngineOptions::default();
+        let loaded = rules::load_dir(d.path()).unwrap();
+        let engine = Engine::build(Arc::new(loaded.set), &options).unwrap();
+        let serving = Arc::new(ServingRules::new(
+            engine,
+            d.path(),
+            options,
+            FloodGuardConfig::default(),
+        ));
+        let before = serving.current().ruleset_hash().to_string();
+        let reloader = Reloader::start(serving.clone(), true).unwrap();
+        std::fs::write(d.path().join("lexicons/en.yaml"), lexicon("join, enlist")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while serving.current().ruleset_hash() == before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(reloader);
+        let engine = serving.current();
+        assert_ne!(
+            engine.ruleset_hash(),
+            before,
+            "the lexicon change was not reloaded"
+        );
+        let mut s = engine.new_scratch();
+        let mut m = crate::engine::Matches::default();
+        engine.scan(&[("text", "enlist")], &mut s, &mut m);
+        assert_eq!(m.firings.len(), 1);
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::engine::{Engine, Matches};
 use crate::explain::rule_verdict;
-use crate::rules::{Mark, Status, TestPost};
+use crate::rules::{Mark, Severity, Status, TestPost};
 
 /// Which list a test case is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,6 +14,14 @@ pub enum Expect {
     Match,
     /// `tests.no_match`: it must not.
     NoMatch,
+    /// A `tests.match` post with `expect_severity`: the rule fired with
+    /// another severity.
+    Severity {
+        /// The severity the test asks for.
+        expected: Severity,
+        /// The alert's severity.
+        got: Severity,
+    },
 }
 
 /// One failing case.
@@ -60,9 +68,14 @@ impl Report {
         let mut s = String::new();
         for f in &self.failures {
             let what = match f.expect {
-                _ if !f.unread_fields.is_empty() => "the post has fields that scan never reads",
-                Expect::Match => "expected an alert, got none",
-                Expect::NoMatch => "expected no alert, got one",
+                _ if !f.unread_fields.is_empty() => {
+                    "the post has fields that scan never reads".to_string()
+                }
+                Expect::Match => "expected an alert, got none".to_string(),
+                Expect::NoMatch => "expected no alert, got one".to_string(),
+                Expect::Severity { expected, got } => {
+                    format!("expected an alert of severity {expected}, got {got}")
+                }
             };
             s.push_str(&format!(
                 "FAIL {}:{}:{}: rule '{}': {what}\n",
@@ -98,6 +111,9 @@ impl Failure {
             _ if !self.unread_fields.is_empty() => "the post has fields that scan never reads",
             Expect::Match => "a post under tests.match raised no alert",
             Expect::NoMatch => "a post under tests.no_match raised an alert",
+            Expect::Severity { .. } => {
+                "a post under tests.match raised an alert of another severity"
+            }
         };
         format!(
             "{}:{}:{}: error: rule '{}': test failed: {what}",
@@ -162,8 +178,16 @@ pub fn run(engine: &Engine) -> Report {
                 .map(|(n, t)| (n.as_str(), t.as_str()))
                 .collect();
             engine.scan(&fields, &mut scratch, &mut matches);
-            let fired = matches.firings.iter().any(|f| f.rule == index);
-            if fired != (expect == Expect::Match) {
+            let firing = matches.firings.iter().find(|f| f.rule == index);
+            let fired = firing.is_some();
+            let expect = match (post.expect_severity, firing) {
+                (Some(expected), Some(f)) if f.severity != expected => Expect::Severity {
+                    expected,
+                    got: f.severity,
+                },
+                _ => expect,
+            };
+            if matches!(expect, Expect::Severity { .. }) || fired != (expect == Expect::Match) {
                 let detail = rule_verdict(engine, &mut scratch, &fields, index, fired);
                 report.failures.push(Failure {
                     rule: rule.id.clone(),

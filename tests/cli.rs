@@ -629,3 +629,294 @@ fn a_config_with_an_unknown_key_is_a_usage_error() {
     assert_eq!(code, 2);
     assert!(stderr.contains("k.toml:2:1"), "{stderr}");
 }
+
+const LEX_EN: &str = "lexicon:\n  language: en\n  concepts:\n    call:\n      words: [join]\n    contact:\n      words: [dm me]\n";
+const LEX_FR: &str = "lexicon:\n  language: fr\n  concepts:\n    call:\n      words: [rejoignez]\n    contact:\n      words: [en mp]\n";
+const GRADED: &str = "rules:\n  - id: rec.call\n    category: recruitment\n    severity: medium\n    terms:\n      call: {lexicon: call}\n      contact: {lexicon: contact}\n    condition: call\n    escalate:\n      - {when: contact, severity: high}\n    tests:\n      match:\n        - {text: \"join\", expect_severity: medium}\n        - {text: \"rejoignez, en MP\", expect_severity: high}\n      no_match:\n        - \"en mp\"\n";
+
+#[test]
+fn graded_alerts_carry_the_effective_severity_and_what_raised_it() {
+    let rules = Rules::new(&[
+        ("lexicons/en.yaml", LEX_EN),
+        ("lexicons/fr.yaml", LEX_FR),
+        ("rec.yaml", GRADED),
+    ]);
+    let (alerts, _, code) = scan(
+        &rules,
+        "{\"id\":\"1\",\"text\":\"join\"}\n{\"id\":\"2\",\"text\":\"Rejoignez! DM me\"}\n{\"id\":\"3\",\"text\":\"dm me\"}\n",
+        &["-q"],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_eq!(alerts[0]["rule"]["severity"], "medium");
+    assert!(alerts[0].get("escalated_by").is_none(), "{}", alerts[0]);
+    assert_eq!(alerts[0]["evidence"].as_array().unwrap().len(), 1);
+    assert_eq!(alerts[1]["rule"]["severity"], "high");
+    assert_eq!(alerts[1]["escalated_by"], "contact");
+    let terms: Vec<&str> = alerts[1]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["term"].as_str().unwrap())
+        .collect();
+    assert_eq!(terms, ["call", "contact"]);
+}
+
+#[test]
+fn rules_test_fails_a_match_post_of_the_wrong_severity() {
+    let rules = Rules::new(&[
+        ("en.yaml", LEX_EN),
+        ("fr.yaml", LEX_FR),
+        ("rec.yaml", GRADED),
+    ]);
+    let mut c = kestrel();
+    c.arg("rules").arg("test").arg(rules.path());
+    let out = run(c, "");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    std::fs::write(
+        rules.file("rec.yaml"),
+        GRADED.replace("expect_severity: high", "expect_severity: critical"),
+    )
+    .unwrap();
+    let mut c = kestrel();
+    c.arg("rules").arg("test").arg(rules.path());
+    let out = run(c, "");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "rec.yaml:14:11: rule 'rec.call': expected an alert of severity critical, got high"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn explain_names_the_lexicon_concept_and_the_grade() {
+    let rules = Rules::new(&[
+        ("en.yaml", LEX_EN),
+        ("fr.yaml", LEX_FR),
+        ("rec.yaml", GRADED),
+    ]);
+    let mut c = kestrel();
+    c.arg("explain")
+        .arg("--rules")
+        .arg(rules.path())
+        .arg("Rejoignez, dm me");
+    let out = run(c, "");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("rec.call/call (lexicon folded) in text [0..9] \"Rejoignez\" folded \"rejoignez\" lexicon call (fr)"), "{stdout}");
+    assert!(stdout.contains("lexicon contact (en)"), "{stdout}");
+    assert!(
+        stdout.contains("escalate contact -> high: holds"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("severity high (escalated from medium by 'contact')"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn rules_check_places_an_unknown_concept_and_warns_of_an_unused_one() {
+    let extra = "lexicon:\n  language: de\n  concepts:\n    call:\n      words: [beitreten]\n    unused:\n      words: [x]\n";
+    let rules = Rules::new(&[
+        ("en.yaml", LEX_EN),
+        ("de.yaml", extra),
+        ("rec.yaml", GRADED),
+    ]);
+    let mut c = kestrel();
+    c.arg("rules").arg("check").arg(rules.path());
+    let out = run(c, "");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(
+            "de.yaml:6:5: warning: lexicon concept 'unused' (de) is not used by any rule"
+        ),
+        "{stdout}"
+    );
+    std::fs::write(
+        rules.file("rec.yaml"),
+        GRADED.replace("{lexicon: contact}", "{lexicon: kontact}"),
+    )
+    .unwrap();
+    let mut c = kestrel();
+    c.arg("rules").arg("check").arg(rules.path());
+    let out = run(c, "");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("rec.yaml:7:26: error: rule 'rec.call': term 'contact': unknown lexicon concept 'kontact' (did you mean 'contact'?)"), "{stderr}");
+}
+
+const EVAL_RULES: &str = "rules:\n  - id: rec.call\n    category: recruitment\n    severity: medium\n    terms:\n      call: {words: [join]}\n      group: {words: [the dawlah]}\n      context: {words: [according to]}\n    condition: near(call, group, 3)\n    unless: context\n  - id: fin.appeal\n    category: financing\n    status: shadow\n    terms:\n      appeal: {words: [donate]}\n      wallet: {indicator: [btc]}\n    condition: appeal and wallet\n";
+
+const LABELED: &str = concat!(
+    "{\"id\":\"r1\",\"label\":\"recruitment\",\"lang\":\"en\",\"kind\":\"plain\",\"text\":\"join the dawlah\"}\n",
+    "{\"id\":\"r2\",\"label\":\"recruitment\",\"lang\":\"fr\",\"kind\":\"plain\",\"text\":\"rejoignez la dawla\"}\n",
+    "{\"id\":\"r3\",\"label\":\"recruitment\",\"lang\":\"en\",\"kind\":\"quoted\",\"text\":\"according to police, he said join the dawlah\"}\n",
+    "{\"id\":\"f1\",\"label\":\"financing\",\"lang\":\"en\",\"text\":\"donate bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq\"}\n",
+    "{\"id\":\"n1\",\"label\":\"none\",\"lang\":\"en\",\"kind\":\"news\",\"text\":\"they join the dawlah fan club\"}\n",
+    "{\"id\":\"n2\",\"label\":\"none\",\"lang\":\"en\",\"kind\":\"news\",\"text\":\"nothing to see\"}\n",
+);
+
+fn eval(rules: &Rules, labeled: &str, extra: &[&str]) -> (String, String, i32) {
+    let file = rules.file("labeled.jsonl");
+    std::fs::write(&file, labeled).unwrap();
+    let mut c = kestrel();
+    c.arg("eval")
+        .arg(&file)
+        .arg("--rules")
+        .arg(rules.file("rules"))
+        .args(extra);
+    let out = run(c, "");
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code().unwrap(),
+    )
+}
+
+#[test]
+fn eval_measures_recall_precision_and_false_alarms_with_each_case_explained() {
+    let rules = Rules::new(&[("rules/r.yaml", EVAL_RULES)]);
+    let (stdout, stderr, code) = eval(&rules, LABELED, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    // Shadow alerts count unless --active-only; both figures are shown.
+    assert!(
+        stdout.contains("judged on active and shadow alerts"),
+        "{stdout}"
+    );
+    let fin = stdout.lines().find(|l| l.starts_with("financing")).unwrap();
+    assert!(
+        fin.contains("100.0% (1/1)") && fin.contains("0.0% (0/1)"),
+        "{fin}"
+    );
+    let rec = stdout
+        .lines()
+        .find(|l| l.starts_with("recruitment"))
+        .unwrap();
+    assert!(
+        rec.contains("33.3% (1/3)") && rec.contains("50.0% (1/2)"),
+        "{rec}"
+    );
+    let fa = stdout
+        .lines()
+        .find(|l| l.starts_with("false alarms"))
+        .unwrap();
+    assert!(fa.contains("50.0% (1/2)"), "{fa}");
+    // Per language and per kind.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("fr ") && l.contains("0/1 (0)")),
+        "{stdout}"
+    );
+    // Every miss and false alarm, with its id, kind and why.
+    assert!(stdout.contains("line 2 id r2 label recruitment lang fr kind plain: no term of a recruitment rule matched"), "{stdout}");
+    assert!(stdout.contains("line 3 id r3 label recruitment lang en kind quoted: rec.call: suppressed by unless (context=\"according to\")"), "{stdout}");
+    assert!(stdout.contains("line 5 id n1 label none lang en kind news: rec.call fired (medium): call=\"join\" group=\"the dawlah\""), "{stdout}");
+    assert!(
+        stdout.contains("rec.call") && stdout.contains("precision  50.0%"),
+        "{stdout}"
+    );
+
+    // JSON for CI, judged on active alerts only.
+    let (json, _, code) = eval(&rules, LABELED, &["--format", "json", "--active-only"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["judged_on"], "active");
+    assert_eq!(v["categories"]["financing"]["recall"]["all"], 1);
+    assert_eq!(v["categories"]["financing"]["recall"]["active"], 0);
+    let misses: Vec<&str> = v["misses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(misses, ["r2", "r3", "f1"]);
+    assert!(v["misses"][2]["explain"]
+        .as_str()
+        .unwrap()
+        .contains("fin.appeal: fired in shadow"));
+    assert_eq!(v["false_alarm_posts"][0]["id"], "n1");
+}
+
+#[test]
+fn eval_fails_a_floor_and_names_it() {
+    let rules = Rules::new(&[("rules/r.yaml", EVAL_RULES)]);
+    let (stdout, stderr, code) = eval(
+        &rules,
+        LABELED,
+        &[
+            "--floor",
+            "recall:financing=0.85",
+            "--floor",
+            "recall:recruitment:en=0.5",
+            "--floor",
+            "false-alarm=0.05",
+        ],
+    );
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("PASS recall:financing=0.85 (measured 1.0000)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("PASS recall:recruitment:en=0.5 (measured 0.5000)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL false-alarm=0.05 (measured 0.5000)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("floor(s) failed: false-alarm=0.05"),
+        "{stderr}"
+    );
+    // With --active-only the shadow financing rule no longer counts.
+    let (_, stderr, code) = eval(
+        &rules,
+        LABELED,
+        &["--active-only", "--floor", "recall:financing=0.85"],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("floor(s) failed: recall:financing=0.85"),
+        "{stderr}"
+    );
+    // A floor on a language with no posts fails rather than passing on nothing.
+    let (_, _, code) = eval(&rules, LABELED, &["--floor", "recall:recruitment:de=0.1"]);
+    assert_eq!(code, 1);
+    // A floor that cannot be read is a usage error.
+    let (_, stderr, code) = eval(&rules, LABELED, &["--floor", "recall:money=0.8"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("unknown category 'money'"), "{stderr}");
+}
+
+#[test]
+fn eval_names_the_line_of_a_post_without_a_label() {
+    let rules = Rules::new(&[("rules/r.yaml", EVAL_RULES)]);
+    let (_, stderr, code) = eval(
+        &rules,
+        "{\"id\":\"a\",\"label\":\"none\",\"text\":\"x\"}\n{\"id\":\"b\",\"text\":\"y\"}\n",
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("labeled.jsonl:2: no 'label'"), "{stderr}");
+    let (_, stderr, code) = eval(
+        &rules,
+        "{\"id\":\"a\",\"label\":\"spam\",\"text\":\"x\"}\n",
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("labeled.jsonl:1: label 'spam' is none or one of"),
+        "{stderr}"
+    );
+}

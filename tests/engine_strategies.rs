@@ -26,7 +26,7 @@ fn texts(file: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Every `words` entry of the set.
+/// Every `words` entry of the set, those of lexicon concepts included.
 fn words(set: &RuleSet) -> Vec<String> {
     let mut out: Vec<String> = set
         .rules
@@ -34,6 +34,7 @@ fn words(set: &RuleSet) -> Vec<String> {
         .flat_map(|r| &r.terms)
         .filter_map(|t| match &t.kind {
             TermKind::Words(v) => Some(v.clone()),
+            TermKind::Lexicon(l) => Some(l.union()[0].clone()),
             _ => None,
         })
         .flatten()

@@ -295,7 +295,7 @@ impl Scanner {
                 })
                 .insert(Header {
                     key: "severity",
-                    value: Some(rule.severity.as_str()),
+                    value: Some(firing.severity.as_str()),
                 });
             send(OutRecord {
                 kind: RecordKind::Alert,

@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use super::condition::{self, Parsed};
 use super::yaml::{self, Mark, Node, ScalarStyle, Value};
 use super::{
-    Category, Level, LoadError, Loaded, Problem, Rule, RuleSet, RuleTests, Severity, Status, Term,
-    TermKind, TestPost, View,
+    Category, Escalation, Level, LexiconPart, LexiconTerm, LoadError, Loaded, Problem, Rule,
+    RuleSet, RuleTests, Severity, Status, Term, TermKind, TestPost, View,
 };
 use crate::indicators::IndicatorKind;
 use crate::normalize;
@@ -39,12 +39,13 @@ pub fn load_dir(path: &Path) -> Result<Loaded, LoadError> {
     } else {
         path.parent().map(Path::to_path_buf).unwrap_or_default()
     };
+    let mut sources = Vec::new();
     for file in &files {
         match std::fs::read(file) {
             Ok(bytes) => {
                 ctx.hash_file(&base, file, &bytes);
                 match String::from_utf8(bytes) {
-                    Ok(src) => ctx.load_file(file, &src),
+                    Ok(src) => sources.push((file.clone(), src)),
                     Err(e) => ctx.error(
                         file,
                         Mark::default(),
@@ -56,6 +57,7 @@ pub fn load_dir(path: &Path) -> Result<Loaded, LoadError> {
             Err(e) => ctx.error(file, Mark::default(), None, format!("cannot read: {e}")),
         }
     }
+    ctx.load_files(&sources);
     if files.is_empty() && ctx.problems.is_empty() {
         ctx.error(
             path,
@@ -73,7 +75,7 @@ pub fn load_str(name: &Path, src: &str) -> Result<Loaded, LoadError> {
     let mut ctx = Ctx::default();
     let base = name.parent().map(Path::to_path_buf).unwrap_or_default();
     ctx.hash_file(&base, name, src.as_bytes());
-    ctx.load_file(name, src);
+    ctx.load_files(&[(name.to_path_buf(), src.to_string())]);
     ctx.finish(base)
 }
 
@@ -115,7 +117,27 @@ struct Ctx {
     /// Relative path -> content digest, for the set's hash.
     digests: BTreeMap<String, [u8; 32]>,
     files: Vec<PathBuf>,
+    /// Lexicon concepts by name, one entry per language.
+    concepts: BTreeMap<String, Vec<Concept>>,
 }
+
+/// One concept of one lexicon file.
+#[derive(Clone, Debug)]
+struct Concept {
+    language: String,
+    file: PathBuf,
+    mark: Mark,
+    words: Vec<String>,
+    substrings: Vec<String>,
+    /// Each pattern with where it is written.
+    regex: Vec<(String, Mark)>,
+    list: Vec<String>,
+    /// Some term takes this concept (after its `languages:` filter).
+    used: bool,
+}
+
+const LEXICON_KEYS: &[&str] = &["language", "concepts"];
+const CONCEPT_KEYS: &[&str] = &["words", "substrings", "regex", "list"];
 
 impl Ctx {
     fn error(&mut self, file: &Path, mark: Mark, rule: Option<&str>, message: String) {
@@ -172,9 +194,42 @@ impl Ctx {
         })
     }
 
-    fn load_file(&mut self, file: &Path, src: &str) {
-        let root = match yaml::parse(src) {
-            Ok(Some(root)) => root,
+    /// Lexicon files first, so that rules in any file can name their concepts.
+    fn load_files(&mut self, sources: &[(PathBuf, String)]) {
+        let mut rule_docs = Vec::new();
+        for (file, src) in sources {
+            if let Some(root) = self.parse_file(file, src) {
+                let is_lexicon = matches!(&root.value, Value::Map(entries)
+                    if entries.iter().any(|(k, _)| k.as_scalar() == Some("lexicon")));
+                if is_lexicon {
+                    self.lexicon_file(file, &root);
+                } else {
+                    rule_docs.push((file, root));
+                }
+            }
+        }
+        for (file, root) in rule_docs {
+            self.load_file(file, &root);
+        }
+        for (name, entries) in &self.concepts {
+            for c in entries.iter().filter(|c| !c.used) {
+                self.problems.push(Problem {
+                    level: Level::Warning,
+                    file: c.file.clone(),
+                    mark: c.mark,
+                    rule: None,
+                    message: format!(
+                        "lexicon concept '{name}' ({}) is not used by any rule",
+                        c.language
+                    ),
+                });
+            }
+        }
+    }
+
+    fn parse_file(&mut self, file: &Path, src: &str) -> Option<Node> {
+        match yaml::parse(src) {
+            Ok(Some(root)) => Some(root),
             Ok(None) => {
                 self.warn(
                     file,
@@ -182,13 +237,383 @@ impl Ctx {
                     None,
                     "empty rule file".into(),
                 );
-                return;
+                None
             }
             Err(e) => {
                 self.error(file, e.mark, None, format!("YAML syntax: {}", e.message));
-                return;
+                None
+            }
+        }
+    }
+
+    /// A file with `lexicon:`: one language's concepts.
+    fn lexicon_file(&mut self, file: &Path, root: &Node) {
+        let Value::Map(entries) = &root.value else {
+            return;
+        };
+        for (k, v) in entries {
+            match k.as_scalar() {
+                Some("lexicon") => self.lexicon(file, v),
+                other => self.error(
+                    file,
+                    k.mark,
+                    None,
+                    format!(
+                        "unknown key '{}' at the top of a lexicon file (a file holds either                          'rules:' or 'lexicon:')",
+                        other.unwrap_or("?")
+                    ),
+                ),
+            }
+        }
+    }
+
+    fn lexicon(&mut self, file: &Path, node: &Node) {
+        let Value::Map(entries) = &node.value else {
+            self.error(
+                file,
+                node.mark,
+                None,
+                format!(
+                    "'lexicon' is a mapping with 'language' and 'concepts', found {}",
+                    node.kind_name()
+                ),
+            );
+            return;
+        };
+        let mut language = None;
+        let mut concepts = None;
+        for (k, v) in entries {
+            match k.as_scalar() {
+                Some("language") => match v.as_scalar() {
+                    Some(l) if valid_language(l) => language = Some(l.to_string()),
+                    _ => self.error(
+                        file,
+                        v.mark,
+                        None,
+                        "lexicon: 'language' is a language code such as en, ar, pt-br".into(),
+                    ),
+                },
+                Some("concepts") => concepts = Some(v),
+                other => {
+                    let other = other.unwrap_or("?");
+                    let hint = suggest(other, LEXICON_KEYS);
+                    self.error(
+                        file,
+                        k.mark,
+                        None,
+                        format!("lexicon: unknown key '{other}'{hint}"),
+                    );
+                }
+            }
+        }
+        let Some(language) = language else {
+            if !entries
+                .iter()
+                .any(|(k, _)| k.as_scalar() == Some("language"))
+            {
+                self.error(
+                    file,
+                    node.mark,
+                    None,
+                    "lexicon: 'language' is missing".into(),
+                );
+            }
+            return;
+        };
+        let Some(concepts) = concepts else {
+            self.error(
+                file,
+                node.mark,
+                None,
+                "lexicon: 'concepts' is missing".into(),
+            );
+            return;
+        };
+        let Value::Map(defs) = &concepts.value else {
+            self.error(
+                file,
+                concepts.mark,
+                None,
+                "lexicon: 'concepts' is a mapping of concept names to entries".into(),
+            );
+            return;
+        };
+        for (k, v) in defs {
+            let Some(name) = k.as_scalar().filter(|n| valid_concept(n)) else {
+                self.error(
+                    file,
+                    k.mark,
+                    None,
+                    "a concept name may hold only letters, digits, '_', '-' and '.'".into(),
+                );
+                continue;
+            };
+            if let Some(first) = self
+                .concepts
+                .get(name)
+                .and_then(|cs| cs.iter().find(|c| c.language == language))
+            {
+                let msg = format!(
+                    "concept '{name}' is already defined for language '{language}' at {}:{}:{}",
+                    first.file.display(),
+                    first.mark.line,
+                    first.mark.col
+                );
+                self.error(file, k.mark, None, msg);
+                continue;
+            }
+            if let Some(c) = self.concept(file, name, &language, k.mark, v) {
+                self.concepts.entry(name.to_string()).or_default().push(c);
+            }
+        }
+    }
+
+    fn concept(
+        &mut self,
+        file: &Path,
+        name: &str,
+        language: &str,
+        mark: Mark,
+        node: &Node,
+    ) -> Option<Concept> {
+        let errors_before = self.error_count();
+        let Value::Map(entries) = &node.value else {
+            self.error(
+                file,
+                node.mark,
+                None,
+                format!("concept '{name}' is a mapping with words, substrings, regex or list"),
+            );
+            return None;
+        };
+        let mut c = Concept {
+            language: language.to_string(),
+            file: file.to_path_buf(),
+            mark,
+            words: Vec::new(),
+            substrings: Vec::new(),
+            regex: Vec::new(),
+            list: Vec::new(),
+            used: false,
+        };
+        let mut seen = HashSet::new();
+        for (k, v) in entries {
+            let key = k.as_scalar().unwrap_or("");
+            if !seen.insert(key) {
+                self.error(
+                    file,
+                    k.mark,
+                    None,
+                    format!("concept '{name}': key '{key}' appears twice"),
+                );
+                continue;
+            }
+            match key {
+                "words" | "substrings" | "regex" => {
+                    for (e, m) in self.placed_string_list(file, None, Some(&(k, v))) {
+                        let checked = if key == "regex" {
+                            check_regex(&e, View::Folded)
+                        } else {
+                            check_literal(&e, View::Folded)
+                                .map_err(|msg| format!("entry '{e}' {msg}"))
+                        };
+                        match checked {
+                            Err(msg) => {
+                                self.error(file, m, None, format!("concept '{name}': {msg}"))
+                            }
+                            Ok(()) if key == "words" => c.words.push(e),
+                            Ok(()) if key == "substrings" => c.substrings.push(e),
+                            Ok(()) => c.regex.push((e, m)),
+                        }
+                    }
+                }
+                "list" => {
+                    let Some(rel) = v.as_scalar().filter(|_| !v.is_null()) else {
+                        self.error(
+                            file,
+                            v.mark,
+                            None,
+                            format!("concept '{name}': 'list' is the path of a list file"),
+                        );
+                        continue;
+                    };
+                    let path = file.parent().unwrap_or(Path::new("")).join(rel);
+                    match std::fs::read(&path) {
+                        Ok(bytes) => {
+                            let base = file.parent().unwrap_or(Path::new("")).to_path_buf();
+                            self.hash_list(&base, file, &path, &bytes);
+                            match String::from_utf8(bytes) {
+                                Ok(text) => {
+                                    let what = format!("concept '{name}'");
+                                    c.list = self.list_entries_of(
+                                        &path,
+                                        None,
+                                        &what,
+                                        &text,
+                                        View::Folded,
+                                    );
+                                }
+                                Err(e) => self.error(
+                                    &path,
+                                    Mark::default(),
+                                    None,
+                                    format!(
+                                        "list file is not UTF-8 (byte {})",
+                                        e.utf8_error().valid_up_to()
+                                    ),
+                                ),
+                            }
+                        }
+                        Err(e) => self.error(
+                            file,
+                            v.mark,
+                            None,
+                            format!("concept '{name}': cannot read list {}: {e}", path.display()),
+                        ),
+                    }
+                }
+                other => {
+                    let hint = suggest(other, CONCEPT_KEYS);
+                    self.error(
+                        file,
+                        k.mark,
+                        None,
+                        format!("concept '{name}': unknown key '{other}'{hint}"),
+                    );
+                }
+            }
+        }
+        if self.error_count() > errors_before {
+            return None;
+        }
+        if c.words.is_empty() && c.substrings.is_empty() && c.regex.is_empty() && c.list.is_empty()
+        {
+            self.error(
+                file,
+                mark,
+                None,
+                format!("concept '{name}' has no entries (words, substrings, regex or list)"),
+            );
+            return None;
+        }
+        Some(c)
+    }
+
+    /// A `lexicon:` term: the concepts it names, narrowed to `languages`.
+    fn lexicon_term(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        name: &str,
+        concepts: &Node,
+        languages: Option<&Node>,
+        view: View,
+    ) -> Option<TermKind> {
+        let errors_before = self.error_count();
+        let named = self.placed_string_list(file, rid, Some(&(concepts, concepts)));
+        if named.is_empty() {
+            self.error(
+                file,
+                concepts.mark,
+                rid,
+                format!("term '{name}': 'lexicon' names no concept"),
+            );
+        }
+        let langs: Vec<(String, Mark)> = match languages {
+            None => Vec::new(),
+            Some(l) => {
+                let langs = self.placed_string_list(file, rid, Some(&(l, l)));
+                if langs.is_empty() {
+                    self.error(
+                        file,
+                        l.mark,
+                        rid,
+                        format!("term '{name}': 'languages' is empty"),
+                    );
+                }
+                langs
             }
         };
+        for (l, m) in &langs {
+            if !self.concepts.values().flatten().any(|c| &c.language == l) {
+                self.error(
+                    file,
+                    *m,
+                    rid,
+                    format!("term '{name}': no lexicon has language '{l}'"),
+                );
+            }
+        }
+        let mut parts = Vec::new();
+        for (concept, m) in &named {
+            let Some(defs) = self.concepts.get_mut(concept.as_str()) else {
+                let known: Vec<&str> = self.concepts.keys().map(String::as_str).collect();
+                let hint = suggest(concept, &known);
+                self.error(
+                    file,
+                    *m,
+                    rid,
+                    format!("term '{name}': unknown lexicon concept '{concept}'{hint}"),
+                );
+                continue;
+            };
+            let mut taken = 0;
+            let mut regex_problems = Vec::new();
+            for c in defs.iter_mut() {
+                if !langs.is_empty() && !langs.iter().any(|(l, _)| *l == c.language) {
+                    continue;
+                }
+                c.used = true;
+                taken += 1;
+                if view == View::Raw {
+                    for (p, pm) in &c.regex {
+                        if let Err(msg) = check_regex(p, View::Raw) {
+                            regex_problems.push((c.file.clone(), *pm, msg));
+                        }
+                    }
+                }
+                parts.push(LexiconPart {
+                    concept: concept.clone(),
+                    language: c.language.clone(),
+                    file: c.file.clone(),
+                    words: c.words.clone(),
+                    substrings: c.substrings.clone(),
+                    regex: c.regex.iter().map(|(p, _)| p.clone()).collect(),
+                    list: c.list.clone(),
+                });
+            }
+            for (f, pm, msg) in regex_problems {
+                self.error(
+                    &f,
+                    pm,
+                    rid,
+                    format!("term '{name}' (concept '{concept}'): {msg}"),
+                );
+            }
+            if taken == 0 {
+                let list: Vec<&str> = langs.iter().map(|(l, _)| l.as_str()).collect();
+                self.error(
+                    file,
+                    *m,
+                    rid,
+                    format!(
+                        "term '{name}': concept '{concept}' has no entries in {}",
+                        list.join(", ")
+                    ),
+                );
+            }
+        }
+        if self.error_count() > errors_before {
+            return None;
+        }
+        Some(TermKind::Lexicon(LexiconTerm {
+            concepts: named.into_iter().map(|(c, _)| c).collect(),
+            languages: langs.into_iter().map(|(l, _)| l).collect(),
+            parts,
+        }))
+    }
+
+    fn load_file(&mut self, file: &Path, root: &Node) {
         let Value::Map(entries) = &root.value else {
             self.error(
                 file,
@@ -228,7 +653,7 @@ impl Ctx {
                     k.mark,
                     None,
                     format!(
-                        "unknown key '{}' at the top of a rule file (expected 'rules')",
+                        "unknown key '{}' at the top of a rule file (expected 'rules' or 'lexicon')",
                         other.unwrap_or("?")
                     ),
                 ),
@@ -519,12 +944,18 @@ impl Ctx {
         };
         let cond = parse_cond(self, "condition");
         let unless = parse_cond(self, "unless");
+        let escalate = match fields.get("escalate") {
+            None => Some(Vec::new()),
+            Some((_, v)) => self.escalate(file, rid, v, &lookup),
+        };
         if fields.contains_key("condition") && cond.is_none()
             || fields.contains_key("unless") && unless.is_none()
+            || escalate.is_none()
             || !broken.is_empty()
         {
             return None;
         }
+        let escalate = escalate.unwrap_or_default();
         let mut unless_terms = Vec::new();
         if let Some((u, _)) = &unless {
             if u.uses_them() {
@@ -538,15 +969,25 @@ impl Ctx {
             }
             u.named_terms(&mut unless_terms);
         }
-        // `them` means every term that `unless` does not use.
-        let them: Vec<usize> = (0..terms.len())
-            .filter(|t| !unless_terms.contains(t))
-            .collect();
         let (cond_parsed, condition_src) = cond.unwrap_or((
             Parsed::OfThem(condition::Quantity::AtLeast(1)),
             "any of them".to_string(),
         ));
+        let mut cond_named = Vec::new();
+        cond_parsed.named_terms(&mut cond_named);
+        let mut escalate_terms = Vec::new();
+        for (when, _, _, _) in &escalate {
+            when.named_terms(&mut escalate_terms);
+        }
+        // `them` means every term that `unless` does not use and that is
+        // not only a grade's (`escalate`).
+        let them: Vec<usize> = (0..terms.len())
+            .filter(|t| {
+                !unless_terms.contains(t) && (cond_named.contains(t) || !escalate_terms.contains(t))
+            })
+            .collect();
         let mut used = unless_terms.clone();
+        used.extend(&escalate_terms);
         if cond_parsed.uses_them() {
             used.extend(&them);
         }
@@ -556,7 +997,8 @@ impl Ctx {
                 file,
                 node.mark,
                 rid,
-                "'of them' has no terms: every term is used by 'unless'".into(),
+                "'of them' has no terms: every term is used by 'unless' or only by 'escalate'"
+                    .into(),
             );
         }
         for (i, t) in terms.iter().enumerate() {
@@ -572,6 +1014,27 @@ impl Ctx {
         let condition = cond_parsed.resolve(&them);
         let unless_src = unless.as_ref().map(|(_, s)| s.clone());
         let unless = unless.map(|(u, _)| u.resolve(&them));
+        for (_, when_src, sev, mark) in &escalate {
+            if *sev <= severity {
+                self.warn(
+                    file,
+                    *mark,
+                    rid,
+                    format!(
+                        "escalate: '{when_src}' gives {sev}, which is not above the rule's severity {severity}, so it never raises an alert"
+                    ),
+                );
+            }
+        }
+        let escalate: Vec<Escalation> = escalate
+            .into_iter()
+            .map(|(when, when_src, severity, mark)| Escalation {
+                when: when.resolve(&them),
+                when_src,
+                severity,
+                mark,
+            })
+            .collect();
 
         let tests = match fields.get("tests") {
             None => RuleTests::default(),
@@ -614,12 +1077,139 @@ impl Ctx {
             terms,
             condition,
             unless,
+            escalate,
             condition_src,
             unless_src,
             tests,
             file: file.to_path_buf(),
             mark: node.mark,
         })
+    }
+
+    /// `escalate:`, a list of `{when: CONDITION, severity: LEVEL}`; `None`
+    /// when an entry is wrong (each problem is reported).
+    fn escalate(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        node: &Node,
+        lookup: &dyn Fn(&str) -> Option<usize>,
+    ) -> Option<Vec<(Parsed, String, Severity, Mark)>> {
+        let errors_before = self.error_count();
+        let Value::Seq(items) = &node.value else {
+            self.error(
+                file,
+                node.mark,
+                rid,
+                "'escalate' is a list of {when: CONDITION, severity: LEVEL}".into(),
+            );
+            return None;
+        };
+        if items.len() > MAX_GRADES {
+            self.error(
+                file,
+                node.mark,
+                rid,
+                format!(
+                    "'escalate' has {} entries; at most {MAX_GRADES}",
+                    items.len()
+                ),
+            );
+        }
+        let mut out = Vec::new();
+        for item in items {
+            let Value::Map(entries) = &item.value else {
+                self.error(
+                    file,
+                    item.mark,
+                    rid,
+                    format!(
+                        "an 'escalate' entry is a mapping {{when: CONDITION, severity: LEVEL}}, found {}",
+                        item.kind_name()
+                    ),
+                );
+                continue;
+            };
+            let mut when = None;
+            let mut severity = None;
+            for (k, v) in entries {
+                match k.as_scalar() {
+                    Some("when") if when.is_none() => when = Some((k, v)),
+                    Some("severity") if severity.is_none() => {
+                        severity = Some(self.enum_value(
+                            file,
+                            rid,
+                            Some(&(k, v)),
+                            "severity",
+                            Severity::parse,
+                            Severity::ALL.iter().map(|c| c.as_str()),
+                        ))
+                    }
+                    Some(key @ ("when" | "severity")) => self.error(
+                        file,
+                        k.mark,
+                        rid,
+                        format!("escalate: key '{key}' appears twice"),
+                    ),
+                    other => {
+                        let other = other.unwrap_or("?");
+                        let hint = suggest(other, &["when", "severity"]);
+                        self.error(
+                            file,
+                            k.mark,
+                            rid,
+                            format!("escalate: unknown key '{other}'{hint}"),
+                        );
+                    }
+                }
+            }
+            let Some((wk, wv)) = when else {
+                self.error(
+                    file,
+                    item.mark,
+                    rid,
+                    "escalate: an entry needs 'when'".into(),
+                );
+                continue;
+            };
+            let Some(severity) = severity else {
+                self.error(
+                    file,
+                    item.mark,
+                    rid,
+                    "escalate: an entry needs 'severity'".into(),
+                );
+                continue;
+            };
+            let Some(src) = wv.as_scalar().filter(|s| !s.trim().is_empty()) else {
+                self.error(
+                    file,
+                    wk.mark,
+                    rid,
+                    "escalate: 'when' is a non-empty condition (quote one that starts with '#')"
+                        .into(),
+                );
+                continue;
+            };
+            match condition::parse(src, lookup) {
+                Ok(p) if p.uses_them() => self.error(
+                    file,
+                    wv.mark,
+                    rid,
+                    "escalate: 'when' cannot use 'of them'; name its terms".into(),
+                ),
+                Ok(p) => {
+                    if let Some(sev) = severity {
+                        out.push((p, src.to_string(), sev, item.mark));
+                    }
+                }
+                Err(e) => {
+                    let mark = offset_mark(wv, src, e.offset);
+                    self.error(file, mark, rid, format!("escalate: when: {}", e.message));
+                }
+            }
+        }
+        (self.error_count() == errors_before).then_some(out)
     }
 
     fn error_count(&self) -> usize {
@@ -742,7 +1332,7 @@ impl Ctx {
         node: &Node,
     ) -> Option<Term> {
         let Value::Map(entries) = &node.value else {
-            self.error(file, node.mark, rid, format!("term '{name}' must be a mapping with one of words, substrings, regex, list, indicator"));
+            self.error(file, node.mark, rid, format!("term '{name}' must be a mapping with one of words, substrings, regex, list, indicator, lexicon"));
             return None;
         };
         let errors_before = self.error_count();
@@ -750,6 +1340,7 @@ impl Ctx {
         let mut view = None;
         let mut min_count = 1;
         let mut whole_word: Option<(bool, Mark)> = None;
+        let mut languages: Option<&Node> = None;
         let mut seen = HashSet::new();
         for (k, v) in entries {
             let key = k.as_scalar().unwrap_or("");
@@ -763,7 +1354,7 @@ impl Ctx {
                 continue;
             }
             match key {
-                "words" | "substrings" | "regex" | "list" | "indicator" => {
+                "words" | "substrings" | "regex" | "list" | "indicator" | "lexicon" => {
                     if let Some((other, _)) = kind_node {
                         self.error(file, k.mark, rid, format!("term '{name}' has both '{other}' and '{key}'; give each its own term"));
                     } else {
@@ -777,6 +1368,7 @@ impl Ctx {
                         ));
                     }
                 }
+                "languages" => languages = Some(v),
                 "view" => match v.as_scalar() {
                     Some("raw") => view = Some((View::Raw, v.mark)),
                     Some("folded") => view = Some((View::Folded, v.mark)),
@@ -822,10 +1414,20 @@ impl Ctx {
                 file,
                 mark,
                 rid,
-                format!("term '{name}' needs one of words, substrings, regex, list, indicator"),
+                format!(
+                    "term '{name}' needs one of words, substrings, regex, list, indicator, lexicon"
+                ),
             );
             return None;
         };
+        if let (Some(l), false) = (languages, kind_key == "lexicon") {
+            self.error(
+                file,
+                l.mark,
+                rid,
+                format!("term '{name}': 'languages' narrows a 'lexicon' term; this term has '{kind_key}'"),
+            );
+        }
         let default_view = if kind_key == "indicator" {
             View::Raw
         } else {
@@ -861,6 +1463,7 @@ impl Ctx {
                 let pats: Vec<String> = placed.into_iter().map(|(p, _)| p).collect();
                 TermKind::Regex(pats)
             }
+            "lexicon" => self.lexicon_term(file, rid, name, kv, languages, view)?,
             "list" => {
                 let Some(rel) = kv.as_scalar().filter(|_| !kv.is_null()) else {
                     self.error(
@@ -878,7 +1481,8 @@ impl Ctx {
                         self.hash_list(&base, file, &path, &bytes);
                         match String::from_utf8(bytes) {
                             Ok(text) => {
-                                let entries = self.list_entries(&path, rid, name, &text, view);
+                                let what = format!("term '{name}'");
+                                let entries = self.list_entries_of(&path, rid, &what, &text, view);
                                 if entries.is_empty() {
                                     self.error(
                                         file,
@@ -964,6 +1568,10 @@ impl Ctx {
             }
         };
         let whole_word = match (&kind, whole_word) {
+            (TermKind::Lexicon(_), Some((_, m))) => {
+                self.error(file, m, rid, format!("term '{name}': 'whole_word' does not apply to a lexicon term: its concepts' words and lists are whole words, their substrings are not"));
+                false
+            }
             (TermKind::Regex(_) | TermKind::Indicator(_), Some((_, m))) => {
                 self.error(file, m, rid, format!("term '{name}': 'whole_word' applies to words, substrings and lists; a regex says its own boundaries with \\b"));
                 false
@@ -1051,11 +1659,12 @@ impl Ctx {
         out
     }
 
-    fn list_entries(
+    /// Entries of a list file; `what` names the term or concept in messages.
+    fn list_entries_of(
         &mut self,
         path: &Path,
         rid: Option<&str>,
-        name: &str,
+        what: &str,
         text: &str,
         view: View,
     ) -> Vec<String> {
@@ -1083,7 +1692,7 @@ impl Ctx {
                     path,
                     Mark { line: i + 1, col },
                     rid,
-                    format!("term '{name}': list entry '{entry}' {msg}"),
+                    format!("{what}: list entry '{entry}' {msg}"),
                 );
             } else {
                 out.push(entry.to_string());
@@ -1138,14 +1747,37 @@ impl Ctx {
                 match &item.value {
                     Value::Scalar(s, _) => posts.push(TestPost {
                         fields: vec![(None, s.clone())],
+                        expect_severity: None,
                         mark: item.mark,
                     }),
                     Value::Map(fields) => {
                         let mut post = TestPost {
                             fields: Vec::new(),
+                            expect_severity: None,
                             mark: item.mark,
                         };
                         for (fk, fv) in fields {
+                            if fk.as_scalar() == Some(EXPECT_SEVERITY) {
+                                match fv.as_scalar().and_then(Severity::parse) {
+                                    _ if key != "match" => problems.push((
+                                        fk.mark,
+                                        format!("'{EXPECT_SEVERITY}' belongs to a 'match' post: a 'no_match' post raises no alert"),
+                                    )),
+                                    Some(sev) => post.expect_severity = Some(sev),
+                                    None => problems.push((
+                                        fv.mark,
+                                        format!(
+                                            "'{EXPECT_SEVERITY}' is {}",
+                                            Severity::ALL
+                                                .iter()
+                                                .map(|s| s.as_str())
+                                                .collect::<Vec<_>>()
+                                                .join(" | ")
+                                        ),
+                                    )),
+                                }
+                                continue;
+                            }
                             match (fk.as_scalar(), fv.as_scalar()) {
                                 (Some(f), Some(t)) => {
                                     post.fields.push((Some(f.to_string()), t.to_string()))
@@ -1179,6 +1811,13 @@ impl Ctx {
     }
 }
 
+/// At most this many `escalate` entries per rule.
+pub const MAX_GRADES: usize = 64;
+
+/// The key of a `match` test post that asserts the alert's severity; a
+/// post field cannot have this name.
+pub const EXPECT_SEVERITY: &str = "expect_severity";
+
 const RULE_KEYS: &[&str] = &[
     "id",
     "revision",
@@ -1196,15 +1835,25 @@ const RULE_KEYS: &[&str] = &[
     "terms",
     "condition",
     "unless",
+    "escalate",
     "tests",
 ];
-const TERM_KINDS: &[&str] = &["words", "substrings", "regex", "list", "indicator"];
+const TERM_KINDS: &[&str] = &[
+    "words",
+    "substrings",
+    "regex",
+    "list",
+    "indicator",
+    "lexicon",
+];
 const TERM_KEYS: &[&str] = &[
     "words",
     "substrings",
     "regex",
     "list",
     "indicator",
+    "lexicon",
+    "languages",
     "view",
     "min_count",
     "whole_word",
@@ -1212,6 +1861,17 @@ const TERM_KEYS: &[&str] = &[
 
 fn plain(v: &Node) -> bool {
     matches!(v.value, Value::Scalar(_, ScalarStyle::Plain))
+}
+
+fn valid_language(l: &str) -> bool {
+    !l.is_empty()
+        && l.len() <= 16
+        && l.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn valid_concept(n: &str) -> bool {
+    !n.is_empty() && n.chars().all(condition::is_name_char)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -1410,5 +2070,235 @@ mod tests {
             .warnings
             .iter()
             .any(|w| w.message.contains("'view: folded' is ignored")));
+    }
+}
+
+#[cfg(test)]
+mod lexicon_tests {
+    use super::*;
+    use crate::rules::Level;
+
+    const EN: &str = "lexicon:\n  language: en\n  concepts:\n    call:\n      words: [join]\n    group:\n      words: [the dawlah]\n";
+    const FR: &str = "lexicon:\n  language: fr\n  concepts:\n    call:\n      words: [rejoignez]\n";
+
+    fn dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let p = d.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        d
+    }
+
+    fn problems(d: &tempfile::TempDir) -> Vec<String> {
+        let list = match load_dir(d.path()) {
+            Ok(l) => l.warnings,
+            Err(e) => e.problems,
+        };
+        list.iter()
+            .map(|p| {
+                let file = p.file.strip_prefix(d.path()).unwrap_or(&p.file);
+                let level = if p.level == Level::Error {
+                    "error"
+                } else {
+                    "warning"
+                };
+                format!(
+                    "{}:{}:{}: {level}: {}",
+                    file.display(),
+                    p.mark.line,
+                    p.mark.col,
+                    p.message
+                )
+            })
+            .collect()
+    }
+
+    fn rule(terms: &str, condition: &str) -> String {
+        format!("rules:\n  - id: r\n    terms:\n{terms}    condition: {condition}\n")
+    }
+
+    #[test]
+    fn a_lexicon_term_takes_every_language_unless_narrowed() {
+        let d = dir(&[
+            ("lex/en.yaml", EN),
+            ("lex/fr.yaml", FR),
+            // Rule files may sort before the lexicons they name.
+            ("a.yaml", &rule("      c: {lexicon: call}\n      g: {lexicon: [group]}\n      f: {lexicon: call, languages: [fr]}\n", "c and g and f")),
+        ]);
+        let loaded = load_dir(d.path()).unwrap_or_else(|e| panic!("{e}"));
+        let terms = &loaded.set.rules[0].terms;
+        let TermKind::Lexicon(all) = &terms[0].kind else {
+            panic!("{:?}", terms[0].kind)
+        };
+        let langs: Vec<&str> = all.parts.iter().map(|p| p.language.as_str()).collect();
+        assert_eq!(langs, ["en", "fr"]);
+        assert_eq!(all.union()[0], ["join", "rejoignez"]);
+        let TermKind::Lexicon(fr) = &terms[2].kind else {
+            panic!()
+        };
+        assert_eq!(fr.union()[0], ["rejoignez"]);
+        assert!(
+            !loaded
+                .warnings
+                .iter()
+                .any(|w| w.message.contains("lexicon")),
+            "{:?}",
+            loaded.warnings
+        );
+    }
+
+    #[test]
+    fn lexicon_mistakes_are_placed() {
+        let d = dir(&[
+            ("en.yaml", EN),
+            (
+                "en2.yaml",
+                "lexicon:\n  language: en\n  concepts:\n    call:\n      words: [enlist]\n",
+            ),
+            (
+                "bad.yaml",
+                "lexicon:\n  language: de\n  concepts:\n    x:\n      word: [y]\n  extra: 1\n",
+            ),
+            (
+                "r.yaml",
+                &rule(
+                    "      c: {lexicon: cal}\n      g: {lexicon: group, languages: [xx]}\n",
+                    "c and g",
+                ),
+            ),
+        ]);
+        let p = problems(&d);
+        let want = [
+            "bad.yaml:5:7: error: concept 'x': unknown key 'word' (did you mean 'words'?)",
+            "bad.yaml:6:3: error: lexicon: unknown key 'extra'",
+            "en2.yaml:4:5: error: concept 'call' is already defined for language 'en' at",
+            "r.yaml:4:20: error: term 'c': unknown lexicon concept 'cal' (did you mean 'call'?)",
+            "r.yaml:5:39: error: term 'g': no lexicon has language 'xx'",
+        ];
+        for w in want {
+            assert!(
+                p.iter().any(|p| p.starts_with(w)),
+                "missing {w:?} in {p:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unused_concept_is_a_warning() {
+        let d = dir(&[
+            ("en.yaml", EN),
+            ("r.yaml", &rule("      c: {lexicon: call}\n", "c")),
+        ]);
+        let p = problems(&d);
+        assert!(
+            p.iter().any(|p| p
+                == "en.yaml:6:5: warning: lexicon concept 'group' (en) is not used by any rule"),
+            "{p:#?}"
+        );
+        assert!(load_dir(d.path()).is_ok());
+    }
+
+    #[test]
+    fn the_ruleset_hash_covers_lexicon_files_and_their_lists() {
+        let d = dir(&[
+            (
+                "en.yaml",
+                "lexicon:\n  language: en\n  concepts:\n    call:\n      list: calls.txt\n",
+            ),
+            ("calls.txt", "join\n"),
+            ("r.yaml", &rule("      c: {lexicon: call}\n", "c")),
+        ]);
+        let h1 = load_dir(d.path()).unwrap().set.hash;
+        std::fs::write(d.path().join("calls.txt"), "join\nenlist\n").unwrap();
+        let h2 = load_dir(d.path()).unwrap().set.hash;
+        std::fs::write(
+            d.path().join("en.yaml"),
+            "lexicon:\n  language: en\n  concepts:\n    call:\n      list: calls.txt\n      words: [x]\n",
+        )
+        .unwrap();
+        let h3 = load_dir(d.path()).unwrap().set.hash;
+        assert!(h1 != h2 && h2 != h3 && h1 != h3);
+    }
+
+    #[test]
+    fn a_file_holds_rules_or_a_lexicon_not_both() {
+        let d = dir(&[(
+            "en.yaml",
+            "lexicon:\n  language: en\n  concepts:\n    call: {words: [join]}\nrules: []\n",
+        )]);
+        let p = problems(&d);
+        assert!(
+            p.iter().any(|p| p.starts_with(
+                "en.yaml:5:1: error: unknown key 'rules' at the top of a lexicon file"
+            )),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn escalate_terms_count_as_used_and_are_not_part_of_them() {
+        let src = "rules:\n  - id: r\n    severity: medium\n    terms:\n      a: {words: [x]}\n      b: {words: [y]}\n    condition: any of them\n    escalate:\n      - {when: b, severity: high}\n";
+        let loaded = load_str(Path::new("r.yaml"), src).unwrap_or_else(|e| panic!("{e}"));
+        let r = &loaded.set.rules[0];
+        assert_eq!(
+            r.condition,
+            crate::rules::Expr::Of(condition::Quantity::AtLeast(1), vec![0])
+        );
+        assert_eq!(r.escalate.len(), 1);
+        assert_eq!(r.escalate[0].severity, Severity::High);
+        assert_eq!(r.escalate[0].when_src, "b");
+    }
+
+    #[test]
+    fn escalate_mistakes_are_placed() {
+        let src = "rules:\n  - id: r\n    severity: high\n    terms:\n      a: {words: [x]}\n    escalate:\n      - {when: a and z, severity: critical}\n      - {when: a, severity: urgent}\n      - {when: a, level: high}\n      - {when: a, severity: low}\n";
+        let list = match load_str(Path::new("r.yaml"), src) {
+            Ok(l) => l.warnings,
+            Err(e) => e.problems,
+        };
+        let p: Vec<String> = list
+            .iter()
+            .map(|p| format!("{}:{} {}", p.mark.line, p.mark.col, p.message))
+            .collect();
+        for w in [
+            "7:22 escalate: when: unknown term 'z'",
+            "8:29 'severity' is info | low | medium | high | critical, not 'urgent'",
+            "9:19 escalate: unknown key 'level'",
+        ] {
+            assert!(
+                p.iter().any(|p| p.starts_with(w)),
+                "missing {w:?} in {p:#?}"
+            );
+        }
+        // A grade at or below the rule's severity never raises anything.
+        let src = "rules:\n  - id: r\n    severity: high\n    terms:\n      a: {words: [x]}\n    condition: a\n    escalate:\n      - {when: a, severity: low}\n";
+        let loaded = load_str(Path::new("r.yaml"), src).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            loaded
+                .warnings
+                .iter()
+                .any(|w| w.message.contains("never raises")),
+            "{:?}",
+            loaded.warnings
+        );
+    }
+
+    #[test]
+    fn expect_severity_is_read_from_match_posts_only() {
+        let src = "rules:\n  - id: r\n    terms:\n      a: {words: [x]}\n    tests:\n      match:\n        - {text: x, expect_severity: high}\n      no_match:\n        - {text: y, expect_severity: low}\n";
+        let e = load_str(Path::new("r.yaml"), src).unwrap_err();
+        assert!(
+            e.problems
+                .iter()
+                .any(|p| p.mark.line == 9 && p.message.contains("belongs to a 'match' post")),
+            "{e}"
+        );
+        let ok = "rules:\n  - id: r\n    terms:\n      a: {words: [x]}\n    tests:\n      match:\n        - {text: x, expect_severity: high}\n";
+        let loaded = load_str(Path::new("r.yaml"), ok).unwrap();
+        let t = &loaded.set.rules[0].tests.must_match[0];
+        assert_eq!(t.expect_severity, Some(Severity::High));
+        assert_eq!(t.fields, vec![(Some("text".to_string()), "x".to_string())]);
     }
 }

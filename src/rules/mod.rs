@@ -123,6 +123,59 @@ pub enum TermKind {
     },
     /// Built-in validated detectors.
     Indicator(Vec<IndicatorKind>),
+    /// Concepts of the lexicon files: the union of their entries.
+    Lexicon(LexiconTerm),
+}
+
+/// A term that names lexicon concepts (`lexicon: [call_join]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LexiconTerm {
+    /// The concepts named, as written.
+    pub concepts: Vec<String>,
+    /// The term's `languages:`; empty means every language.
+    pub languages: Vec<String>,
+    /// Every (concept, language) entry the term takes, in lexicon order.
+    pub parts: Vec<LexiconPart>,
+}
+
+/// One concept of one language's lexicon, as a term uses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LexiconPart {
+    /// The concept's name.
+    pub concept: String,
+    /// The lexicon's language.
+    pub language: String,
+    /// The lexicon file.
+    pub file: PathBuf,
+    /// Whole words and phrases.
+    pub words: Vec<String>,
+    /// Anywhere, no word boundaries.
+    pub substrings: Vec<String>,
+    /// Regular expressions.
+    pub regex: Vec<String>,
+    /// Entries of the concept's list file (whole words).
+    pub list: Vec<String>,
+}
+
+impl LexiconTerm {
+    /// The entries of every part, each once: (words, substrings, regex, list).
+    pub fn union(&self) -> [Vec<String>; 4] {
+        let mut out: [Vec<String>; 4] = Default::default();
+        let mut seen: [std::collections::HashSet<&str>; 4] = Default::default();
+        for p in &self.parts {
+            for (i, list) in [&p.words, &p.substrings, &p.regex, &p.list]
+                .into_iter()
+                .enumerate()
+            {
+                for e in list {
+                    if seen[i].insert(e) {
+                        out[i].push(e.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 impl TermKind {
@@ -134,6 +187,7 @@ impl TermKind {
             TermKind::Regex(_) => "regex",
             TermKind::List { .. } => "list",
             TermKind::Indicator(_) => "indicator",
+            TermKind::Lexicon(_) => "lexicon",
         }
     }
 }
@@ -161,6 +215,8 @@ pub struct TestPost {
     /// Field name and text. A plain string test has one field named `None`,
     /// meaning "the first configured text field".
     pub fields: Vec<(Option<String>, String)>,
+    /// `expect_severity:` of a `match` case: the alert's effective severity.
+    pub expect_severity: Option<Severity>,
     /// Where the case is written.
     pub mark: Mark,
 }
@@ -209,6 +265,8 @@ pub struct Rule {
     pub condition: Expr,
     /// When a firing rule is suppressed.
     pub unless: Option<Expr>,
+    /// Grades: a firing rule takes the highest severity whose `when` holds.
+    pub escalate: Vec<Escalation>,
     /// The source text of the condition, for explanations.
     pub condition_src: String,
     /// The source text of `unless`.
@@ -218,6 +276,19 @@ pub struct Rule {
     /// The file the rule is in.
     pub file: PathBuf,
     /// Where the rule starts in that file.
+    pub mark: Mark,
+}
+
+/// One `escalate:` entry: a severity that holds when `when` does.
+#[derive(Clone, Debug)]
+pub struct Escalation {
+    /// The condition, same grammar as `condition`.
+    pub when: Expr,
+    /// Its source text, carried in alerts as `escalated_by`.
+    pub when_src: String,
+    /// The severity it raises a firing rule to.
+    pub severity: Severity,
+    /// Where the entry is written.
     pub mark: Mark,
 }
 
