@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates docs/status-page.png: a real `kestrel run` against a tansu
+# Regenerates docs/status-page.png: a real `kestrel run` against an Apache Kafka
 # broker, with traffic, a flood guard demotion, a reload and a refused
 # reload, photographed by headless Chromium. Installs Chromium when missing.
 set -euo pipefail

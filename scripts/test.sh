@@ -72,12 +72,17 @@ if [ -d "$corpus" ]; then
 fi
 
 step "the Kafka broker and clients the Kafka tests use"
-# tansu (a Kafka-compatible broker in Rust) is built once per machine; the
-# tests start their own brokers on free ports. Python clients nobody here
-# wrote check the topics from the outside.
+# Apache Kafka's jars come from Maven Central once per machine (a cache
+# folder, reused); the tests start their own brokers on free ports. Python
+# clients nobody here wrote check the topics from the outside.
+command -v java >/dev/null && command -v mvn >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless maven >/dev/null
+}
 scripts/kafka-dev.sh install
 export PATH="$HOME/.cargo/bin:$PATH"
 python3 -m pip install --quiet confluent-kafka kafka-python
+# Here a test that cannot start its broker fails instead of skipping.
+export KESTREL_REQUIRE_BROKER=1
 
 step "fuzz targets, a bounded run each (docs/testing.md)"
 # cargo fuzz needs a nightly toolchain (libFuzzer and the address sanitizer);

@@ -48,6 +48,24 @@ fn compose_services_ports_and_mounts_are_consistent() {
     assert!(s(&kafka["image"]).starts_with("apache/kafka:"));
     assert!(s(&kafka["environment"]["KAFKA_PROCESS_ROLES"]).contains("controller"));
     assert!(s(&svc("kafka-init")["image"]).starts_with("apache/kafka:"));
+    // The same Kafka version as the tests and scripts/kafka-dev.sh run.
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/kafka-dev.sh"
+    ))
+    .unwrap();
+    let pinned = script
+        .lines()
+        .find_map(|l| l.strip_prefix("KAFKA_VERSION="))
+        .expect("KAFKA_VERSION= in scripts/kafka-dev.sh")
+        .trim();
+    for name in ["kafka", "kafka-init"] {
+        assert_eq!(
+            s(&svc(name)["image"]),
+            format!("apache/kafka:{pinned}"),
+            "{name}: the compose file and scripts/kafka-dev.sh run different Kafka versions"
+        );
+    }
 
     // kestrel reaches Kafka on the listener Kafka advertises to the network.
     let brokers = s(&svc("kestrel")["environment"]["KESTREL_KAFKA__BROKERS"]);

@@ -1,7 +1,8 @@
 //! Clients nobody here wrote: Python's `confluent-kafka` and the pure-Python
 //! `kafka-python` produce the posts, and both read the alerts and dead
 //! letters back. The script is tests/python/clients.py; scripts/test.sh
-//! installs both packages.
+//! installs both packages. Kafka's own `kafka-consumer-groups` tool shows
+//! kestrel's group and its lag.
 
 mod support;
 
@@ -30,6 +31,9 @@ fn python(args: &[&str]) -> String {
 
 #[test]
 fn python_clients_produce_posts_and_read_alerts_and_dead_letters() {
+    if skip_without_broker() {
+        return;
+    }
     let broker = Broker::memory();
     for t in ["posts", "alerts", "posts.dlq"] {
         broker.create_topic(t, PARTITIONS);
@@ -51,6 +55,35 @@ fn python_clients_produce_posts_and_read_alerts_and_dead_letters() {
         .wait_exit(Duration::from_secs(15))
         .expect("exit")
         .success());
+
+    // Kafka's own consumer-groups tool sees kestrel's group: its committed
+    // offsets cover the posts it read, and posts produced since are its lag.
+    let more = 300;
+    produce_posts(&brokers, "posts", n..n + more);
+    let (ok, out) = kafka_tool(
+        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+        &[
+            "--bootstrap-server",
+            &brokers,
+            "--describe",
+            "--group",
+            "py",
+        ],
+    );
+    assert!(ok, "kafka-consumer-groups --describe failed:\n{out}");
+    let (mut current, mut lag, mut rows) = (0i64, 0i64, 0);
+    for line in out.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG ...
+        if cols.len() >= 6 && cols[0] == "py" && cols[1] == "posts" {
+            current += cols[3].parse::<i64>().expect(line);
+            lag += cols[5].parse::<i64>().expect(line);
+            rows += 1;
+        }
+    }
+    assert_eq!(rows, PARTITIONS, "one row per partition:\n{out}");
+    assert_eq!(current, n as i64, "kestrel's committed offsets:\n{out}");
+    assert_eq!(lag, more as i64, "kestrel's lag:\n{out}");
 
     let seen: serde_json::Value = serde_json::from_str(&python(&[
         "read",

@@ -80,6 +80,9 @@ fn flowing(
 #[test]
 fn a_rule_changed_while_posts_flow_is_live_for_the_next_posts_and_a_broken_file_keeps_the_old_set()
 {
+    if skip_without_broker() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (broker, rules) = setup(dir.path());
     let port = free_port();
@@ -245,6 +248,9 @@ fn a_rule_changed_while_posts_flow_is_live_for_the_next_posts_and_a_broken_file_
 
 #[test]
 fn sighup_reloads_the_rules_when_reload_is_signal() {
+    if skip_without_broker() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (broker, rules) = setup(dir.path());
     let port = free_port();

@@ -193,6 +193,35 @@ fn step(
     }
 }
 
+/// Aborts the current transaction. An abort that fails without being fatal
+/// (it timed out, e.g. while records wait on a broker that refuses them)
+/// is still in progress: librdkafka wants it called again until it
+/// completes, and every other transactional call fails meanwhile
+/// ("Conflicting abort_transaction API call is already in progress"). So it
+/// is called again, with backoff, as long as the run lasts; on a stop a few
+/// attempts are enough (the broker aborts what is left after
+/// `transaction.timeout.ms`).
+fn abort<P: ProducerContext>(
+    producer: &ThreadedProducer<P>,
+    shutdown: &super::Shutdown,
+) -> Result<(), PipelineError> {
+    let mut attempt = 0;
+    loop {
+        let Err(e) = producer.abort_transaction(TXN_TIMEOUT) else {
+            return Ok(());
+        };
+        tracing::warn!(error = %e, step = "abort", attempt, "transaction step failed");
+        if let Failure::Fatal(fatal) = classify(e) {
+            return Err(fatal);
+        }
+        if shutdown.is_triggered() && attempt >= 3 {
+            return Ok(());
+        }
+        std::thread::sleep(backoff(attempt));
+        attempt += 1;
+    }
+}
+
 /// Runs the exactly-once pipeline on the calling thread until shutdown.
 pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
     let RunContext {
@@ -335,7 +364,10 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
                     result = Err(fatal);
                     break;
                 }
-                let _ = producer.abort_transaction(TXN_TIMEOUT);
+                if let Err(fatal) = abort(&producer, &shutdown) {
+                    result = Err(fatal);
+                    break;
+                }
                 rewind(&consumer, &firsts);
                 counters.in_flight.fetch_sub(n, Ordering::Relaxed);
                 counters.posts_consumed.fetch_sub(n, Ordering::Relaxed);
@@ -370,11 +402,9 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
                     .transactions_aborted
                     .fetch_add(1, Ordering::Relaxed);
                 counters.posts_consumed.fetch_sub(n, Ordering::Relaxed);
-                if let Err(e) = producer.abort_transaction(TXN_TIMEOUT) {
-                    if let Failure::Fatal(e) = classify(e) {
-                        result = Err(e);
-                        break;
-                    }
+                if let Err(fatal) = abort(&producer, &shutdown) {
+                    result = Err(fatal);
+                    break;
                 }
                 tracing::warn!(
                     posts = n,

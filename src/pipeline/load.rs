@@ -521,11 +521,6 @@ fn spawn_kestrel(
         .env("KESTREL_METRICS__LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(err);
-    if std::env::var_os("KESTREL_KAFKA__CONSUMER__FETCH_WAIT_MAX_MS").is_none() {
-        // tansu holds each fetch for the full wait: keep it short so the
-        // figure is kestrel's, not the wait's.
-        cmd.env("KESTREL_KAFKA__CONSUMER__FETCH_WAIT_MAX_MS", "10");
-    }
     let child = cmd
         .spawn()
         .map_err(|e| LoadError::Child(format!("{}: {e}", exe.display())))?;

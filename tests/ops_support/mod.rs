@@ -17,7 +17,7 @@ use rdkafka::{ClientConfig, Message};
 // The broker, ports and polling come from the Kafka tests' helpers.
 #[path = "../support/mod.rs"]
 mod support;
-pub use support::{free_port, wait_for, Broker};
+pub use support::{free_port, kafka_tool, skip_without_broker, wait_for, Broker};
 
 /// A `kestrel run` child with JSON logs in a file.
 pub struct Kestrel {
