@@ -49,11 +49,9 @@ fn compose_services_ports_and_mounts_are_consistent() {
     assert!(s(&kafka["environment"]["KAFKA_PROCESS_ROLES"]).contains("controller"));
     assert!(s(&svc("kafka-init")["image"]).starts_with("apache/kafka:"));
     // The same Kafka version as the tests and scripts/kafka-dev.sh run.
-    let script = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scripts/kafka-dev.sh"
-    ))
-    .unwrap();
+    let script =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kafka-dev.sh"))
+            .unwrap();
     let pinned = script
         .lines()
         .find_map(|l| l.strip_prefix("KAFKA_VERSION="))
