@@ -82,14 +82,14 @@ scripts/kafka-dev.sh install
 export PATH="$HOME/.cargo/bin:$PATH"
 python3 -m pip install --quiet confluent-kafka kafka-python
 # Here a test that cannot start its broker fails instead of skipping.
-export KESTREL_REQUIRE_BROKER=1
+export KAFKA_TESTS_REQUIRED=1
 
 step "fuzz targets, a bounded run each (docs/testing.md)"
 # cargo fuzz needs a nightly toolchain (libFuzzer and the address sanitizer);
 # the targets build the pure core without the service feature.
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-fuzz_seconds=${KESTREL_FUZZ_SECONDS:-30}
+fuzz_seconds=${FUZZ_SECONDS:-30}
 (
   cd fuzz
   cargo +nightly fuzz build -O

@@ -5,7 +5,7 @@
 //! Kafka's jars come from `scripts/kafka-dev.sh install` (Maven Central, into
 //! a cache folder). Without them, or without Java, the tests that need a
 //! broker skip with one message, unless `CI` is set or
-//! `KESTREL_REQUIRE_BROKER=1`: then they fail.
+//! `KAFKA_TESTS_REQUIRED=1`: then they fail.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -83,14 +83,14 @@ fn find_kafka() -> Result<Kafka, String> {
 }
 
 /// Whether a missing broker fails the tests instead of skipping them: in CI
-/// (`CI` set, as CI services do) and with `KESTREL_REQUIRE_BROKER=1`.
+/// (`CI` set, as CI services do) and with `KAFKA_TESTS_REQUIRED=1`.
 pub fn broker_required() -> bool {
     let set = |k: &str| {
         std::env::var(k)
             .map(|v| !v.is_empty() && v != "0" && v != "false")
             .unwrap_or(false)
     };
-    set("CI") || set("KESTREL_REQUIRE_BROKER")
+    set("CI") || set("KAFKA_TESTS_REQUIRED")
 }
 
 fn kafka_or_err() -> &'static Result<Kafka, String> {
@@ -111,7 +111,7 @@ pub fn kafka() -> &'static Kafka {
 
 /// True when this test must skip because no broker can be started here.
 /// Says so once per test binary, on stderr past the test harness's capture.
-/// In CI or with `KESTREL_REQUIRE_BROKER=1` a missing broker is a failure.
+/// In CI or with `KAFKA_TESTS_REQUIRED=1` a missing broker is a failure.
 pub fn skip_without_broker() -> bool {
     let Err(why) = kafka_or_err() else {
         return false;
@@ -125,7 +125,7 @@ pub fn skip_without_broker() -> bool {
         let _ = writeln!(
             std::io::stderr(),
             "SKIPPING the tests that need a Kafka broker: {why}. Run `scripts/kafka-dev.sh install` \
-             (needs java and mvn) to run them; CI=true or KESTREL_REQUIRE_BROKER=1 makes this a failure."
+             (needs java and mvn) to run them; CI=true or KAFKA_TESTS_REQUIRED=1 makes this a failure."
         );
     });
     true
