@@ -937,6 +937,22 @@ impl Engine {
         fields: &[(&str, &str)],
         s: &mut Scratch,
     ) -> Option<bool> {
+        let (_, facts) = self.last_scan_facts(rule_index, fields, s)?;
+        Some(expr.eval(&facts))
+    }
+
+    /// One rule and the facts of the last scan about its terms, for the
+    /// explanations; None for a rule this engine does not run, or a scratch
+    /// this engine did not make.
+    fn last_scan_facts<'a>(
+        &'a self,
+        rule_index: usize,
+        fields: &'a [(&'a str, &'a str)],
+        s: &'a mut Scratch,
+    ) -> Option<(&'a Rule, RuleFacts<'a>)> {
+        if s.engine != self.id {
+            return None;
+        }
         let cr = self.rules.iter().find(|r| r.index == rule_index)?;
         let facts = RuleFacts {
             engine: self,
@@ -944,7 +960,7 @@ impl Engine {
             first: cr.first_term,
             fields,
         };
-        Some(expr.eval(&facts))
+        Some((&self.set.rules[cr.index], facts))
     }
 
     /// The fewest words between a match of term `a` and one of term `b` of
@@ -958,6 +974,9 @@ impl Engine {
         fields: &[(&str, &str)],
         s: &Scratch,
     ) -> Option<u32> {
+        if s.engine != self.id {
+            return None;
+        }
         let cr = self.rules.iter().find(|r| r.index == rule_index)?;
         let hits = |t: usize| {
             let (x, y) = s.term_hits[cr.first_term as usize + t];
@@ -1000,17 +1019,10 @@ impl Engine {
         fields: &[(&str, &str)],
         s: &mut Scratch,
     ) -> Vec<bool> {
-        let Some(cr) = self.rules.iter().find(|r| r.index == rule_index) else {
-            return Vec::new();
-        };
-        let rule = &self.set.rules[cr.index];
-        let facts = RuleFacts {
-            engine: self,
-            scratch: s,
-            first: cr.first_term,
-            fields,
-        };
-        rule.escalate.iter().map(|g| g.when.eval(&facts)).collect()
+        match self.last_scan_facts(rule_index, fields, s) {
+            Some((rule, facts)) => rule.escalate.iter().map(|g| g.when.eval(&facts)).collect(),
+            None => Vec::new(),
+        }
     }
 
     /// Evaluates one rule of the last scan in detail, for explanations:
@@ -1022,17 +1034,7 @@ impl Engine {
         fields: &[(&str, &str)],
         s: &mut Scratch,
     ) -> Option<(bool, bool)> {
-        if s.engine != self.id {
-            return None;
-        }
-        let cr = self.rules.iter().find(|r| r.index == rule_index)?;
-        let rule = &self.set.rules[cr.index];
-        let facts = RuleFacts {
-            engine: self,
-            scratch: s,
-            first: cr.first_term,
-            fields,
-        };
+        let (rule, facts) = self.last_scan_facts(rule_index, fields, s)?;
         Some((
             rule.condition.eval(&facts),
             rule.unless.as_ref().is_some_and(|u| u.eval(&facts)),
