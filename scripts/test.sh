@@ -22,7 +22,13 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+step "kestrel-core builds without Kafka, async, metrics, HTTP or file watching"
+if cargo tree --locked -p kestrel-core -e normal | grep -E 'rdkafka|tokio|prometheus|tiny_http|notify'; then
+  echo "kestrel-core depends on a service crate (above)" >&2
+  exit 1
+fi
 
 step "build"
 cargo build --locked --release
@@ -86,7 +92,7 @@ export KAFKA_TESTS_REQUIRED=1
 
 step "fuzz targets, a bounded run each (docs/testing.md)"
 # cargo fuzz needs a nightly toolchain (libFuzzer and the address sanitizer);
-# the targets build the pure core without the service feature.
+# the targets build the pure core crate (crates/kestrel-core), no Kafka or C code.
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 fuzz_seconds=${FUZZ_SECONDS:-30}
@@ -109,7 +115,7 @@ fuzz_seconds=${FUZZ_SECONDS:-30}
 step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --locked --release 2>&1 | tee "$log"
+cargo test --locked --release --workspace 2>&1 | tee "$log"
 # One closing line for the whole run: the sum of every test binary's counts.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arbitrary::Arbitrary;
-use kestrel::engine::{Engine, EngineOptions, Matches};
+use kestrel_core::engine::{Engine, EngineOptions, Matches};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -127,7 +127,7 @@ fuzz_target!(|input: Input| {
     let Some(yaml) = rules_yaml(&input) else {
         return;
     };
-    let Ok(loaded) = kestrel::rules::load_str(Path::new("/nonexistent/fuzz.yaml"), &yaml) else {
+    let Ok(loaded) = kestrel_core::rules::load_str(Path::new("/nonexistent/fuzz.yaml"), &yaml) else {
         return;
     };
     let options = EngineOptions {
@@ -152,5 +152,5 @@ fuzz_target!(|input: Input| {
             assert!(raw.is_char_boundary(s) && raw.is_char_boundary(end));
         }
     }
-    let _ = kestrel::explain::explain(&engine, &fields);
+    let _ = kestrel_core::explain::explain(&engine, &fields);
 });

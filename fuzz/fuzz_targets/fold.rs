@@ -2,7 +2,7 @@
 //! inside the raw text, in order.
 #![no_main]
 
-use kestrel::normalize::{fold_into, FoldedText};
+use kestrel_core::normalize::{fold_into, FoldedText};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &str| {

@@ -2,7 +2,7 @@
 //! with its reason; never a panic.
 #![no_main]
 
-use kestrel::post::{Pointer, PostSchema};
+use kestrel_core::post::{Pointer, PostSchema};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

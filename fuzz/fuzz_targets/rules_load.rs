@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use kestrel::engine::{Engine, EngineOptions, Matches};
+use kestrel_core::engine::{Engine, EngineOptions, Matches};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     };
     // A path with no directory of lists beside it: `list:` entries fail to
     // load with an error, as a missing file must.
-    let Ok(loaded) = kestrel::rules::load_str(Path::new("/nonexistent/fuzz.yaml"), src) else {
+    let Ok(loaded) = kestrel_core::rules::load_str(Path::new("/nonexistent/fuzz.yaml"), src) else {
         return;
     };
     let Ok(engine) = Engine::build(Arc::new(loaded.set), &EngineOptions::default()) else {

@@ -2,12 +2,12 @@
 //! properties (raw offsets, idempotence, hidden keywords) checked with
 //! proptest.
 
-use kestrel::normalize::{fold, fold_into, fold_regex, is_boundary, FoldedText};
+use kestrel_core::normalize::{fold, fold_into, fold_regex, is_boundary, FoldedText};
 use proptest::prelude::*;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn data() -> Yaml {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/folding.yaml");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/folding.yaml");
     let text = std::fs::read_to_string(path).expect("reading folding.yaml");
     YamlLoader::load_from_str(&text)
         .expect("folding.yaml is valid YAML")
@@ -99,7 +99,7 @@ fn fold_cases_from_data_file() {
 
 #[test]
 fn detect_cases_from_data_file() {
-    use kestrel::indicators::{IndicatorKind, IndicatorSet};
+    use kestrel_core::indicators::{IndicatorKind, IndicatorSet};
     let doc = data();
     let cases = doc["detect"].as_vec().expect("`detect:` list");
     let mut failures = Vec::new();

@@ -538,7 +538,7 @@ pub fn fold_into(raw: &str, out: &mut FoldedText) {
     // from a load) is cut back at once to the word's ASCII letters, and every
     // truncation goes back to a length taken between chars. So the bytes are
     // UTF-8. Validating them again cost about 3% of a scan; the property
-    // tests check it (tests/folding.rs) and debug builds assert it.
+    // tests check it (crates/kestrel-core/tests/folding.rs) and debug builds assert it.
     out.text = unsafe { String::from_utf8_unchecked(o.text) };
 }
 

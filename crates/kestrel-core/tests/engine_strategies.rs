@@ -9,11 +9,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kestrel::engine::{Engine, EngineOptions, Hit, Matches, Scratch};
-use kestrel::rules::{load_dir, RuleSet, TermKind};
+use kestrel_core::engine::{Engine, EngineOptions, Hit, Matches, Scratch};
+use kestrel_core::rules::{load_dir, RuleSet, TermKind};
 
+/// The repository root (this crate lives in crates/kestrel-core).
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The `text` of every line of a JSONL file.

@@ -105,7 +105,7 @@ fn utc_seconds_or_millis(t: time::OffsetDateTime) -> String {
 }
 
 /// `YYYY-MM-DD`, `sep`, `HH:MM:SS` of `t` as it is (no zone).
-pub(crate) fn date_and_time(t: time::OffsetDateTime, sep: char) -> String {
+pub fn date_and_time(t: time::OffsetDateTime, sep: char) -> String {
     format!(
         "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}",
         t.year(),

@@ -1,11 +1,11 @@
-//! Integration tests of `kestrel::indicators`: published test vectors
+//! Integration tests of `kestrel_core::indicators`: published test vectors
 //! (BIP-173, BIP-350, EIP-55, IBAN registry examples), the real OFAC-listed
 //! addresses in `../shared/indicators`, link grammars with exact spans, and
 //! `find_all` over mixed text.
 
 use std::path::{Path, PathBuf};
 
-use kestrel::indicators::{notes, validate, IndicatorKind, IndicatorMatch, IndicatorSet};
+use kestrel_core::indicators::{notes, validate, IndicatorKind, IndicatorMatch, IndicatorSet};
 use proptest::prelude::*;
 
 use IndicatorKind::*;
@@ -14,7 +14,7 @@ use IndicatorKind::*;
 
 fn data_file(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/indicators")
+        .join("../../tests/data/indicators")
         .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -32,7 +32,7 @@ fn records(text: &str) -> Vec<(String, String)> {
 }
 
 fn shared_indicators() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/indicators")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/indicators")
 }
 
 fn ofac(coin: &str) -> Vec<String> {
@@ -1106,7 +1106,7 @@ proptest! {
 #[test]
 #[ignore]
 fn throughput_on_corpus() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
     let mut posts = Vec::new();
     for f in [
         "isis_tweets.jsonl",
@@ -1170,7 +1170,7 @@ fn throughput_on_corpus() {
 /// bech32/CashAddr ignore case, base58 does not.
 #[test]
 fn only_case_free_encodings_are_caseless_addresses() {
-    use kestrel::indicators::is_caseless_address;
+    use kestrel_core::indicators::is_caseless_address;
     for caseless in [
         "0x8589427373D6D84E98730D7795D8f6f8731FDA16",
         "0X8589427373D6D84E98730D7795D8F6F8731FDA16",

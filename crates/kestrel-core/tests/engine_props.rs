@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 
-use kestrel::engine::{Engine, EngineOptions, Matches};
-use kestrel::normalize::fold;
-use kestrel::rules::load_str;
+use kestrel_core::engine::{Engine, EngineOptions, Matches};
+use kestrel_core::normalize::fold;
+use kestrel_core::rules::load_str;
 
 const PHRASES: &[&str] = &["join us", "hijrah", "send money", "wallet", "brothers"];
 const VOCAB: &[&str] = &[
