@@ -39,8 +39,8 @@ step "the shipped rule pack"
 
 step "kestrel eval: the pack on labelled posts no rule was tuned to"
 # Floors a change to the pack must not fall below (docs/rule-pack.md has the
-# figures and the targets they are still short of). The test half of
-# tests/data/eval is never read to write rules; the pro-ISIS tweets are real
+# figures and the targets they are still short of). tests/data/eval/test2.jsonl
+# is never read to write rules; the pro-ISIS tweets are real
 # posts labelled by a reader who never saw the rules.
 eval_out=$(mktemp)
 judge() {
@@ -52,10 +52,12 @@ judge() {
   fi
   echo "-- $name"; sed -n 3,6p "$eval_out"
 }
-judge "held-out test set (tests/data/eval/test.jsonl)" tests/data/eval/test.jsonl \
-  --floor recall:recruitment=0.38 --floor recall:financing=0.56 --floor false-alarm=0.03
+judge "held-out test set (tests/data/eval/test2.jsonl)" tests/data/eval/test2.jsonl \
+  --floor recall:recruitment=0.55 --floor recall:financing=0.70 --floor false-alarm=0.04
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
   --floor recall:recruitment=0.85 --floor recall:financing=0.85 --floor false-alarm=0.01
+judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
+  --floor recall:recruitment=0.52 --floor recall:financing=0.62 --floor false-alarm=0.03
 judge "first held-out set (tests/data/heldout/test.jsonl)" tests/data/heldout/test.jsonl \
   --floor recall:recruitment=0.85 --floor recall:financing=0.85 --floor false-alarm=0.01
 if [ -f ../shared/corpus/isis_tweets.jsonl ]; then
