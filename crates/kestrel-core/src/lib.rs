@@ -3,7 +3,7 @@
 //! Rules and lexicons ([`rules`]), folding ([`normalize`]), validated
 //! detectors ([`indicators`]), the multi-pattern engine ([`engine`]), posts
 //! ([`post`]), alerts ([`alert`]), explanations ([`explain`]), rule tests
-//! ([`ruletest`]), evaluation on labelled posts ([`eval`]), lints ([`lint`]),
+//! ([`ruletest`]), loading a whole pack the one way ([`pack`]), evaluation on labelled posts ([`eval`]), lints ([`lint`]),
 //! the file scanner behind `kestrel scan` ([`scan`]) and the post processor
 //! both `scan` and `run` drive ([`process`]).
 //!
@@ -19,6 +19,7 @@ pub mod explain;
 pub mod indicators;
 pub mod lint;
 pub mod normalize;
+pub mod pack;
 pub mod post;
 pub mod process;
 pub mod rules;
