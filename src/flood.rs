@@ -22,7 +22,7 @@ use serde::Deserialize;
 use crate::rules::RuleSet;
 
 /// The value of the `demoted` member of an alert the flood guard demoted.
-pub const DEMOTED_BY: &str = "flood_guard";
+pub use kestrel_core::process::DEMOTED_BY;
 
 /// The longest window the guard keeps counts for.
 pub const MAX_WINDOW_SECS: u64 = 3600;
@@ -320,15 +320,11 @@ impl FloodGuard {
     }
 }
 
-/// Marks a rendered alert (one JSON object, as `AlertWriter` writes it) as
-/// demoted by the flood guard: `"demoted":"flood_guard"` is added as its last
-/// member. Consumers of `kestrel.alert.v1` ignore members they do not know.
-pub fn mark_demoted(alert: &mut Vec<u8>) {
-    if alert.last() == Some(&b'}') {
-        alert.pop();
-        alert.extend_from_slice(b",\"demoted\":\"");
-        alert.extend_from_slice(DEMOTED_BY.as_bytes());
-        alert.extend_from_slice(b"\"}");
+/// The flood guard decides for the post processor: an alert past its rule's
+/// ceiling is demoted to shadow.
+impl kestrel_core::process::Admission for FloodGuard {
+    fn admit(&self, rule_id: &str, revision: u32) -> bool {
+        FloodGuard::admit(self, rule_id, revision) == Verdict::Publish
     }
 }
 
@@ -442,15 +438,6 @@ mod tests {
         assert_eq!(g.reset(None), vec!["a".to_string(), "c".to_string()]);
         assert!(g.demotions().is_empty());
         assert_eq!(g.demotions_total().get("a"), Some(&1));
-    }
-
-    #[test]
-    fn a_demoted_alert_gains_a_member_and_stays_json() {
-        let mut a = br#"{"shadow":true,"x":[1]}"#.to_vec();
-        mark_demoted(&mut a);
-        let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
-        assert_eq!(v["demoted"], "flood_guard");
-        assert_eq!(v["x"][0], 1);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 #![warn(missing_docs)]
 
 pub use kestrel_core::{
-    alert, engine, eval, explain, indicators, lint, normalize, post, rules, ruletest, scan,
+    alert, engine, eval, explain, indicators, lint, normalize, pack, post, process, rules,
+    ruletest, scan,
 };
 
 pub mod config;

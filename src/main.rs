@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 use kestrel::config::Config;
 use kestrel::engine::{Engine, EngineOptions};
+use kestrel::pack::{PackError, RulePack, RuleTests};
 use kestrel::rules::{self, Level};
 use kestrel::scan::{self, Input, ScanOptions};
 
@@ -324,46 +325,25 @@ fn load_engine(
     config: &Config,
     include_disabled: bool,
 ) -> Result<Option<(Engine, Vec<rules::Problem>)>> {
-    match rules::load_dir(dir) {
-        Ok(loaded) => {
-            let options = EngineOptions {
-                text_fields: config.posts.field_names(),
-                include_disabled,
-                ..EngineOptions::default()
-            };
-            let engine = Engine::build(Arc::new(loaded.set), &options)
-                .with_context(|| format!("compiling the rules in {}", dir.display()))?;
-            let mut problems = loaded.warnings;
-            problems.extend(kestrel::lint::lint(&engine));
-            let errors = problems.iter().filter(|p| p.level == Level::Error).count();
-            if errors > 0 {
-                for p in &problems {
-                    eprintln!("{p}");
-                }
-                eprintln!(
-                    "kestrel: {errors} error(s) in the rules at {}",
-                    dir.display()
-                );
-                return Ok(None);
-            }
-            Ok(Some((engine, problems)))
-        }
-        Err(e) => {
-            for p in &e.problems {
+    let options = EngineOptions {
+        text_fields: config.posts.field_names(),
+        include_disabled,
+        ..EngineOptions::default()
+    };
+    match RulePack::load(dir, &options, RuleTests::Skip) {
+        Ok(pack) => Ok(Some(pack.into_parts())),
+        Err(PackError::Rules { problems, .. }) => {
+            for p in &problems {
                 eprintln!("{p}");
             }
-            let errors = e
-                .problems
-                .iter()
-                .filter(|p| p.level == Level::Error)
-                .count();
+            let errors = problems.iter().filter(|p| p.level == Level::Error).count();
             eprintln!(
-                "kestrel: {} error(s) in the rules at {}",
-                errors,
+                "kestrel: {errors} error(s) in the rules at {}",
                 dir.display()
             );
             Ok(None)
         }
+        Err(e) => Err(e.into()),
     }
 }
 

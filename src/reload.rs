@@ -20,7 +20,7 @@ use arc_swap::ArcSwap;
 
 use crate::engine::{Engine, EngineOptions};
 use crate::flood::{FloodGuard, FloodGuardConfig};
-use crate::rules::{self, Level};
+use crate::pack::{RulePack, RuleTests};
 
 /// Reload attempts kept for the status page.
 const HISTORY: usize = 20;
@@ -304,51 +304,19 @@ impl ServingRules {
         outcome
     }
 
-    /// A new engine from the directory, or what is wrong with it.
+    /// A new engine from the directory, or what is wrong with it: the same
+    /// load, lints and rule tests as `kestrel run` at start-up and `kestrel
+    /// rules check` (crate::pack).
     fn prepare(&self) -> Result<Engine, Vec<String>> {
-        let loaded = rules::load_dir(&self.dir).map_err(|e| {
-            let mut errors: Vec<String> = e
-                .problems
-                .iter()
-                .filter(|p| p.level == Level::Error)
-                .map(ToString::to_string)
-                .collect();
-            if errors.is_empty() {
-                errors.push(e.to_string());
-            }
-            keep_first(errors)
-        })?;
-        let engine = Engine::build(Arc::new(loaded.set), &self.options)
-            .map_err(|e| vec![format!("{}: error: {e}", self.dir.display())])?;
-        let report = crate::ruletest::run(&engine);
-        if !report.passed() {
-            let failures = report
-                .failures
-                .iter()
-                .map(|f| {
-                    let what = match f.expect {
-                        crate::ruletest::Expect::Match => {
-                            "a post under tests.match raised no alert"
-                        }
-                        crate::ruletest::Expect::NoMatch => {
-                            "a post under tests.no_match raised an alert"
-                        }
-                        crate::ruletest::Expect::Severity { .. } => {
-                            "a post under tests.match raised an alert of another severity"
-                        }
-                    };
-                    format!(
-                        "{}:{}:{}: error: rule '{}': test failed: {what}",
-                        f.file.display(),
-                        f.mark.line,
-                        f.mark.col,
-                        f.rule
-                    )
-                })
-                .collect();
-            return Err(keep_first(failures));
-        }
-        Ok(engine)
+        RulePack::load(&self.dir, &self.options, RuleTests::Run)
+            .map(|pack| pack.into_parts().0)
+            .map_err(|e| {
+                let mut lines = e.lines();
+                if lines.is_empty() {
+                    lines.push(e.to_string());
+                }
+                keep_first(lines)
+            })
     }
 }
 
@@ -498,7 +466,7 @@ mod tests {
         )
         .unwrap();
         let options = EngineOptions::default();
-        let loaded = rules::load_dir(d.path()).unwrap();
+        let loaded = crate::rules::load_dir(d.path()).unwrap();
         let engine = Engine::build(Arc::new(loaded.set), &options).unwrap();
         let serving = Arc::new(ServingRules::new(
             engine,

@@ -9,10 +9,10 @@ use std::time::Instant;
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use rdkafka::Message;
 
-use crate::alert::{AlertWriter, EvidenceMode, Source};
-use crate::engine::{Engine, Firing, Matches, Scratch};
-use crate::flood::{self, Verdict};
+use crate::alert::{EvidenceMode, Source};
+use crate::engine::Engine;
 use crate::post::PostSchema;
+use crate::process::PostProcessor;
 use crate::reload::ServingRules;
 
 use super::counters::Counters;
@@ -105,13 +105,10 @@ pub struct Work<T> {
 pub struct Scanner {
     engine: Arc<ServingRules>,
     schema: Arc<PostSchema>,
-    evidence: EvidenceMode,
     alert_topic: String,
     dead_letter_topic: String,
     counters: Arc<Counters>,
-    scratch: Scratch,
-    matches: Matches,
-    buf: Vec<u8>,
+    processor: PostProcessor,
 }
 
 /// What a scanner needs besides its scratch space.
@@ -153,17 +150,14 @@ impl ScanSetup {
 impl Scanner {
     /// A scanner with its own scratch space.
     pub fn new(setup: ScanSetup) -> Scanner {
-        let scratch = setup.engine.current().new_scratch();
+        let processor = PostProcessor::new(&setup.engine.current(), setup.evidence);
         Scanner {
             engine: setup.engine,
             schema: setup.schema,
-            evidence: setup.evidence,
             alert_topic: setup.alert_topic,
             dead_letter_topic: setup.dead_letter_topic,
             counters: setup.counters,
-            scratch,
-            matches: Matches::default(),
-            buf: Vec::with_capacity(4096),
+            processor,
         }
     }
 
@@ -190,121 +184,94 @@ impl Scanner {
         send: &mut dyn FnMut(OutRecord<'_>),
     ) {
         let payload = m.payload.as_deref().unwrap_or(&[]);
-        let post = match self.schema.parse(payload) {
-            Ok(p) => p,
-            Err(reason) => {
-                self.counters.bad_post(&reason);
-                tracing::debug!(
-                    topic = %m.topic,
-                    partition = m.partition,
-                    offset = m.offset,
-                    reason = reason.code(),
-                    "bad post sent to the dead-letter topic"
-                );
-                let mut headers = m.headers.clone().unwrap_or_default();
-                let error = reason.to_string();
-                let partition = m.partition.to_string();
-                let offset = m.offset.to_string();
-                headers = headers
+        let source = Source::Kafka {
+            topic: &m.topic,
+            partition: m.partition,
+            offset: m.offset,
+        };
+        let counters = &self.counters;
+        let alert_topic = self.alert_topic.as_str();
+        let outcome = self.processor.process(
+            engine,
+            &self.schema,
+            payload,
+            source,
+            detected_at,
+            self.engine.flood(),
+            &mut |a| {
+                counters.observed.alert(a.rule, a.shadow);
+                let headers = OwnedHeaders::new_with_capacity(3)
                     .insert(Header {
-                        key: HEADER_ERROR,
-                        value: Some(error.as_str()),
+                        key: "rule_id",
+                        value: Some(a.rule.id.as_str()),
                     })
                     .insert(Header {
-                        key: HEADER_SOURCE_TOPIC,
-                        value: Some(&*m.topic),
+                        key: "category",
+                        value: Some(a.rule.category.as_str()),
                     })
                     .insert(Header {
-                        key: HEADER_SOURCE_PARTITION,
-                        value: Some(partition.as_str()),
-                    })
-                    .insert(Header {
-                        key: HEADER_SOURCE_OFFSET,
-                        value: Some(offset.as_str()),
+                        key: "severity",
+                        value: Some(a.severity.as_str()),
                     });
                 send(OutRecord {
-                    kind: RecordKind::DeadLetter,
-                    topic: &self.dead_letter_topic,
-                    key: m.key.as_deref(),
-                    value: m.payload.as_deref(),
+                    kind: RecordKind::Alert,
+                    topic: alert_topic,
+                    key: Some(a.post_id.as_bytes()),
+                    value: Some(a.json),
                     headers,
                 });
+            },
+        );
+        let reason = match outcome {
+            Ok(scanned) => {
+                counters.posts_scanned.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .observed
+                    .scan_seconds
+                    .observe(scanned.scan_time.as_secs_f64());
+                if scanned.alerts > 0 {
+                    counters.posts_with_alerts.fetch_add(1, Ordering::Relaxed);
+                }
                 return;
             }
+            Err(reason) => reason,
         };
-        self.counters.posts_scanned.fetch_add(1, Ordering::Relaxed);
-        let mut fields: Vec<(&str, &str)> = Vec::with_capacity(post.fields.len());
-        post.field_refs(&mut fields);
-        let scan_started = Instant::now();
-        engine.scan(&fields, &mut self.scratch, &mut self.matches);
-        self.counters
-            .observed
-            .scan_seconds
-            .observe(scan_started.elapsed().as_secs_f64());
-        if self.matches.firings.is_empty() {
-            return;
-        }
-        self.counters
-            .posts_with_alerts
-            .fetch_add(1, Ordering::Relaxed);
-        let set = engine.rule_set();
-        let writer = AlertWriter {
-            set,
-            evidence: self.evidence,
-            detected_at,
-        };
-        for firing in &self.matches.firings {
-            let rule = &set.rules[firing.rule];
-            // A runaway active rule is published as shadow (flood.rs).
-            let demoted = !firing.shadow
-                && self.engine.flood().admit(&rule.id, rule.revision) == Verdict::Demoted;
-            let shadowed;
-            let firing = if demoted {
-                shadowed = Firing {
-                    shadow: true,
-                    ..firing.clone()
-                };
-                &shadowed
-            } else {
-                firing
-            };
-            self.buf.clear();
-            writer.write_one(
-                &mut self.buf,
-                &post,
-                &self.matches,
-                firing,
-                Source::Kafka {
-                    topic: &m.topic,
-                    partition: m.partition,
-                    offset: m.offset,
-                },
-            );
-            if demoted {
-                flood::mark_demoted(&mut self.buf);
-            }
-            self.counters.observed.alert(rule, firing.shadow);
-            let headers = OwnedHeaders::new_with_capacity(3)
-                .insert(Header {
-                    key: "rule_id",
-                    value: Some(rule.id.as_str()),
-                })
-                .insert(Header {
-                    key: "category",
-                    value: Some(rule.category.as_str()),
-                })
-                .insert(Header {
-                    key: "severity",
-                    value: Some(firing.severity.as_str()),
-                });
-            send(OutRecord {
-                kind: RecordKind::Alert,
-                topic: &self.alert_topic,
-                key: Some(post.id.as_bytes()),
-                value: Some(&self.buf),
-                headers,
+        self.counters.bad_post(&reason);
+        tracing::debug!(
+            topic = %m.topic,
+            partition = m.partition,
+            offset = m.offset,
+            reason = reason.code(),
+            "bad post sent to the dead-letter topic"
+        );
+        let mut headers = m.headers.clone().unwrap_or_default();
+        let error = reason.to_string();
+        let partition = m.partition.to_string();
+        let offset = m.offset.to_string();
+        headers = headers
+            .insert(Header {
+                key: HEADER_ERROR,
+                value: Some(error.as_str()),
+            })
+            .insert(Header {
+                key: HEADER_SOURCE_TOPIC,
+                value: Some(&*m.topic),
+            })
+            .insert(Header {
+                key: HEADER_SOURCE_PARTITION,
+                value: Some(partition.as_str()),
+            })
+            .insert(Header {
+                key: HEADER_SOURCE_OFFSET,
+                value: Some(offset.as_str()),
             });
-        }
+        send(OutRecord {
+            kind: RecordKind::DeadLetter,
+            topic: &self.dead_letter_topic,
+            key: m.key.as_deref(),
+            value: m.payload.as_deref(),
+            headers,
+        });
     }
 }
 

@@ -144,7 +144,8 @@ pub struct AlertWriter<'a> {
 }
 
 impl AlertWriter<'_> {
-    /// Appends one alert as a JSON object (no newline) to `out`.
+    /// Appends one alert as a JSON object (no newline) to `out`;
+    /// `demoted_by` names what demoted it to shadow (the `demoted` member).
     pub fn write_one(
         &self,
         out: &mut Vec<u8>,
@@ -152,6 +153,7 @@ impl AlertWriter<'_> {
         matches: &Matches,
         firing: &Firing,
         source: Source<'_>,
+        demoted_by: Option<&str>,
     ) {
         let rule: &Rule = &self.set.rules[firing.rule];
         out.extend_from_slice(b"{\"schema\":\"");
@@ -216,7 +218,12 @@ impl AlertWriter<'_> {
         }
         out.extend_from_slice(b",\"detected_at\":\"");
         out.extend_from_slice(self.detected_at.as_bytes());
-        out.extend_from_slice(b"\"}");
+        out.push(b'"');
+        if let Some(by) = demoted_by {
+            out.extend_from_slice(b",\"demoted\":");
+            json_str(out, by);
+        }
+        out.push(b'}');
     }
 
     fn write_evidence(&self, out: &mut Vec<u8>, post: &Post<'_>, rule: &Rule, e: &Evidence) {

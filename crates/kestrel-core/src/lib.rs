@@ -3,8 +3,9 @@
 //! Rules and lexicons ([`rules`]), folding ([`normalize`]), validated
 //! detectors ([`indicators`]), the multi-pattern engine ([`engine`]), posts
 //! ([`post`]), alerts ([`alert`]), explanations ([`explain`]), rule tests
-//! ([`ruletest`]), evaluation on labelled posts ([`eval`]), lints ([`lint`])
-//! and the file scanner behind `kestrel scan` ([`scan`]).
+//! ([`ruletest`]), loading a whole pack the one way ([`pack`]), evaluation on labelled posts ([`eval`]), lints ([`lint`]),
+//! the file scanner behind `kestrel scan` ([`scan`]) and the post processor
+//! both `scan` and `run` drive ([`process`]).
 //!
 //! No Kafka, no async runtime, no metrics, no HTTP, no file watching: the
 //! service crate (`kestrel`) wraps this one. Rules load from a directory
@@ -18,7 +19,9 @@ pub mod explain;
 pub mod indicators;
 pub mod lint;
 pub mod normalize;
+pub mod pack;
 pub mod post;
+pub mod process;
 pub mod rules;
 pub mod ruletest;
 pub mod scan;

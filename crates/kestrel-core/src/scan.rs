@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::alert::{AlertWriter, EvidenceMode, Source};
-use crate::engine::{Engine, Matches, Scratch};
+use crate::alert::{EvidenceMode, Source};
+use crate::engine::Engine;
 use crate::post::PostSchema;
+use crate::process::{AdmitAll, PostProcessor};
 use crate::rules::Category;
 
 /// Target size of one batch of lines.
@@ -395,17 +396,10 @@ fn read_batches(
 
 /// Empties a vector of borrowed fields so its allocation can hold borrows of
 /// the next post (the in-place collect keeps the buffer).
-fn recycle<'x, 'y>(mut v: Vec<(&'x str, &'x str)>) -> Vec<(&'y str, &'y str)> {
-    v.clear();
-    v.into_iter().map(|_| ("", "")).collect()
-}
-
 struct Worker<'e> {
     engine: &'e Engine,
     schema: &'e PostSchema,
-    evidence: EvidenceMode,
-    scratch: Scratch,
-    matches: Matches,
+    processor: PostProcessor,
 }
 
 impl<'e> Worker<'e> {
@@ -413,9 +407,7 @@ impl<'e> Worker<'e> {
         Worker {
             engine,
             schema,
-            evidence,
-            scratch: engine.new_scratch(),
-            matches: Matches::default(),
+            processor: PostProcessor::new(engine, evidence),
         }
     }
 
@@ -428,11 +420,6 @@ impl<'e> Worker<'e> {
         };
         let file = &names[batch.input];
         let detected_at = crate::alert::now_rfc3339();
-        let writer = AlertWriter {
-            set: self.engine.rule_set(),
-            evidence: self.evidence,
-            detected_at: &detected_at,
-        };
         if let Some(size) = batch.too_long {
             let e = crate::post::BadPost::TooLarge {
                 size: size as usize,
@@ -442,7 +429,6 @@ impl<'e> Worker<'e> {
             *stats.bad_by_reason.entry(e.code()).or_default() += 1;
             let _ = writeln!(messages, "{file}:{}: bad post: {e}", batch.first_line);
         }
-        let mut spare: Vec<(&str, &str)> = Vec::new();
         for (i, raw_line) in batch.data.split(|b| *b == b'\n').enumerate() {
             let line_no = batch.first_line + i as u64;
             let line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
@@ -453,41 +439,38 @@ impl<'e> Worker<'e> {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let post = match self.schema.parse(line) {
-                Ok(p) => p,
+            let source = Source::File {
+                file,
+                line: line_no,
+            };
+            let outcome = self.processor.process(
+                self.engine,
+                self.schema,
+                line,
+                source,
+                &detected_at,
+                &AdmitAll,
+                &mut |a| {
+                    alerts.extend_from_slice(a.json);
+                    alerts.push(b'\n');
+                    *stats
+                        .alerts
+                        .entry((a.rule.category, a.rule.id.clone(), a.shadow))
+                        .or_default() += 1;
+                },
+            );
+            match outcome {
+                Ok(scanned) => {
+                    stats.posts += 1;
+                    if scanned.alerts > 0 {
+                        stats.posts_with_alerts += 1;
+                    }
+                }
                 Err(e) => {
                     stats.bad += 1;
                     *stats.bad_by_reason.entry(e.code()).or_default() += 1;
                     let _ = writeln!(messages, "{file}:{line_no}: bad post: {e}");
-                    continue;
                 }
-            };
-            stats.posts += 1;
-            let mut fields = recycle(std::mem::take(&mut spare));
-            post.field_refs(&mut fields);
-            self.engine
-                .scan(&fields, &mut self.scratch, &mut self.matches);
-            spare = recycle(fields);
-            if !self.matches.firings.is_empty() {
-                stats.posts_with_alerts += 1;
-            }
-            for firing in &self.matches.firings {
-                writer.write_one(
-                    &mut alerts,
-                    &post,
-                    &self.matches,
-                    firing,
-                    Source::File {
-                        file,
-                        line: line_no,
-                    },
-                );
-                alerts.push(b'\n');
-                let rule = &self.engine.rule_set().rules[firing.rule];
-                *stats
-                    .alerts
-                    .entry((rule.category, rule.id.clone(), firing.shadow))
-                    .or_default() += 1;
             }
         }
         Done {
