@@ -53,17 +53,19 @@ judge() {
   echo "-- $name"; sed -n 3,6p "$eval_out"
 }
 judge "held-out test set (tests/data/eval/test2.jsonl)" tests/data/eval/test2.jsonl \
-  --floor recall:recruitment=0.55 --floor recall:financing=0.70 --floor false-alarm=0.04
+  --floor recall:recruitment=0.62 --floor recall:financing=0.78 --floor false-alarm=0.04
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
-  --floor recall:recruitment=0.85 --floor recall:financing=0.85 --floor false-alarm=0.01
+  --floor recall:recruitment=0.90 --floor recall:financing=0.93 --floor false-alarm=0.01
 judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
-  --floor recall:recruitment=0.52 --floor recall:financing=0.62 --floor false-alarm=0.03
+  --floor recall:recruitment=0.87 --floor recall:financing=0.90 --floor false-alarm=0.01
+judge "third dev set (tests/data/eval/dev3.jsonl)" tests/data/eval/dev3.jsonl \
+  --floor recall:recruitment=0.85 --floor recall:financing=0.90 --floor false-alarm=0.01
 judge "first held-out set (tests/data/heldout/test.jsonl)" tests/data/heldout/test.jsonl \
   --floor recall:recruitment=0.85 --floor recall:financing=0.85 --floor false-alarm=0.01
 if [ -f ../shared/corpus/isis_tweets.jsonl ]; then
   python3 scripts/isis-eval-set.py >"$eval_out.isis"
   judge "pro-ISIS tweets (tests/data/isis/labels.jsonl)" "$eval_out.isis" \
-    --floor recall:recruitment=0.35 --floor false-alarm=0.002
+    --floor recall:recruitment=0.42 --floor false-alarm=0.0025
   rm -f "$eval_out.isis"
 fi
 rm -f "$eval_out"
