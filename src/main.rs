@@ -324,11 +324,12 @@ fn load_engine(
     config: &Config,
     include_disabled: bool,
 ) -> Result<Option<(Engine, Vec<rules::Problem>)>> {
-    match rules::load_dir(dir) {
+    match rules::load_dir_with(dir, &config.rules.limits) {
         Ok(loaded) => {
             let options = EngineOptions {
                 text_fields: config.posts.field_names(),
                 include_disabled,
+                limits: config.rules.limits,
                 ..EngineOptions::default()
             };
             let engine = Engine::build(Arc::new(loaded.set), &options)
@@ -808,6 +809,7 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
     let shutdown = Shutdown::new();
     let options = EngineOptions {
         text_fields: config.posts.field_names(),
+        limits: config.rules.limits,
         ..EngineOptions::default()
     };
     let serving = Arc::new(kestrel::reload::ServingRules::new(

@@ -306,7 +306,7 @@ impl ServingRules {
 
     /// A new engine from the directory, or what is wrong with it.
     fn prepare(&self) -> Result<Engine, Vec<String>> {
-        let loaded = rules::load_dir(&self.dir).map_err(|e| {
+        let loaded = rules::load_dir_with(&self.dir, &self.options.limits).map_err(|e| {
             let mut errors: Vec<String> = e
                 .problems
                 .iter()
