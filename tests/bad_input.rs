@@ -355,3 +355,41 @@ fn emoji_and_combining_sequences_are_scanned_with_spans_on_character_boundaries(
     }
     s.summary(7, &[]);
 }
+
+/// Hostile posts (as `benches/engine.rs` measures them in MB/s) are scanned
+/// without error under a limit that lets them in; their timing is the
+/// benchmark's business, not a test's.
+#[test]
+fn adversarial_posts_are_scanned_without_error() {
+    let size = 10 * 1024 * 1024;
+    let mut word = String::with_capacity(1 << 20);
+    let mut x: u32 = 7;
+    while word.len() < 1 << 20 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        word.push((b'a' + ((x >> 16) % 26) as u8) as char);
+    }
+    let texts = [
+        "a".repeat(size),
+        "donat ".repeat(size / 6),
+        "donatedonate".repeat(size / 12),
+        word,
+        format!("e{}", "\u{301}".repeat(size / 2 - 1)),
+        format!(
+            "{} donate",
+            "d\u{301}\u{302}\u{303}\u{304}".repeat(size / 9)
+        ),
+    ];
+    let lines: Vec<String> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| serde_json::json!({"id": format!("a{i}"), "text": t}).to_string())
+        .collect();
+    let refs: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+    let s = scan(
+        &refs,
+        "[posts]\nmax_post_bytes = 33554432\nmax_field_bytes = 33554432\n",
+    );
+    // Only the last holds the word, after a megabyte of marks.
+    assert_eq!(s.flagged(), ["first", "a5", "last"]);
+    s.summary(8, &[]);
+}
