@@ -167,14 +167,7 @@ fn every_bad_message_is_dead_lettered_in_place_and_the_stream_goes_on() {
             cmd.env_remove(k);
         }
     }
-    let mut child = cmd
-        .args(["run", "--log-format", "json", "--config"])
-        .arg(&config)
-        .env("KESTREL_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    /// Ends the child however the test ends.
     struct Stop(std::process::Child);
     impl Drop for Stop {
         fn drop(&mut self) {
@@ -182,6 +175,15 @@ fn every_bad_message_is_dead_lettered_in_place_and_the_stream_goes_on() {
             let _ = self.0.wait();
         }
     }
+    let mut child = Stop(
+        cmd.args(["run", "--log-format", "json", "--config"])
+            .arg(&config)
+            .env("KESTREL_LOG", "trace")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();
     let addr: String = wait_for("the metrics address", Duration::from_secs(60), || {
         logs().lines().find_map(|l| {
@@ -194,7 +196,7 @@ fn every_bad_message_is_dead_lettered_in_place_and_the_stream_goes_on() {
     let n = cases.len() as f64;
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let metrics = loop {
-        if let Ok(Some(st)) = child.try_wait() {
+        if let Ok(Some(st)) = child.0.try_wait() {
             panic!("kestrel run exited ({st}):\n{}", logs());
         }
         let m = scrape(&addr);
@@ -219,9 +221,8 @@ fn every_bad_message_is_dead_lettered_in_place_and_the_stream_goes_on() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = child.wait().unwrap();
-    let _child = Stop(child);
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "{status:?}\n{}", logs());
 
     // The metrics count every case once.

@@ -361,3 +361,39 @@ fn a_catastrophic_looking_regex_loads_and_scans() {
     assert!(stderr.contains("1 posts"), "{stderr}");
     assert!(out.stdout.is_empty(), "no match: the text ends in x, not y");
 }
+
+/// Cases `rules check` is tested on in tests/cli.rs (duplicate ids, an
+/// undefined term, an unused term) also leave a serving set untouched.
+#[test]
+fn hot_reload_keeps_the_old_set_on_the_cases_cli_tests_for_rules_check() {
+    let dup = GOOD.replace("words: [donate]", "words: [give]");
+    for case in [
+        Case {
+            files: vec![("s-dup.yaml", dup)],
+            limits: "",
+            want: "s-dup.yaml:2:9: error: rule 't.donate': id is already used at ",
+        },
+        Case {
+            files: vec![(
+                "bad.yaml",
+                rule("r.one", "      a: { words: [x] }\n", "a and nope"),
+            )],
+            limits: "",
+            want: "bad.yaml:9:22: error: rule 'r.one': condition: unknown term 'nope'",
+        },
+        Case {
+            files: vec![(
+                "bad.yaml",
+                rule(
+                    "r.one",
+                    "      a: { words: [x] }\n      b: { words: [y] }\n",
+                    "a",
+                ),
+            )],
+            limits: "",
+            want: "bad.yaml:9:7: error: rule 'r.one': term 'b' is not used",
+        },
+    ] {
+        reload_keeps_the_old_set(&case);
+    }
+}
