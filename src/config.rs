@@ -673,6 +673,46 @@ mod tests {
         assert_eq!(c.pipeline.delivery, Delivery::AtLeastOnce);
         assert_eq!(c.pipeline.shutdown_timeout_ms, 10_000);
         assert_eq!(c.metrics.listen, "127.0.0.1:9898");
+        assert_eq!(c.metrics.reset_token, "", "the reset endpoint is off");
+        assert_eq!(c.posts.max_depth, 64);
+        assert_eq!(c.posts.max_field_bytes, 1_048_576);
+        let l = c.rules.limits;
+        assert_eq!(
+            (l.max_rules, l.max_terms_per_rule, l.max_list_entries),
+            (10_000, 256, 1_000_000)
+        );
+        assert_eq!(l.max_pattern_bytes, 4096);
+        assert_eq!(
+            (l.regex_size_limit, l.regex_dfa_size_limit),
+            (2 << 20, 2 << 20)
+        );
+    }
+
+    #[test]
+    fn limits_out_of_range_are_refused_naming_the_key() {
+        for (text, key) in [
+            ("[posts]\nmax_depth = 0\n", "posts.max_depth"),
+            ("[posts]\nmax_depth = 129\n", "posts.max_depth"),
+            ("[posts]\nmax_field_bytes = 0\n", "posts.max_field_bytes"),
+            ("[rules.limits]\nmax_rules = 0\n", "rules.limits.max_rules"),
+            (
+                "[rules.limits]\nregex_size_limit = 0\n",
+                "rules.limits.regex_size_limit",
+            ),
+            ("[rules.limits]\nmax_rulez = 5\n", "max_rulez"),
+            ("[metrics]\nreset_token = \" x \"\n", "metrics.reset_token"),
+        ] {
+            let e = Config::from_toml(text, Path::new("k.toml"), env(&[])).unwrap_err();
+            assert!(e.to_string().contains(key), "{text}: {e}");
+        }
+        let many: String = (0..61).map(|i| format!("f{i} = \"/f{i}\"\n")).collect();
+        let e = Config::from_toml(
+            &format!("[posts.text_fields]\n{many}"),
+            Path::new("k.toml"),
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("at most 60"), "{e}");
     }
 
     #[test]
