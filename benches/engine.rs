@@ -8,6 +8,11 @@
 //! - `10k/<corpus>`: a generated pack of 10,000 words (every k-th word of 7+
 //!   letters of /usr/share/dict/american-english, Debian's `wamerican`).
 //! - `compile/100k`: building an engine from a 100,000-term pack.
+//! - `adversarial/<kind>-<size>`: the shipped pack, and a pack of regexes
+//!   that would backtrack for ever in a backtracking engine, over hostile
+//!   posts of 1 MB and 10 MB (one repeated character, near-matches of a
+//!   pack word, one long word, a letter under stacked combining marks): the
+//!   MB/s of the two sizes should agree, as scan time is linear in size.
 //!
 //! Run with `cargo bench --bench engine`; figures go to docs/benchmarks.md.
 
@@ -191,5 +196,75 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(engine_benches, benches);
+/// Hostile posts of about `size` bytes: (name, text).
+pub fn adversarial_posts(near: &str, size: usize) -> Vec<(String, String)> {
+    let fill = |unit: &str| unit.repeat(size / unit.len().max(1));
+    let mut word = String::with_capacity(size);
+    let letters = b"abcdefghijklmnopqrstuvwxyz";
+    let mut x: u32 = 7;
+    while word.len() < size {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        word.push(letters[(x >> 16) as usize % letters.len()] as char);
+    }
+    let mb = size / 1_000_000;
+    vec![
+        (format!("repeated-char-{mb}MB"), fill("a")),
+        (format!("near-matches-{mb}MB"), fill(&format!("{near} "))),
+        (format!("one-word-{mb}MB"), word),
+        (
+            format!("stacked-marks-{mb}MB"),
+            format!("e{}", "\u{301}\u{302}\u{303}\u{304}".repeat(size / 8)),
+        ),
+    ]
+}
+
+/// Regexes a backtracking engine would take exponential time on.
+const BACKTRACKING_BAIT: &str = r#"rules:
+  - id: bait.nested
+    title: Nested quantifiers
+    description: Bait.
+    category: other
+    severity: low
+    terms:
+      a: { regex: '(a+)+b', view: raw }
+      b: { regex: '(x|x?)*y', view: raw }
+      c: { regex: '(\w+\s?)+z', view: raw }
+    condition: a or b or c
+"#;
+
+fn adversarial(c: &mut Criterion) {
+    let shipped = rules::load_dir(&root().join("rules"))
+        .expect("the shipped rules load")
+        .set;
+    // A near-match: a word of the pack's lexicons without its last letter.
+    let near = "mujahi";
+    let shipped = Engine::build(Arc::new(shipped), &EngineOptions::default()).unwrap();
+    let bait = rules::load_str(Path::new("bait.yaml"), BACKTRACKING_BAIT)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .set;
+    let bait = Engine::build(Arc::new(bait), &EngineOptions::default()).unwrap();
+    let mut group = c.benchmark_group("adversarial");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
+    for size in [1_000_000, 10_000_000] {
+        for (name, text) in adversarial_posts(near, size) {
+            group.throughput(Throughput::Bytes(text.len() as u64));
+            for (label, engine) in [("shipped", &shipped), ("regex-bait", &bait)] {
+                let mut scratch = engine.new_scratch();
+                let mut m = Matches::default();
+                group.bench_with_input(BenchmarkId::new(label, &name), &text, |b, text| {
+                    b.iter(|| {
+                        engine.scan(&[("text", text.as_str())], &mut scratch, &mut m);
+                        m.firings.len()
+                    })
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(engine_benches, benches, adversarial);
 criterion_main!(engine_benches);

@@ -117,6 +117,10 @@ pub struct PostsConfig {
     pub time_field: String,
     /// Larger messages are dead letters.
     pub max_post_bytes: usize,
+    /// Deeper nesting of JSON arrays and objects is a dead letter.
+    pub max_depth: usize,
+    /// Bytes of one text field that are scanned; the rest is not.
+    pub max_field_bytes: usize,
     /// Named text fields (name -> JSON pointer), in file order.
     #[serde(deserialize_with = "ordered_fields")]
     pub text_fields: Vec<(String, String)>,
@@ -128,6 +132,8 @@ impl Default for PostsConfig {
             id_field: "/id".into(),
             time_field: "/created_at".into(),
             max_post_bytes: 1024 * 1024,
+            max_depth: crate::post::DEFAULT_MAX_DEPTH,
+            max_field_bytes: 1024 * 1024,
             text_fields: vec![("text".into(), "/text".into())],
         }
     }
@@ -154,12 +160,31 @@ impl PostsConfig {
         for (name, ptr) in &self.text_fields {
             fields.push((name.clone(), p(&format!("text_fields.{name}"), ptr)?));
         }
+        if self.text_fields.len() > MAX_TEXT_FIELDS {
+            return Err(ConfigError::Invalid(format!(
+                "posts.text_fields has {} fields; at most {MAX_TEXT_FIELDS}",
+                self.text_fields.len()
+            )));
+        }
         if self.max_post_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "posts.max_post_bytes must be at least 1".into(),
             ));
         }
-        Ok(PostSchema::new(id, time, fields, self.max_post_bytes))
+        if self.max_depth == 0 || self.max_depth > crate::post::MAX_DEPTH {
+            return Err(ConfigError::Invalid(format!(
+                "posts.max_depth must be between 1 and {}, not {}",
+                crate::post::MAX_DEPTH,
+                self.max_depth
+            )));
+        }
+        if self.max_field_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "posts.max_field_bytes must be at least 1".into(),
+            ));
+        }
+        Ok(PostSchema::new(id, time, fields, self.max_post_bytes)
+            .with_limits(self.max_depth, self.max_field_bytes))
     }
 
     /// The text field names in order.
@@ -167,6 +192,10 @@ impl PostsConfig {
         self.text_fields.iter().map(|(n, _)| n.clone()).collect()
     }
 }
+
+/// Text fields a post may have: the engine keeps one bit per field (and
+/// rules may name two more of their own).
+pub const MAX_TEXT_FIELDS: usize = 60;
 
 /// How rule changes reach a running service.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -189,6 +218,8 @@ pub struct RulesConfig {
     pub dir: PathBuf,
     /// watch | signal | off.
     pub reload: ReloadMode,
+    /// How large the rule set may be.
+    pub limits: crate::rules::RuleLimits,
 }
 
 impl Default for RulesConfig {
@@ -196,6 +227,7 @@ impl Default for RulesConfig {
         RulesConfig {
             dir: PathBuf::from("rules"),
             reload: ReloadMode::Watch,
+            limits: crate::rules::RuleLimits::default(),
         }
     }
 }
@@ -265,12 +297,16 @@ impl PipelineConfig {
 pub struct MetricsConfig {
     /// Address of the HTTP endpoint.
     pub listen: String,
+    /// The bearer token `POST /flood/reset` requires; empty (the default)
+    /// turns the endpoint off.
+    pub reset_token: String,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
             listen: "127.0.0.1:9898".into(),
+            reset_token: String::new(),
         }
     }
 }
@@ -338,6 +374,12 @@ impl Config {
 
     fn check(&self) -> Result<(), ConfigError> {
         self.posts.schema()?;
+        self.rules.limits.check().map_err(ConfigError::Invalid)?;
+        if self.metrics.reset_token.trim() != self.metrics.reset_token {
+            return Err(ConfigError::Invalid(
+                "metrics.reset_token has spaces around it (a bearer token has none)".into(),
+            ));
+        }
         if self.kafka.input_topics.is_empty() {
             return Err(ConfigError::Invalid("kafka.input_topics is empty".into()));
         }
@@ -408,6 +450,8 @@ impl Config {
         out.push_str(&format!("id_field = {}\n", q(&p.id_field)));
         out.push_str(&format!("time_field = {}\n", q(&p.time_field)));
         out.push_str(&format!("max_post_bytes = {}\n", p.max_post_bytes));
+        out.push_str(&format!("max_depth = {}\n", p.max_depth));
+        out.push_str(&format!("max_field_bytes = {}\n", p.max_field_bytes));
         out.push_str("\n[posts.text_fields]\n");
         for (n, ptr) in &p.text_fields {
             out.push_str(&format!("{} = {}\n", q(n), q(ptr)));
@@ -420,6 +464,16 @@ impl Config {
             ReloadMode::Off => "off",
         };
         out.push_str(&format!("reload = {}\n", q(reload)));
+        let l = &self.rules.limits;
+        out.push_str(&format!(
+            "\n[rules.limits]\nmax_rules = {}\nmax_terms_per_rule = {}\nmax_list_entries = {}\nmax_pattern_bytes = {}\nregex_size_limit = {}\nregex_dfa_size_limit = {}\n",
+            l.max_rules,
+            l.max_terms_per_rule,
+            l.max_list_entries,
+            l.max_pattern_bytes,
+            l.regex_size_limit,
+            l.regex_dfa_size_limit
+        ));
         let evidence = match self.alerts.evidence {
             EvidenceMode::Full => "full",
             EvidenceMode::Masked => "masked",
@@ -438,8 +492,13 @@ impl Config {
             self.pipeline.shutdown_timeout_ms
         ));
         out.push_str(&format!(
-            "\n[metrics]\nlisten = {}\n",
-            q(&self.metrics.listen)
+            "\n[metrics]\nlisten = {}\nreset_token = {}\n",
+            q(&self.metrics.listen),
+            q(if self.metrics.reset_token.is_empty() {
+                ""
+            } else {
+                "***"
+            })
         ));
         let f = &self.flood_guard;
         out.push_str(&format!(
@@ -453,14 +512,32 @@ impl Config {
     }
 }
 
-/// librdkafka properties whose values are secrets.
+/// librdkafka properties whose values are secrets: passwords, secrets,
+/// tokens, credentials, and key material (`ssl.key.pem`, a keystore); a
+/// property that only names where a key is (`ssl.key.location`) is not.
 pub fn is_secret(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    k.contains("password")
-        || k.contains("secret")
-        || k.ends_with(".key.pem")
-        || k == "sasl.oauthbearer.config"
-        || k == "sasl.jaas.config"
+    let words = [
+        "password",
+        "passwd",
+        "passphrase",
+        "secret",
+        "token",
+        "credential",
+        "jaas",
+        "oauthbearer.config",
+        "apikey",
+        "api.key",
+        "private",
+    ];
+    if words.iter().any(|w| k.contains(w)) {
+        return true;
+    }
+    let names_a_place = k.ends_with(".location") || k.ends_with(".path");
+    let key_material = k
+        .split(['.', '_', '-'])
+        .any(|seg| matches!(seg, "key" | "keystore" | "pem" | "keytab"));
+    key_material && !names_a_place
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -596,6 +673,46 @@ mod tests {
         assert_eq!(c.pipeline.delivery, Delivery::AtLeastOnce);
         assert_eq!(c.pipeline.shutdown_timeout_ms, 10_000);
         assert_eq!(c.metrics.listen, "127.0.0.1:9898");
+        assert_eq!(c.metrics.reset_token, "", "the reset endpoint is off");
+        assert_eq!(c.posts.max_depth, 64);
+        assert_eq!(c.posts.max_field_bytes, 1_048_576);
+        let l = c.rules.limits;
+        assert_eq!(
+            (l.max_rules, l.max_terms_per_rule, l.max_list_entries),
+            (10_000, 256, 1_000_000)
+        );
+        assert_eq!(l.max_pattern_bytes, 4096);
+        assert_eq!(
+            (l.regex_size_limit, l.regex_dfa_size_limit),
+            (2 << 20, 2 << 20)
+        );
+    }
+
+    #[test]
+    fn limits_out_of_range_are_refused_naming_the_key() {
+        for (text, key) in [
+            ("[posts]\nmax_depth = 0\n", "posts.max_depth"),
+            ("[posts]\nmax_depth = 129\n", "posts.max_depth"),
+            ("[posts]\nmax_field_bytes = 0\n", "posts.max_field_bytes"),
+            ("[rules.limits]\nmax_rules = 0\n", "rules.limits.max_rules"),
+            (
+                "[rules.limits]\nregex_size_limit = 0\n",
+                "rules.limits.regex_size_limit",
+            ),
+            ("[rules.limits]\nmax_rulez = 5\n", "max_rulez"),
+            ("[metrics]\nreset_token = \" x \"\n", "metrics.reset_token"),
+        ] {
+            let e = Config::from_toml(text, Path::new("k.toml"), env(&[])).unwrap_err();
+            assert!(e.to_string().contains(key), "{text}: {e}");
+        }
+        let many: String = (0..61).map(|i| format!("f{i} = \"/f{i}\"\n")).collect();
+        let e = Config::from_toml(
+            &format!("[posts.text_fields]\n{many}"),
+            Path::new("k.toml"),
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("at most 60"), "{e}");
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! downstream consumers that route on `shadow` stop paging people. The
 //! demotion lasts until the rule's revision changes (a reload that brings a
 //! new revision of the rule clears it) or an operator resets it
-//! (`POST /flood/reset?rule=ID` on the metrics port, or SIGUSR1 for every
-//! rule).
+//! (`POST /flood/reset?rule=ID` on the metrics port with the configured
+//! `[metrics] reset_token`, or SIGUSR1 for every rule).
 //!
 //! Only alerts that would reach reviewers count: rules already in shadow are
 //! not watched.

@@ -328,6 +328,7 @@ fn load_engine(
     let options = EngineOptions {
         text_fields: config.posts.field_names(),
         include_disabled,
+        limits: config.rules.limits,
         ..EngineOptions::default()
     };
     match RulePack::load(dir, &options, RuleTests::Skip) {
@@ -788,6 +789,7 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
     let shutdown = Shutdown::new();
     let options = EngineOptions {
         text_fields: config.posts.field_names(),
+        limits: config.rules.limits,
         ..EngineOptions::default()
     };
     let serving = Arc::new(kestrel::reload::ServingRules::new(

@@ -56,6 +56,7 @@ impl Ops {
             Sources {
                 counters,
                 rules: rules.clone(),
+                reset_token: Some(config.metrics.reset_token.clone()).filter(|t| !t.is_empty()),
             },
         )?;
         let mode = config.rules.reload;

@@ -154,15 +154,26 @@ pub fn render(s: &Sources) -> String {
     } else {
         h.push_str("<table><tr><th>rule</th><th>rev</th><th>demoted since</th><th>ceiling</th><th>alerts shadowed</th><th></th></tr>");
         for d in &demotions {
+            // The reset needs the token: the form asks for it. Without a
+            // token configured the endpoint is off, and the page says so.
+            let reset_form = if s.reset_token.is_some() {
+                format!(
+                    "<form method=\"post\" action=\"/flood/reset?rule={}\"><input type=\"password\" name=\"token\" placeholder=\"reset token\" autocomplete=\"off\" required> <button type=\"submit\">reset</button></form>",
+                    escape(&url_param(&d.rule_id))
+                )
+            } else {
+                "<span class=\"muted\">reset: SIGUSR1, or set [metrics] reset_token</span>"
+                    .to_string()
+            };
             let _ = write!(
                 h,
-                "<tr class=\"demotion\"><td><code>{}</code></td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td><form method=\"post\" action=\"/flood/reset?rule={}\"><button type=\"submit\">reset</button></form></td></tr>",
+                "<tr class=\"demotion\"><td><code>{}</code></td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
                 escape(&d.rule_id),
                 d.revision,
                 time_of(d.since_unix as f64),
                 d.ceiling,
                 d.shadowed_alerts,
-                escape(&url_param(&d.rule_id))
+                reset_form
             );
         }
         h.push_str("</table>");

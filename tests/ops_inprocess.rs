@@ -17,7 +17,7 @@ use kestrel::pipeline::work::{InMessage, OutRecord, RecordKind, ScanSetup, Scann
 use kestrel::pipeline::Counters;
 use kestrel::post::{Pointer, PostSchema};
 use kestrel::reload::{Cause, Outcome, ServingRules};
-use ops_support::http;
+use ops_support::{http, http_with};
 
 fn rules_yaml(revision: u32, title: &str, must_match: &str) -> String {
     format!(
@@ -58,6 +58,7 @@ fn health_answers_200_readiness_waits_for_partitions_and_unknown_paths_are_404()
         Sources {
             counters: counters.clone(),
             rules: rules.clone(),
+            reset_token: Some(TOKEN.into()),
         },
     )
     .unwrap();
@@ -92,7 +93,7 @@ fn health_answers_200_readiness_waits_for_partitions_and_unknown_paths_are_404()
 
     // The operator's reset.
     assert_eq!(
-        http(&addr, "POST", "/flood/reset?rule=t.donate").unwrap(),
+        reset(&addr, "/flood/reset?rule=t.donate"),
         (200, "no demotion to reset\n".to_string())
     );
     let flood = rules.flood();
@@ -103,11 +104,118 @@ fn health_answers_200_readiness_waits_for_partitions_and_unknown_paths_are_404()
     assert_eq!(flood.admit("t.donate", 1), Verdict::Demoted);
     let (_, page) = http(&addr, "GET", "/").unwrap();
     assert!(page.contains("action=\"/flood/reset?rule=t.donate\""));
+    assert!(
+        page.contains("name=\"token\""),
+        "the form asks for the token"
+    );
     assert_eq!(
-        http(&addr, "POST", "/flood/reset").unwrap(),
+        reset(&addr, "/flood/reset"),
         (200, "reset: t.donate\n".to_string())
     );
     assert_eq!(flood.admit("t.donate", 1), Verdict::Publish);
+}
+
+const TOKEN: &str = "s3cret-reset-token-for-tests";
+
+fn reset(addr: &str, path: &str) -> (u16, String) {
+    let auth = format!("Bearer {TOKEN}");
+    http_with(addr, "POST", path, &[("Authorization", &auth)], "").unwrap()
+}
+
+fn demote(rules: &ServingRules) {
+    let flood = rules.flood();
+    for _ in 0..=flood.config().max_alerts_per_window {
+        flood.admit("t.donate", 1);
+    }
+    assert_eq!(flood.admit("t.donate", 1), Verdict::Demoted);
+}
+
+/// Without `[metrics] reset_token` the one state-changing endpoint is off:
+/// nothing on the port can lift a demotion.
+#[test]
+fn the_flood_reset_is_off_without_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = serving(
+        dir.path(),
+        &rules_yaml(1, "Donation", "donate"),
+        FloodGuardConfig::default(),
+    );
+    demote(&rules);
+    let server = MetricsServer::start(
+        "127.0.0.1:0",
+        Sources {
+            counters: Arc::new(Counters::default()),
+            rules: rules.clone(),
+            reset_token: None,
+        },
+    )
+    .unwrap();
+    let addr = server.local_addr().to_string();
+    let (code, body) = http(&addr, "POST", "/flood/reset").unwrap();
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("reset_token"), "{body}");
+    let (code, _) = reset(&addr, "/flood/reset?rule=t.donate");
+    assert_eq!(code, 403, "any token is refused when none is configured");
+    let (_, page) = http(&addr, "GET", "/").unwrap();
+    assert!(!page.contains("<form"), "no reset button without a token");
+    assert_eq!(rules.flood().demotions().len(), 1, "still demoted");
+}
+
+/// With a token configured, a reset needs it: as a bearer token, or as the
+/// status page form's `token` field.
+#[test]
+fn the_flood_reset_requires_the_configured_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = serving(
+        dir.path(),
+        &rules_yaml(1, "Donation", "donate"),
+        FloodGuardConfig::default(),
+    );
+    demote(&rules);
+    let server = MetricsServer::start(
+        "127.0.0.1:0",
+        Sources {
+            counters: Arc::new(Counters::default()),
+            rules: rules.clone(),
+            reset_token: Some(TOKEN.into()),
+        },
+    )
+    .unwrap();
+    let addr = server.local_addr().to_string();
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    for (what, headers, body) in [
+        ("no token", vec![], ""),
+        ("a wrong token", vec![("Authorization", "Bearer nope")], ""),
+        (
+            "a token one character short",
+            vec![("Authorization", "Bearer s3cret-reset-token-for-test")],
+            "",
+        ),
+        ("not a bearer token", vec![("Authorization", TOKEN)], ""),
+        ("a wrong form token", form.to_vec(), "token=nope"),
+    ] {
+        let (code, resp) = http_with(&addr, "POST", "/flood/reset", &headers, body).unwrap();
+        assert_eq!(code, 401, "{what}: {resp}");
+        assert_eq!(rules.flood().demotions().len(), 1, "{what}: still demoted");
+    }
+    assert_eq!(
+        reset(&addr, "/flood/reset?rule=t.donate"),
+        (200, "reset: t.donate\n".to_string())
+    );
+    assert!(rules.flood().demotions().is_empty());
+
+    // The status page's form sends the token as a field, and goes back.
+    demote(&rules);
+    let (code, _) = http_with(
+        &addr,
+        "POST",
+        "/flood/reset?rule=t.donate",
+        &form,
+        &format!("token={TOKEN}"),
+    )
+    .unwrap();
+    assert_eq!(code, 303);
+    assert!(rules.flood().demotions().is_empty());
 }
 
 #[test]

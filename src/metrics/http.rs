@@ -1,6 +1,11 @@
 //! The HTTP endpoint on `[metrics] listen`: `/metrics`, `/healthz`,
 //! `/readyz`, the status page at `/`, and `POST /flood/reset`.
 //!
+//! The reset is the one request that changes state: it is off unless
+//! `[metrics] reset_token` is set, and then it needs the token, as
+//! `Authorization: Bearer TOKEN` or (from the status page's form) a `token`
+//! form field.
+//!
 //! One plain thread with a small blocking server: scrapes and health checks
 //! are a few requests a second, and nothing here may compete with the scan
 //! workers for the async runtime.
@@ -123,7 +128,56 @@ pub fn readiness(sources: &Sources) -> Result<(), String> {
     Ok(())
 }
 
-fn respond(request: Request, sources: &Sources) {
+/// Whether the reset request carries the configured token: 401 or 403 when
+/// not, with why.
+fn authorize_reset(
+    request: &mut Request,
+    sources: &Sources,
+) -> Result<(), Response<std::io::Cursor<Vec<u8>>>> {
+    let Some(want) = sources.reset_token.as_deref().filter(|t| !t.is_empty()) else {
+        return Err(text(
+            403,
+            "the flood reset endpoint is off: set [metrics] reset_token to turn it on (or send SIGUSR1)\n",
+        ));
+    };
+    let bearer = request.headers().iter().find_map(|h| {
+        h.field
+            .equiv("Authorization")
+            .then(|| h.value.as_str().strip_prefix("Bearer ").map(str::to_string))
+            .flatten()
+    });
+    let given = match bearer {
+        Some(t) => Some(t),
+        None if is_form(request) => {
+            use std::io::Read;
+            let mut body = String::new();
+            let _ = request.as_reader().take(4096).read_to_string(&mut body);
+            query_param(&body, "token")
+        }
+        None => None,
+    };
+    match given {
+        Some(t) if same_secret(t.trim().as_bytes(), want.as_bytes()) => Ok(()),
+        _ => Err(text(401, "a flood reset needs the reset token\n")
+            .with_header(header("WWW-Authenticate", "Bearer realm=\"kestrel\""))),
+    }
+}
+
+/// Compares without stopping at the first difference.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn is_form(request: &Request) -> bool {
+    request.headers().iter().any(|h| {
+        h.field.equiv("Content-Type")
+            && h.value
+                .as_str()
+                .starts_with("application/x-www-form-urlencoded")
+    })
+}
+
+fn respond(mut request: Request, sources: &Sources) {
     let url = request.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
     let method = request.method().clone();
@@ -142,24 +196,24 @@ fn respond(request: Request, sources: &Sources) {
                 "Content-Security-Policy",
                 "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
             )),
-        (Method::Post, "/flood/reset") => {
-            let rule = query_param(query, "rule");
-            let lifted = sources.rules.flood().reset(rule.as_deref());
-            let from_form = request.headers().iter().any(|h| {
-                h.field.equiv("Content-Type")
-                    && h.value
-                        .as_str()
-                        .starts_with("application/x-www-form-urlencoded")
-            });
-            if from_form {
-                // The status page's button: back to the page.
-                text(303, "").with_header(header("Location", "/"))
-            } else if lifted.is_empty() {
-                text(200, "no demotion to reset\n")
-            } else {
-                text(200, format!("reset: {}\n", lifted.join(" ")))
+        (Method::Post, "/flood/reset") => match authorize_reset(&mut request, sources) {
+            Err(refused) => {
+                tracing::warn!(status = refused.status_code().0, "flood reset refused");
+                refused
             }
-        }
+            Ok(()) => {
+                let rule = query_param(query, "rule");
+                let lifted = sources.rules.flood().reset(rule.as_deref());
+                if is_form(&request) {
+                    // The status page's button: back to the page.
+                    text(303, "").with_header(header("Location", "/"))
+                } else if lifted.is_empty() {
+                    text(200, "no demotion to reset\n")
+                } else {
+                    text(200, format!("reset: {}\n", lifted.join(" ")))
+                }
+            }
+        },
         (_, "/metrics" | "/healthz" | "/readyz" | "/" | "/flood/reset") => {
             text(405, "method not allowed\n")
         }

@@ -37,6 +37,8 @@ pub struct Sources {
     pub counters: std::sync::Arc<Counters>,
     /// The rules serving, their reload history and flood guard.
     pub rules: std::sync::Arc<ServingRules>,
+    /// `[metrics] reset_token`: `POST /flood/reset` is off without one.
+    pub reset_token: Option<String>,
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Vec<LabelPair> {

@@ -379,21 +379,12 @@ impl ProducerContext for ProducerCtx {
                         .set_fatal(PipelineError::FatalProducer(e.to_string()));
                     return;
                 }
-                let mut value = msg.payload().map(<[u8]>::to_vec);
-                let mut headers = msg.headers().map(|h| h.detach()).unwrap_or_default();
-                if delivery.kind == RecordKind::DeadLetter
-                    && value.is_some()
-                    && e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge)
-                {
-                    // A bad post too large for the dead-letter topic: keep
-                    // its place (key and headers) rather than stall the
-                    // partition forever.
-                    value = None;
-                    headers = headers.insert(Header {
-                        key: "kestrel.value_dropped",
-                        value: Some("too large for the dead-letter topic"),
-                    });
-                }
+                let (value, headers) = drop_oversized_dead_letter(
+                    delivery.kind,
+                    e,
+                    msg.payload().map(<[u8]>::to_vec),
+                    msg.headers().map(|h| h.detach()).unwrap_or_default(),
+                );
                 tracing::warn!(
                     error = %e,
                     topic = msg.topic(),
@@ -423,6 +414,29 @@ impl ProducerContext for ProducerCtx {
     }
 }
 
+/// A bad post too large for the dead-letter topic (the broker's limit, or
+/// the producer's `message.max.bytes` before it is sent) would be refused
+/// for ever and stall its partition: its dead letter keeps its place (key
+/// and headers) and loses its value.
+fn drop_oversized_dead_letter(
+    kind: RecordKind,
+    e: &rdkafka::error::KafkaError,
+    value: Option<Vec<u8>>,
+    headers: OwnedHeaders,
+) -> (Option<Vec<u8>>, OwnedHeaders) {
+    if kind == RecordKind::DeadLetter
+        && value.is_some()
+        && e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge)
+    {
+        let headers = headers.insert(Header {
+            key: "kestrel.value_dropped",
+            value: Some("too large for the dead-letter topic"),
+        });
+        return (None, headers);
+    }
+    (value, headers)
+}
+
 /// Sends one record, waiting while the producer's queue is full (which is
 /// how a slow broker slows the workers, and through them the consumer).
 fn send(
@@ -448,11 +462,17 @@ fn send(
             .fetch_add(1, Ordering::Relaxed);
         let delivery = r.delivery_opaque;
         let due = Instant::now() + backoff(delivery.attempt);
+        let (value, headers) = drop_oversized_dead_letter(
+            delivery.kind,
+            &e,
+            value.map(<[u8]>::to_vec),
+            r.headers.unwrap_or_default(),
+        );
         let _ = shared.retry_tx.send(Retry {
             topic: topic.to_string(),
             key: key.map(<[u8]>::to_vec),
-            value: value.map(<[u8]>::to_vec),
-            headers: r.headers.unwrap_or_default(),
+            value,
+            headers,
             delivery: Box::new(Delivery {
                 ack: delivery.ack.clone(),
                 kind: delivery.kind,

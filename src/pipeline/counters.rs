@@ -25,7 +25,7 @@ pub struct Counters {
     /// Scanned posts that raised at least one alert.
     pub posts_with_alerts: AtomicU64,
     /// Bad posts by reason, indexed like [`BadPost::CODES`].
-    pub bad_posts: [AtomicU64; 8],
+    pub bad_posts: [AtomicU64; BadPost::CODES.len()],
     /// Alerts the broker acknowledged.
     pub alerts_acked: AtomicU64,
     /// Dead letters the broker acknowledged.

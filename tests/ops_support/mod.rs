@@ -86,8 +86,11 @@ impl Kestrel {
         http(&self.metrics, "GET", path).expect("HTTP request")
     }
 
+    /// A POST with the reset token of [`config`].
     pub fn post(&self, path: &str) -> (u16, String) {
-        http(&self.metrics, "POST", path).expect("HTTP request")
+        let auth = format!("Bearer {RESET_TOKEN}");
+        http_with(&self.metrics, "POST", path, &[("Authorization", &auth)], "")
+            .expect("HTTP request")
     }
 
     pub fn scrape(&self) -> String {
@@ -126,11 +129,30 @@ impl Drop for Kestrel {
 
 /// One HTTP/1.0 request; the status code and the body.
 pub fn http(addr: &str, method: &str, path: &str) -> std::io::Result<(u16, String)> {
+    http_with(addr, method, path, &[], "")
+}
+
+/// The reset token [`config`] sets.
+pub const RESET_TOKEN: &str = "ops-test-reset-token";
+
+/// One HTTP/1.0 request with extra headers and a body.
+pub fn http_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         s,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+        body.len()
     )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
@@ -391,6 +413,7 @@ shutdown_timeout_ms = 5000
 
 [metrics]
 listen = "127.0.0.1:{metrics_port}"
+reset_token = "{RESET_TOKEN}"
 {extra}
 "#,
         rules.display(),

@@ -96,6 +96,9 @@ pub struct EngineOptions {
     /// automaton with the other literals: slower on large packs, kept as the
     /// reference the word set is tested and benchmarked against.
     pub word_set: bool,
+    /// The rule set's limits; the engine compiles regexes within their
+    /// `regex_size_limit` and `regex_dfa_size_limit`, as the loader checked.
+    pub limits: crate::rules::RuleLimits,
 }
 
 impl Default for EngineOptions {
@@ -104,6 +107,7 @@ impl Default for EngineOptions {
             text_fields: vec!["text".to_string()],
             include_disabled: false,
             word_set: true,
+            limits: crate::rules::RuleLimits::default(),
         }
     }
 }
@@ -467,6 +471,10 @@ impl Engine {
             return Err(BuildError::TooManyFields(field_names.len()));
         }
         let mut b = Builder::default();
+        for r in [&mut b.folded_regex, &mut b.raw_regex] {
+            r.size_limit = options.limits.regex_size_limit;
+            r.dfa_size_limit = options.limits.regex_dfa_size_limit;
+        }
         let mut rules = Vec::new();
         let mut terms = Vec::new();
         let mut has_near = false;
@@ -1376,8 +1384,9 @@ impl LiteralBuilder {
     }
 }
 
-#[derive(Default)]
 struct RegexBuilder {
+    size_limit: usize,
+    dfa_size_limit: usize,
     patterns: Vec<String>,
     each: Vec<regex::Regex>,
     targets: Vec<Target>,
@@ -1429,10 +1438,23 @@ pub fn regex_runs_on_every_post(pattern: &str, view: View) -> bool {
     trigger_literals(&compiled).is_none()
 }
 
+impl Default for RegexBuilder {
+    fn default() -> Self {
+        RegexBuilder {
+            size_limit: crate::rules::REGEX_SIZE_LIMIT,
+            dfa_size_limit: crate::rules::REGEX_DFA_SIZE_LIMIT,
+            patterns: Vec::new(),
+            each: Vec::new(),
+            targets: Vec::new(),
+        }
+    }
+}
+
 impl RegexBuilder {
     fn add(&mut self, compiled_pattern: String, target: Target) -> Result<(), String> {
         let re = regex::RegexBuilder::new(&compiled_pattern)
-            .size_limit(crate::rules::REGEX_SIZE_LIMIT)
+            .size_limit(self.size_limit)
+            .dfa_size_limit(self.dfa_size_limit)
             .build()
             .map_err(|e| crate::rules::regex_message(&e))?;
         self.patterns.push(compiled_pattern);

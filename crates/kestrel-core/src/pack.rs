@@ -85,13 +85,13 @@ impl std::fmt::Debug for RulePack {
 }
 
 impl RulePack {
-    /// Loads the pack under `dir`.
+    /// Loads the pack under `dir`, within the limits of `options`.
     pub fn load(
         dir: &Path,
         options: &EngineOptions,
         tests: RuleTests,
     ) -> Result<RulePack, PackError> {
-        let loaded = rules::load_dir(dir).map_err(|e| {
+        let loaded = rules::load_dir_with(dir, &options.limits).map_err(|e| {
             let errors = e
                 .problems
                 .iter()

@@ -13,6 +13,13 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer;
 use serde_json::value::RawValue;
 
+/// The default of `posts.max_depth`: arrays and objects nested deeper make
+/// a dead letter.
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+/// The largest `posts.max_depth` (the JSON reader's own recursion limit).
+pub const MAX_DEPTH: usize = 128;
+
 /// A JSON pointer (RFC 6901), split into unescaped segments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pointer {
@@ -59,6 +66,9 @@ pub enum BadPost {
         /// The configured limit.
         limit: usize,
     },
+    /// Arrays and objects nested deeper than `max_depth`.
+    #[error("too_deep: JSON nested more than {0} levels deep")]
+    TooDeep(usize),
     /// Not valid UTF-8.
     #[error("not_utf8: invalid UTF-8 at byte {0}")]
     NotUtf8(usize),
@@ -87,6 +97,7 @@ impl BadPost {
     pub fn code(&self) -> &'static str {
         match self {
             BadPost::TooLarge { .. } => "too_large",
+            BadPost::TooDeep(_) => "too_deep",
             BadPost::NotUtf8(_) => "not_utf8",
             BadPost::NotJson(_) => "not_json",
             BadPost::NotObject(_) => "not_object",
@@ -107,6 +118,7 @@ impl BadPost {
         "invalid_id",
         "invalid_text",
         "no_text",
+        "too_deep",
     ];
 }
 
@@ -117,6 +129,8 @@ pub struct PostSchema {
     time: Option<Pointer>,
     text_fields: Vec<(String, Pointer)>,
     max_post_bytes: usize,
+    max_depth: usize,
+    max_field_bytes: usize,
     /// First segments of every pointer: the only top-level members looked at.
     wanted: Vec<String>,
 }
@@ -164,8 +178,19 @@ impl PostSchema {
             time,
             text_fields,
             max_post_bytes,
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_field_bytes: usize::MAX,
             wanted,
         }
+    }
+
+    /// The same schema with a nesting limit (at most [`MAX_DEPTH`]) and a
+    /// limit on the bytes of each text field that are scanned: a longer
+    /// field is cut at the last character boundary within the limit.
+    pub fn with_limits(mut self, max_depth: usize, max_field_bytes: usize) -> PostSchema {
+        self.max_depth = max_depth.clamp(1, MAX_DEPTH);
+        self.max_field_bytes = max_field_bytes.max(1);
+        self
     }
 
     /// The text field names, in configuration order.
@@ -187,6 +212,9 @@ impl PostSchema {
             });
         }
         let text = std::str::from_utf8(bytes).map_err(|e| BadPost::NotUtf8(e.valid_up_to()))?;
+        if nested_deeper_than(bytes, self.max_depth) {
+            return Err(BadPost::TooDeep(self.max_depth));
+        }
         // The usual schema wants a few top-level members: no allocation then.
         let mut on_stack: [Option<&'a RawValue>; 8] = [None; 8];
         let mut on_heap = Vec::new();
@@ -234,7 +262,7 @@ impl PostSchema {
                 None => {}
                 Some(r) if r.get() == "null" => {}
                 Some(r) => match json_string(r) {
-                    Some(s) => fields.push((name.as_str(), s)),
+                    Some(s) => fields.push((name.as_str(), cut(s, self.max_field_bytes))),
                     None => mistyped = mistyped.or(Some(p)),
                 },
             }
@@ -247,6 +275,56 @@ impl PostSchema {
             return Err(BadPost::NoText(names.join(", ")));
         }
         Ok(Post { id, time, fields })
+    }
+}
+
+/// True when arrays and objects nest deeper than `limit` (brackets inside
+/// strings do not count). One pass over the bytes, no allocation.
+fn nested_deeper_than(bytes: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `text` cut to at most `limit` bytes, at a character boundary.
+fn cut(text: Cow<'_, str>, limit: usize) -> Cow<'_, str> {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(&s[..end]),
+        Cow::Owned(mut s) => {
+            s.truncate(end);
+            Cow::Owned(s)
+        }
     }
 }
 
@@ -545,6 +623,47 @@ mod tests {
             s.parse(b"{\"id\":1,\"text\":\"a\"} x").unwrap_err().code(),
             "not_json"
         );
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_a_bad_post_and_brackets_in_strings_do_not_count() {
+        let s = schema().with_limits(3, usize::MAX);
+        let ok = br#"{"id":1,"text":"[[[[[{{{{","x":[[1]]}"#;
+        assert!(s.parse(ok).is_ok());
+        let deep = br#"{"id":1,"text":"a","x":[[[1]]]}"#;
+        assert_eq!(s.parse(deep).unwrap_err(), BadPost::TooDeep(3));
+        let escaped = br#"{"id":1,"text":"\"[[[[","x":1}"#;
+        assert!(s.parse(escaped).is_ok());
+        // The default reads what the JSON reader reads, and stops well
+        // before its own limit.
+        let d = schema();
+        let nested = |n: usize| {
+            format!(
+                "{{\"id\":1,\"text\":\"a\",\"x\":{}{}}}",
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        assert!(d.parse(nested(DEFAULT_MAX_DEPTH - 1).as_bytes()).is_ok());
+        assert_eq!(
+            d.parse(nested(DEFAULT_MAX_DEPTH).as_bytes())
+                .unwrap_err()
+                .code(),
+            "too_deep"
+        );
+    }
+
+    #[test]
+    fn a_field_longer_than_the_limit_is_cut_at_a_character_boundary() {
+        let s = schema().with_limits(DEFAULT_MAX_DEPTH, 5);
+        let p = s
+            .parse("{\"id\":1,\"text\":\"abcdéfg\"}".as_bytes())
+            .unwrap();
+        assert_eq!(p.fields[0].1, "abcd");
+        let p = s.parse(br#"{"id":1,"text":"ab\ncdefg"}"#).unwrap();
+        assert_eq!(p.fields[0].1, "ab\ncd");
+        let p = s.parse(br#"{"id":1,"text":"abc"}"#).unwrap();
+        assert_eq!(p.fields[0].1, "abc");
     }
 
     #[test]

@@ -17,9 +17,73 @@ use crate::normalize;
 /// Largest compiled size of one regex term, so a rule cannot blow up memory.
 pub const REGEX_SIZE_LIMIT: usize = 2 * 1024 * 1024;
 
+/// Largest lazy DFA cache of one regex term (the regex crate's `dfa_size_limit`).
+pub const REGEX_DFA_SIZE_LIMIT: usize = 2 * 1024 * 1024;
+
+/// How large a rule set may be: `[rules.limits]` in the configuration.
+/// Going over one is a load error placed at the rule, term, pattern or list
+/// line that goes over, so a rule file written in a hurry cannot exhaust the
+/// memory of the process that loads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuleLimits {
+    /// Rules in the whole set.
+    pub max_rules: usize,
+    /// Terms of one rule.
+    pub max_terms_per_rule: usize,
+    /// Entries of one list file.
+    pub max_list_entries: usize,
+    /// Bytes of one word, substring, list entry or regex pattern.
+    pub max_pattern_bytes: usize,
+    /// Compiled size of one regex (the regex crate's `size_limit`).
+    pub regex_size_limit: usize,
+    /// Lazy DFA cache of one regex (the regex crate's `dfa_size_limit`).
+    pub regex_dfa_size_limit: usize,
+}
+
+impl Default for RuleLimits {
+    fn default() -> Self {
+        RuleLimits {
+            max_rules: 10_000,
+            max_terms_per_rule: 256,
+            max_list_entries: 1_000_000,
+            max_pattern_bytes: 4096,
+            regex_size_limit: REGEX_SIZE_LIMIT,
+            regex_dfa_size_limit: REGEX_DFA_SIZE_LIMIT,
+        }
+    }
+}
+
+impl RuleLimits {
+    /// Checks the values; the message names the key.
+    pub fn check(&self) -> Result<(), String> {
+        for (key, v) in [
+            ("max_rules", self.max_rules),
+            ("max_terms_per_rule", self.max_terms_per_rule),
+            ("max_list_entries", self.max_list_entries),
+            ("max_pattern_bytes", self.max_pattern_bytes),
+            ("regex_size_limit", self.regex_size_limit),
+            ("regex_dfa_size_limit", self.regex_dfa_size_limit),
+        ] {
+            if v == 0 {
+                return Err(format!("rules.limits.{key} must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Loads every `*.yaml`/`*.yml` file below `path` (or the one file `path` names).
 pub fn load_dir(path: &Path) -> Result<Loaded, LoadError> {
-    let mut ctx = Ctx::default();
+    load_dir_with(path, &RuleLimits::default())
+}
+
+/// [`load_dir`] with the given limits.
+pub fn load_dir_with(path: &Path, limits: &RuleLimits) -> Result<Loaded, LoadError> {
+    let mut ctx = Ctx {
+        limits: *limits,
+        ..Ctx::default()
+    };
     let mut files = Vec::new();
     if path.is_file() {
         files.push(path.to_path_buf());
@@ -72,7 +136,15 @@ pub fn load_dir(path: &Path) -> Result<Loaded, LoadError> {
 /// Loads rules from one YAML text, as if it were the file `name` (list paths
 /// resolve against `name`'s directory). Used by tests and tools.
 pub fn load_str(name: &Path, src: &str) -> Result<Loaded, LoadError> {
-    let mut ctx = Ctx::default();
+    load_str_with(name, src, &RuleLimits::default())
+}
+
+/// [`load_str`] with the given limits.
+pub fn load_str_with(name: &Path, src: &str, limits: &RuleLimits) -> Result<Loaded, LoadError> {
+    let mut ctx = Ctx {
+        limits: *limits,
+        ..Ctx::default()
+    };
     let base = name.parent().map(Path::to_path_buf).unwrap_or_default();
     ctx.hash_file(&base, name, src.as_bytes());
     ctx.load_files(&[(name.to_path_buf(), src.to_string())]);
@@ -119,6 +191,7 @@ struct Ctx {
     files: Vec<PathBuf>,
     /// Lexicon concepts by name, one entry per language.
     concepts: BTreeMap<String, Vec<Concept>>,
+    limits: RuleLimits,
 }
 
 /// One concept of one lexicon file.
@@ -412,9 +485,9 @@ impl Ctx {
                 "words" | "substrings" | "regex" => {
                     for (e, m) in self.placed_string_list(file, None, Some(&(k, v))) {
                         let checked = if key == "regex" {
-                            check_regex(&e, View::Folded)
+                            check_regex(&e, View::Folded, &self.limits)
                         } else {
-                            check_literal(&e, View::Folded)
+                            check_literal(&e, View::Folded, &self.limits)
                                 .map_err(|msg| format!("entry '{e}' {msg}"))
                         };
                         match checked {
@@ -567,7 +640,7 @@ impl Ctx {
                 taken += 1;
                 if view == View::Raw {
                     for (p, pm) in &c.regex {
-                        if let Err(msg) = check_regex(p, View::Raw) {
+                        if let Err(msg) = check_regex(p, View::Raw, &self.limits) {
                             regex_problems.push((c.file.clone(), *pm, msg));
                         }
                     }
@@ -634,6 +707,18 @@ impl Ctx {
                     match &v.value {
                         Value::Seq(items) => {
                             for item in items {
+                                if self.rules.len() >= self.limits.max_rules {
+                                    self.error(
+                                        file,
+                                        item.mark,
+                                        None,
+                                        format!(
+                                            "more than {} rules in the set (rules.limits.max_rules)",
+                                            self.limits.max_rules
+                                        ),
+                                    );
+                                    break;
+                                }
                                 if let Some(rule) = self.rule(file, item) {
                                     self.rules.push(rule);
                                 }
@@ -857,7 +942,18 @@ impl Ctx {
             None => self.error(file, node.mark, rid, "a rule needs 'terms'".into()),
             Some((_, v)) => match &v.value {
                 Value::Map(entries) if !entries.is_empty() => {
-                    for (k, tv) in entries {
+                    if let Some((k, _)) = entries.get(self.limits.max_terms_per_rule) {
+                        self.error(
+                            file,
+                            k.mark,
+                            rid,
+                            format!(
+                                "more than {} terms in one rule (rules.limits.max_terms_per_rule)",
+                                self.limits.max_terms_per_rule
+                            ),
+                        );
+                    }
+                    for (k, tv) in entries.iter().take(self.limits.max_terms_per_rule) {
                         let Some(name) = k.as_scalar() else {
                             self.error(file, k.mark, rid, "a term name must be a word".into());
                             continue;
@@ -1456,7 +1552,7 @@ impl Ctx {
                     );
                 }
                 for (p, mark) in &placed {
-                    if let Err(msg) = check_regex(p, view) {
+                    if let Err(msg) = check_regex(p, view, &self.limits) {
                         self.error(file, *mark, rid, format!("term '{name}': {msg}"));
                     }
                 }
@@ -1634,7 +1730,7 @@ impl Ctx {
         for item in items {
             match item.as_scalar() {
                 Some(s) if !item.is_null() => {
-                    if let Err(msg) = check_literal(s, view) {
+                    if let Err(msg) = check_literal(s, view, &self.limits) {
                         self.error(
                             file,
                             item.mark,
@@ -1686,7 +1782,22 @@ impl Ctx {
             if entry.is_empty() || entry.starts_with('#') {
                 continue;
             }
-            if let Err(msg) = check_literal(entry, view) {
+            if out.len() >= self.limits.max_list_entries {
+                self.error(
+                    path,
+                    Mark {
+                        line: i + 1,
+                        col: 1,
+                    },
+                    rid,
+                    format!(
+                        "{what}: more than {} entries in one list (rules.limits.max_list_entries)",
+                        self.limits.max_list_entries
+                    ),
+                );
+                break;
+            }
+            if let Err(msg) = check_literal(entry, view, &self.limits) {
                 let col = line.find(entry).unwrap_or(0) + 1;
                 self.error(
                     path,
@@ -1882,7 +1993,14 @@ fn valid_id(id: &str) -> bool {
 }
 
 /// A literal pattern must still say something once folded.
-fn check_literal(s: &str, view: View) -> Result<(), String> {
+fn check_literal(s: &str, view: View, limits: &RuleLimits) -> Result<(), String> {
+    if s.len() > limits.max_pattern_bytes {
+        return Err(format!(
+            "is {} bytes long, over rules.limits.max_pattern_bytes ({})",
+            s.len(),
+            limits.max_pattern_bytes
+        ));
+    }
     match view {
         View::Folded if normalize::fold(s).is_empty() => {
             Err("folds to nothing (only spaces, punctuation or invisible characters)".into())
@@ -1893,14 +2011,22 @@ fn check_literal(s: &str, view: View) -> Result<(), String> {
 }
 
 /// Compiles a regex term the way the engine will, so errors show at load.
-pub(crate) fn check_regex(pattern: &str, view: View) -> Result<(), String> {
+pub(crate) fn check_regex(pattern: &str, view: View, limits: &RuleLimits) -> Result<(), String> {
+    if pattern.len() > limits.max_pattern_bytes {
+        return Err(format!(
+            "a regex of {} bytes is over rules.limits.max_pattern_bytes ({})",
+            pattern.len(),
+            limits.max_pattern_bytes
+        ));
+    }
     let pat = match view {
         View::Folded => normalize::fold_regex(pattern)
             .map_err(|e| format!("regex '{pattern}': {}", e.kind()))?,
         View::Raw => pattern.to_string(),
     };
     let re = regex::RegexBuilder::new(&pat)
-        .size_limit(REGEX_SIZE_LIMIT)
+        .size_limit(limits.regex_size_limit)
+        .dfa_size_limit(limits.regex_dfa_size_limit)
         .build()
         .map_err(|e| format!("regex '{pattern}': {}", regex_message(&e)))?;
     if re.is_match("") {

@@ -14,7 +14,10 @@ use std::path::PathBuf;
 
 pub use condition::Expr;
 pub(crate) use load::regex_message;
-pub use load::{hex_digest, load_dir, load_str, REGEX_SIZE_LIMIT};
+pub use load::{
+    hex_digest, load_dir, load_dir_with, load_str, load_str_with, RuleLimits, REGEX_DFA_SIZE_LIMIT,
+    REGEX_SIZE_LIMIT,
+};
 pub use yaml::Mark;
 
 use crate::indicators::IndicatorKind;
