@@ -31,12 +31,17 @@ struct Entry {
     patterns: (u32, u32),
 }
 
-/// Bits in the filter that sits in front of the table (8 KiB, so it stays in
-/// the first-level cache; most words of a post stop there).
-const FILTER_BITS: u32 = 16;
+/// Bits in the filter that sits in front of the table, as a power of two:
+/// about 16 per key, at least 8 KiB (it stays in the first-level cache for
+/// small packs) and at most 64 KiB. Most words of a post stop there; a pack
+/// of 20,000 keys in 8 KiB let a fifth of them through to the table.
+const FILTER_BITS_MIN: u32 = 16;
+const FILTER_BITS_MAX: u32 = 19;
 
 pub(super) struct WordSet {
     filter: Vec<u64>,
+    /// 64 minus the filter's bits: a hash's top bits pick its filter bit.
+    filter_shift: u32,
     slots: Vec<Slot>,
     shift: u32,
     entries: Vec<Entry>,
@@ -175,10 +180,14 @@ impl WordSet {
             };
             size
         ];
-        let mut filter = vec![0u64; 1 << (FILTER_BITS - 6)];
+        let filter_bits = (entries.len().max(1) * 16)
+            .next_power_of_two()
+            .trailing_zeros()
+            .clamp(FILTER_BITS_MIN, FILTER_BITS_MAX);
+        let mut filter = vec![0u64; 1 << (filter_bits - 6)];
         for (ei, e) in entries.iter().enumerate() {
             let hv = hash_key(&bytes[e.key.0 as usize..e.key.1 as usize]);
-            let bit = hv >> (64 - FILTER_BITS);
+            let bit = hv >> (64 - filter_bits);
             filter[(bit >> 6) as usize] |= 1 << (bit & 63);
             let mut s = (hv >> shift) as usize;
             while slots[s].entry != EMPTY {
@@ -191,6 +200,7 @@ impl WordSet {
         }
         WordSet {
             filter,
+            filter_shift: 64 - filter_bits,
             slots,
             shift,
             entries,
@@ -202,7 +212,7 @@ impl WordSet {
 
     #[inline(always)]
     fn maybe(&self, hv: u64) -> bool {
-        let bit = hv >> (64 - FILTER_BITS);
+        let bit = hv >> self.filter_shift;
         self.filter[(bit >> 6) as usize] & (1 << (bit & 63)) != 0
     }
 
