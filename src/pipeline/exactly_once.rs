@@ -41,6 +41,7 @@ const MAX_REFUSED_TRANSACTIONS: u32 = 8;
 
 struct ConsumerCtx {
     revoked: AtomicBool,
+    auth: client::AuthFailure,
     counters: Arc<super::Counters>,
 }
 
@@ -49,6 +50,7 @@ impl ClientContext for ConsumerCtx {
         log_rdkafka("consumer", level, fac, log_message);
     }
     fn error(&self, error: KafkaError, reason: &str) {
+        self.auth.note(&error, reason);
         tracing::warn!(client = "consumer", error = %error, "{reason}");
     }
     fn stats(&self, statistics: rdkafka::Statistics) {
@@ -100,6 +102,8 @@ impl Refusal {
 }
 
 struct ProducerCtx {
+    /// A TLS or SASL failure (shared with the consumer's context).
+    auth: client::AuthFailure,
     /// The first delivery the broker refused since the last transaction
     /// ended (records purged by an abort do not count).
     refused: Mutex<Option<Refusal>>,
@@ -119,6 +123,7 @@ impl ClientContext for ProducerCtx {
         log_rdkafka("producer", level, fac, log_message);
     }
     fn error(&self, error: KafkaError, reason: &str) {
+        self.auth.note(&error, reason);
         tracing::warn!(client = "producer", error = %error, "{reason}");
     }
 }
@@ -321,6 +326,7 @@ fn abort_bound(config: &crate::config::Config) -> Duration {
         .kafka
         .producer
         .get("transaction.timeout.ms")
+        .or_else(|| config.kafka.properties.get("transaction.timeout.ms"))
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(60_000);
     Duration::from_millis(txn_ms.saturating_mul(2)).max(Duration::from_secs(60))
@@ -336,8 +342,10 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
         shutdown,
     } = ctx;
     let k = &config.kafka;
+    let auth = client::AuthFailure::default();
     let producer: ThreadedProducer<ProducerCtx> = client::producer_config(&config)
         .create_with_context(ProducerCtx {
+            auth: auth.clone(),
             refused: Mutex::new(None),
         })
         .map_err(|source| PipelineError::Client {
@@ -347,6 +355,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
     let consumer: BaseConsumer<ConsumerCtx> = client::consumer_config(&config)
         .create_with_context(ConsumerCtx {
             revoked: AtomicBool::new(false),
+            auth: auth.clone(),
             counters: counters.clone(),
         })
         .map_err(|source| PipelineError::Client {
@@ -356,7 +365,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
     let mut all: Vec<&str> = k.input_topics.iter().map(String::as_str).collect();
     all.push(&k.alert_topic);
     all.push(&k.dead_letter_topic);
-    client::check_topics(consumer.client(), &all, &shutdown)?;
+    client::check_topics(consumer.client(), &all, &consumer.context().auth, &shutdown)?;
     if let Err(e) = producer.init_transactions(TXN_TIMEOUT) {
         return Err(if unsupported(&e) {
             PipelineError::TransactionsUnsupported(e.to_string())

@@ -43,6 +43,9 @@ pub enum PipelineError {
         /// What librdkafka said.
         source: KafkaError,
     },
+    /// The broker refused the connection's TLS or SASL credentials.
+    #[error("the broker refused kestrel's TLS or SASL credentials: {0}; check security.protocol, ssl.ca.location, sasl.mechanisms, sasl.username and sasl.password in [kafka.properties] (or [kafka.consumer] and [kafka.producer])")]
+    BrokerAuth(String),
     /// A topic the configuration names does not exist.
     #[error(
         "topic '{0}' does not exist on the broker; create it (kestrel does not create topics)"
