@@ -7,6 +7,10 @@
 #   scripts/kafka-dev.sh classpath      print the folder whose jars are Kafka's classpath
 #   scripts/kafka-dev.sh start          one broker (controller and broker in one process)
 #   scripts/kafka-dev.sh start-cluster  three brokers (each also a controller) on three ports
+#   scripts/kafka-dev.sh start-secure   one broker with TLS and SASL listeners beside the
+#                                       plaintext one (see "Transport security" below)
+#   scripts/kafka-dev.sh certs DIR      a CA, the broker's PKCS12 keystore and a second,
+#                                       unrelated CA, made with openssl into DIR
 #   scripts/kafka-dev.sh stop           stop whatever start or start-cluster started
 #   scripts/kafka-dev.sh status         running or not
 #   scripts/kafka-dev.sh create-topics  posts, alerts, posts.dlq (3 partitions each)
@@ -19,6 +23,15 @@
 # KAFKA_DEV_CACHE (default ~/.cache/kestrel/kafka-$KAFKA_VERSION: the jars),
 # KAFKA_DEV_HEAP (default 384m) change where and how it runs. TOPICS,
 # PARTITIONS and REPLICATION change what create-topics creates.
+#
+# Transport security (start-secure): PLAINTEXT on $PORT as always (admin
+# tools, create-topics), SSL on $PORT+1 and SASL_SSL on $PORT+2 with the
+# mechanisms PLAIN and SCRAM-SHA-256. The CA and the broker's certificate
+# (for 127.0.0.1 and localhost) are made by `certs` into $DIR/tls; clients
+# trust $DIR/tls/ca.pem. One SASL user, $KAFKA_DEV_SASL_USER (default
+# kestrel) with the password $KAFKA_DEV_SASL_PASSWORD (default
+# kestrel-dev-password), for both mechanisms. Development only: the
+# passwords are not secret.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +41,11 @@ LIBS="$CACHE/libs"
 PORT="${KAFKA_DEV_PORT:-9092}"
 DIR="${KAFKA_DEV_DIR:-target/kafka-dev}"
 HEAP="${KAFKA_DEV_HEAP:-384m}"
+SASL_USER="${KAFKA_DEV_SASL_USER:-kestrel}"
+SASL_PASSWORD="${KAFKA_DEV_SASL_PASSWORD:-kestrel-dev-password}"
+# The broker's keystore password (PKCS12: the key has the same one).
+STORE_PASSWORD=kestrel-dev-store
+SECURE=
 
 need() {
   command -v "$1" >/dev/null 2>&1 || {
@@ -165,6 +183,54 @@ log.segment.bytes=67108864
 EOF
 }
 
+# Listeners, keystore and SASL settings of a broker started by start-secure
+# (appended to node_config's; later keys win).
+secure_config() {
+  local tls
+  tls=$(cd "$DIR/tls" && pwd)
+  cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$PORT,SSL://127.0.0.1:$((PORT + 1)),SASL_SSL://127.0.0.1:$((PORT + 2)),CONTROLLER://127.0.0.1:$((PORT + 100))
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SSL://127.0.0.1:$((PORT + 1)),SASL_SSL://127.0.0.1:$((PORT + 2))
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls/broker.p12
+ssl.keystore.password=$STORE_PASSWORD
+ssl.key.password=$STORE_PASSWORD
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$SASL_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+}
+
+# A throwaway CA, a certificate for 127.0.0.1 and localhost signed by it in
+# a PKCS12 keystore for the broker, and a second CA that signed nothing (a
+# client trusting only it must fail the handshake). Files in $1: ca.pem,
+# ca.key, broker.pem, broker.key, broker.p12 (password kestrel-dev-store),
+# other-ca.pem. Kept when they are already there.
+certs() {
+  local out=$1
+  need openssl "it makes the development CA and certificates: apt-get install openssl"
+  mkdir -p "$out"
+  [ -f "$out/ca.pem" ] && [ -f "$out/broker.p12" ] && return
+  (
+    cd "$out"
+    local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    openssl req -x509 "${ec[@]}" -days 30 -subj "/CN=kestrel development CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout ca.key -out ca.pem 2>/dev/null
+    openssl req -x509 "${ec[@]}" -days 30 -subj "/CN=an unrelated CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout other-ca.key -out other-ca.pem 2>/dev/null
+    openssl req "${ec[@]}" -subj "/CN=127.0.0.1" -keyout broker.key -out broker.csr 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyAgreement\n' >broker.ext
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+      -extfile broker.ext -out broker.pem 2>/dev/null
+    openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+      -out broker.p12 -passout "pass:$STORE_PASSWORD"
+    rm -f broker.csr broker.ext ca.srl other-ca.key
+  )
+}
+
 # A cluster id as Kafka's random-uuid makes them (16 random bytes, base64url)
 # without starting a JVM for it.
 cluster_id() {
@@ -194,6 +260,10 @@ start_nodes() {
     fi
     mkdir -p "$DIR/node-$id"
     node_config "$id" "$n" >"$DIR/node-$id/server.properties"
+    if [ -n "$SECURE" ]; then
+      certs "$DIR/tls"
+      secure_config >>"$DIR/node-$id/server.properties"
+    fi
     if [ ! -f "$DIR/node-$id/data/meta.properties" ]; then
       if [ -f "$DIR/cluster.id" ]; then cluster=$(cat "$DIR/cluster.id")
       else cluster=$(cluster_id); echo "$cluster" >"$DIR/cluster.id"
@@ -221,6 +291,29 @@ start_nodes() {
     [ -n "$ok" ] || { echo "Kafka node $id did not accept connections within 60 s; log: $DIR/node-$id/kafka.log" >&2; exit 1; }
     echo "Apache Kafka $KAFKA_VERSION node $id is running (pid $(cat "$(pidfile "$id")")) on 127.0.0.1:$port, data and log in $DIR/node-$id"
   done
+  if [ -n "$SECURE" ]; then
+    # The SCRAM credentials live in the cluster's metadata: set (again)
+    # through the plaintext listener.
+    ktool kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$PORT" --alter \
+      --add-config "SCRAM-SHA-256=[password=$SASL_PASSWORD]" \
+      --entity-type users --entity-name "$SASL_USER" >/dev/null
+    local ca
+    ca=$(cd "$DIR/tls" && pwd)/ca.pem
+    cat <<EOF
+SSL on 127.0.0.1:$((PORT + 1)), SASL_SSL (PLAIN, SCRAM-SHA-256; user $SASL_USER) on 127.0.0.1:$((PORT + 2)).
+kestrel over TLS:       brokers = "127.0.0.1:$((PORT + 1))" and
+  [kafka.properties]
+  "security.protocol" = "SSL"
+  "ssl.ca.location" = "$ca"
+kestrel over SASL_SSL:  brokers = "127.0.0.1:$((PORT + 2))" and
+  [kafka.properties]
+  "security.protocol" = "SASL_SSL"
+  "ssl.ca.location" = "$ca"
+  "sasl.mechanisms" = "SCRAM-SHA-256"
+  "sasl.username" = "$SASL_USER"
+  with the password in KESTREL_KAFKA__PROPERTIES__SASL_PASSWORD
+EOF
+  fi
 }
 
 stop() {
@@ -270,9 +363,11 @@ case "${1:-}" in
   classpath) install >/dev/null; echo "$LIBS" ;;
   start) start_nodes 1 ;;
   start-cluster) start_nodes 3 ;;
+  start-secure) SECURE=1 start_nodes 1 ;;
+  certs) [ -n "${2:-}" ] || { echo "usage: $0 certs DIR" >&2; exit 2; }; certs "$2" ;;
   stop) stop ;;
   status) status ;;
   create-topics) create_topics ;;
   run) shift; install >/dev/null; ktool "$@" ;;
-  *) echo "usage: $0 install|classpath|start|start-cluster|stop|status|create-topics|run CLASS ARGS" >&2; exit 2 ;;
+  *) echo "usage: $0 install|classpath|start|start-cluster|start-secure|certs DIR|stop|status|create-topics|run CLASS ARGS" >&2; exit 2 ;;
 esac

@@ -85,6 +85,10 @@ pub struct KafkaConfig {
     pub alert_topic: String,
     /// Where bad posts go.
     pub dead_letter_topic: String,
+    /// librdkafka properties of both clients (TLS, SASL), passed through
+    /// before the client's own table.
+    #[serde(deserialize_with = "properties")]
+    pub properties: BTreeMap<String, String>,
     /// librdkafka consumer properties, passed through.
     #[serde(deserialize_with = "properties")]
     pub consumer: BTreeMap<String, String>,
@@ -101,6 +105,7 @@ impl Default for KafkaConfig {
             input_topics: vec!["posts".into()],
             alert_topic: "alerts".into(),
             dead_letter_topic: "posts.dlq".into(),
+            properties: BTreeMap::new(),
             consumer: BTreeMap::new(),
             producer: BTreeMap::new(),
         }
@@ -389,6 +394,7 @@ impl Config {
             ));
         }
         for (section, props) in [
+            ("properties", &self.kafka.properties),
             ("consumer", &self.kafka.consumer),
             ("producer", &self.kafka.producer),
         ] {
@@ -401,7 +407,8 @@ impl Config {
                 // The delivery promises rest on these two.
                 let owned = match section {
                     "consumer" => key == "enable.auto.offset.store",
-                    _ => key == "enable.idempotence",
+                    "producer" => key == "enable.idempotence",
+                    _ => key == "enable.auto.offset.store" || key == "enable.idempotence",
                 };
                 if owned {
                     return Err(ConfigError::Invalid(format!(
@@ -434,7 +441,11 @@ impl Config {
             "dead_letter_topic = {}\n",
             q(&k.dead_letter_topic)
         ));
-        for (name, props) in [("consumer", &k.consumer), ("producer", &k.producer)] {
+        for (name, props) in [
+            ("properties", &k.properties),
+            ("consumer", &k.consumer),
+            ("producer", &k.producer),
+        ] {
             out.push_str(&format!("\n[kafka.{name}]\n"));
             for (key, value) in props {
                 let shown = if is_secret(key) {
@@ -552,8 +563,8 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// `KESTREL_KAFKA__BROKERS=x` sets `kafka.brokers`. Inside `kafka.consumer`
-/// and `kafka.producer`, single underscores become dots, so
+/// `KESTREL_KAFKA__BROKERS=x` sets `kafka.brokers`. Inside `kafka.consumer`,
+/// `kafka.producer` and `kafka.properties`, single underscores become dots, so
 /// `KESTREL_KAFKA__CONSUMER__SESSION_TIMEOUT_MS` sets `session.timeout.ms`.
 fn apply_override(table: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
     let err = |message: String| ConfigError::Env {
@@ -569,8 +580,9 @@ fn apply_override(table: &mut toml::Table, var: &str, value: &str) -> Result<(),
             "expected KESTREL_SECTION__KEY (double underscore between levels)".into(),
         ));
     }
-    let is_props =
-        path.len() == 3 && path[0] == "kafka" && (path[1] == "consumer" || path[1] == "producer");
+    let is_props = path.len() == 3
+        && path[0] == "kafka"
+        && matches!(path[1].as_str(), "consumer" | "producer" | "properties");
     let mut cur = table;
     for seg in &path[..path.len() - 1] {
         let entry = cur
@@ -801,6 +813,37 @@ mod tests {
             let e = Config::from_toml(text, Path::new("k.toml"), env(&[])).unwrap_err();
             assert!(e.to_string().contains("cannot be overridden"), "{e}");
         }
+    }
+
+    #[test]
+    fn kafka_properties_reach_both_clients_masked_and_bounded() {
+        let c = Config::from_toml(
+            "[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n\"sasl.username\" = \"svc\"\n",
+            Path::new("k.toml"),
+            env(&[("KESTREL_KAFKA__PROPERTIES__SASL_PASSWORD", "hunter2")]),
+        )
+        .unwrap();
+        assert_eq!(c.kafka.properties["sasl.password"], "hunter2");
+        assert_eq!(c.kafka.properties["security.protocol"], "SASL_SSL");
+        let shown = c.to_masked_toml();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("[kafka.properties]"), "{shown}");
+        assert!(shown.contains("\"sasl.password\" = \"***\""), "{shown}");
+        Config::from_toml(&shown, Path::new("printed"), env(&[])).unwrap();
+        for text in [
+            "[kafka.properties]\n\"enable.idempotence\" = false\n",
+            "[kafka.properties]\n\"enable.auto.offset.store\" = true\n",
+        ] {
+            let e = Config::from_toml(text, Path::new("k.toml"), env(&[])).unwrap_err();
+            assert!(e.to_string().contains("cannot be overridden"), "{e}");
+        }
+        let e = Config::from_toml(
+            "[kafka.properties]\n\"bootstrap.servers\" = \"x:1\"\n",
+            Path::new("k.toml"),
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("kafka.properties"), "{e}");
     }
 
     #[test]

@@ -44,6 +44,9 @@ struct Shared {
     /// Set when the shutdown bound has passed: pending sends give up.
     abandon: AtomicBool,
     retry_tx: crossbeam_channel::Sender<Retry>,
+    /// A TLS or SASL failure of either client, which stops the wait for
+    /// the broker at startup.
+    auth: client::AuthFailure,
 }
 
 impl Shared {
@@ -258,6 +261,7 @@ impl ClientContext for ConsumerCtx {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        self.shared.auth.note(&error, reason);
         if let Some(r) = client::fatal_reason("consumer", &error, reason) {
             self.shared.set_fatal(PipelineError::FatalConsumer(r));
         }
@@ -353,6 +357,7 @@ impl ClientContext for ProducerCtx {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        self.shared.auth.note(&error, reason);
         if let Some(r) = client::fatal_reason("producer", &error, reason) {
             self.shared.set_fatal(PipelineError::FatalProducer(r));
         }
@@ -575,6 +580,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
         fatal: Mutex::new(None),
         abandon: AtomicBool::new(false),
         retry_tx,
+        auth: client::AuthFailure::default(),
     });
     let producer: ThreadedProducer<ProducerCtx> = client::producer_config(&config)
         .create_with_context(ProducerCtx {
@@ -608,7 +614,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
     let mut all: Vec<&str> = k.input_topics.iter().map(String::as_str).collect();
     all.push(&k.alert_topic);
     all.push(&k.dead_letter_topic);
-    client::check_topics(consumer.client(), &all, &shutdown)?;
+    client::check_topics(consumer.client(), &all, &shared.auth, &shutdown)?;
     client::subscribe(&*consumer, &config)?;
 
     let setup = ScanSetup::from_config(&config, engine, schema, counters.clone());

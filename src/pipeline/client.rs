@@ -2,6 +2,7 @@
 //! properties, and the few settings the delivery promises depend on.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::client::Client;
@@ -16,7 +17,8 @@ use crate::config::{Config, Delivery};
 
 use super::{PipelineError, Shutdown};
 
-/// Consumer settings: kestrel's defaults, then `[kafka.consumer]`, then what
+/// Consumer settings: kestrel's defaults, then `[kafka.properties]` and
+/// `[kafka.consumer]`, then what
 /// at-least-once needs (offsets are stored by kestrel, never by librdkafka).
 pub fn consumer_config(config: &Config) -> ClientConfig {
     let k = &config.kafka;
@@ -37,7 +39,7 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
         .set("isolation.level", "read_committed")
         // Consumer lag per partition for the metrics comes from these reports.
         .set("statistics.interval.ms", "5000");
-    for (key, value) in &k.consumer {
+    for (key, value) in k.properties.iter().chain(&k.consumer) {
         c.set(key, value);
     }
     c.set("bootstrap.servers", &k.brokers)
@@ -51,7 +53,8 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
     c
 }
 
-/// Producer settings: kestrel's defaults, then `[kafka.producer]`, then
+/// Producer settings: kestrel's defaults, then `[kafka.properties]` and
+/// `[kafka.producer]`, then
 /// idempotence (and a transactional id for exactly-once).
 pub fn producer_config(config: &Config) -> ClientConfig {
     let k = &config.kafka;
@@ -60,13 +63,14 @@ pub fn producer_config(config: &Config) -> ClientConfig {
     // pure-Python kafka-python needs an extra package for lz4); set
     // "compression.type" in [kafka.producer] where bandwidth matters more.
     c.set("client.id", "kestrel").set("linger.ms", "5");
-    for (key, value) in &k.producer {
+    for (key, value) in k.properties.iter().chain(&k.producer) {
         c.set(key, value);
     }
     c.set("bootstrap.servers", &k.brokers)
         .set("enable.idempotence", "true");
     if config.pipeline.delivery == Delivery::ExactlyOnce
         && !k.producer.contains_key("transactional.id")
+        && !k.properties.contains_key("transactional.id")
     {
         c.set(
             "transactional.id",
@@ -102,13 +106,54 @@ pub fn log_rdkafka(role: &'static str, level: RDKafkaLogLevel, fac: &str, messag
     }
 }
 
+/// The first TLS or SASL failure a client reported (its error callback
+/// calls [`AuthFailure::note`]; clones share it, so the producer and the
+/// consumer of a run note into one). librdkafka goes on retrying these, but a
+/// CA that does not sign the broker's certificate, a wrong password or an
+/// unknown user do not heal by waiting: while kestrel waits for its broker
+/// at startup, such a failure stops it with the reason instead.
+#[derive(Clone, Debug, Default)]
+pub struct AuthFailure(Arc<Mutex<Option<String>>>);
+
+impl AuthFailure {
+    /// Keeps the reason of `error` if it is a TLS or SASL failure.
+    pub fn note(&self, error: &KafkaError, reason: &str) {
+        if !is_auth_failure(error) {
+            return;
+        }
+        let mut first = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if first.is_none() {
+            *first = Some(reason.to_string());
+        }
+    }
+
+    /// The first failure noted, if any.
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Whether an error is a failed TLS handshake or SASL authentication.
+pub fn is_auth_failure(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::SSL
+                | RDKafkaErrorCode::Authentication
+                | RDKafkaErrorCode::SaslAuthenticationFailed
+        )
+    )
+}
+
 /// Waits until the broker answers a metadata request (retrying with
 /// backoff, so kestrel can start before its broker), then checks that every
 /// named topic exists. Topics starting with `^` are patterns and are not
-/// checked.
+/// checked. A TLS or SASL failure noted in `auth` meanwhile ends the wait
+/// with [`PipelineError::BrokerAuth`].
 pub fn check_topics<C: ClientContext>(
     client: &Client<C>,
     topics: &[&str],
+    auth: &AuthFailure,
     shutdown: &Shutdown,
 ) -> Result<(), PipelineError> {
     let mut attempt = 0;
@@ -119,6 +164,9 @@ pub fn check_topics<C: ClientContext>(
             Err(e) => {
                 if shutdown.is_triggered() {
                     return Ok(());
+                }
+                if let Some(reason) = auth.get() {
+                    return Err(PipelineError::BrokerAuth(reason));
                 }
                 tracing::warn!(
                     error = %e,
@@ -211,4 +259,47 @@ where
             topics: topics.clone(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn kafka_properties_go_to_both_clients_and_a_client_table_wins() {
+        let config = Config::from_toml(
+            "[kafka.properties]\n\"security.protocol\" = \"SSL\"\n\"ssl.ca.location\" = \"/ca.pem\"\n\
+             [kafka.producer]\n\"ssl.ca.location\" = \"/producer-ca.pem\"\n",
+            Path::new("k.toml"),
+            Vec::new(),
+        )
+        .unwrap();
+        let consumer = consumer_config(&config);
+        let producer = producer_config(&config);
+        assert_eq!(consumer.get("security.protocol"), Some("SSL"));
+        assert_eq!(producer.get("security.protocol"), Some("SSL"));
+        assert_eq!(consumer.get("ssl.ca.location"), Some("/ca.pem"));
+        assert_eq!(producer.get("ssl.ca.location"), Some("/producer-ca.pem"));
+    }
+
+    #[test]
+    fn only_tls_and_sasl_failures_are_auth_failures() {
+        let auth = AuthFailure::default();
+        let shared = auth.clone();
+        shared.note(
+            &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+            "1/1 brokers are down",
+        );
+        assert_eq!(auth.get(), None);
+        shared.note(
+            &KafkaError::Global(RDKafkaErrorCode::SSL),
+            "SSL handshake failed",
+        );
+        shared.note(
+            &KafkaError::Global(RDKafkaErrorCode::Authentication),
+            "later",
+        );
+        assert_eq!(auth.get().as_deref(), Some("SSL handshake failed"));
+    }
 }

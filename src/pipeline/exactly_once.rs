@@ -32,9 +32,16 @@ const TXN_LINGER: Duration = Duration::from_millis(100);
 const CHUNK_POSTS: usize = 256;
 /// Bound on each transactional call to the broker.
 const TXN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Transactions aborted one after another because the broker refused one
+/// of their records for good (e.g. too large for the topic) before kestrel
+/// stops: the same posts give the same records, so redoing them again
+/// cannot succeed until the topic's limit is raised. With the backoff
+/// between attempts this is about a minute.
+const MAX_REFUSED_TRANSACTIONS: u32 = 8;
 
 struct ConsumerCtx {
     revoked: AtomicBool,
+    auth: client::AuthFailure,
     counters: Arc<super::Counters>,
 }
 
@@ -43,6 +50,7 @@ impl ClientContext for ConsumerCtx {
         log_rdkafka("consumer", level, fac, log_message);
     }
     fn error(&self, error: KafkaError, reason: &str) {
+        self.auth.note(&error, reason);
         tracing::warn!(client = "consumer", error = %error, "{reason}");
     }
     fn stats(&self, statistics: rdkafka::Statistics) {
@@ -67,21 +75,82 @@ impl ConsumerContext for ConsumerCtx {
     }
 }
 
-struct ProducerCtx;
+/// A record the broker refused inside the current transaction.
+#[derive(Clone, Debug)]
+struct Refusal {
+    topic: String,
+    partition: i32,
+    error: KafkaError,
+}
+
+impl Refusal {
+    /// Whether sending the same record again is refused again: the broker
+    /// judged the record itself, not its own state.
+    fn is_permanent(&self) -> bool {
+        matches!(
+            self.error.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::MessageSizeTooLarge
+                    | RDKafkaErrorCode::InvalidMessageSize
+                    | RDKafkaErrorCode::InvalidMessage
+                    | RDKafkaErrorCode::InvalidRecord
+                    | RDKafkaErrorCode::PolicyViolation
+                    | RDKafkaErrorCode::TopicAuthorizationFailed
+            )
+        )
+    }
+}
+
+struct ProducerCtx {
+    /// A TLS or SASL failure (shared with the consumer's context).
+    auth: client::AuthFailure,
+    /// The first delivery the broker refused since the last transaction
+    /// ended (records purged by an abort do not count).
+    refused: Mutex<Option<Refusal>>,
+}
+
+impl ProducerCtx {
+    fn take_refusal(&self) -> Option<Refusal> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+}
 
 impl ClientContext for ProducerCtx {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         log_rdkafka("producer", level, fac, log_message);
     }
     fn error(&self, error: KafkaError, reason: &str) {
+        self.auth.note(&error, reason);
         tracing::warn!(client = "producer", error = %error, "{reason}");
     }
 }
 
 impl ProducerContext for ProducerCtx {
     type DeliveryOpaque = ();
-    // Failed deliveries surface in commit_transaction, which then aborts.
-    fn delivery(&self, _: &rdkafka::producer::DeliveryResult<'_>, _: ()) {}
+    // Failed deliveries make the transaction fail (it is aborted); the
+    // first one is kept to say why, and whether redoing can help.
+    fn delivery(&self, result: &rdkafka::producer::DeliveryResult<'_>, _: ()) {
+        let Err((error, message)) = result else {
+            return;
+        };
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight)
+        ) {
+            return;
+        }
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if refused.is_none() {
+            *refused = Some(Refusal {
+                topic: rdkafka::Message::topic(message).to_string(),
+                partition: rdkafka::Message::partition(message),
+                error: error.clone(),
+            });
+        }
+    }
 }
 
 /// A worker batch inside a transaction.
@@ -169,19 +238,28 @@ fn classify(e: KafkaError) -> Failure {
 }
 
 /// Calls a transactional step until it succeeds, needs an abort, or fails.
+/// A step that keeps failing with retriable errors for longer than `bound`
+/// (or a few times once a stop is requested) aborts the transaction.
 fn step(
     what: &str,
     shutdown: &super::Shutdown,
+    bound: Duration,
     mut f: impl FnMut() -> Result<(), KafkaError>,
 ) -> Result<(), Failure> {
+    let started = Instant::now();
     let mut attempt = 0;
     loop {
         match f() {
             Ok(()) => return Ok(()),
             Err(e) => {
                 tracing::warn!(error = %e, step = what, attempt, "transaction step failed");
+                let patient = if shutdown.is_triggered() {
+                    attempt < 3
+                } else {
+                    started.elapsed() < bound
+                };
                 match classify(e) {
-                    Failure::Retry if !shutdown.is_triggered() || attempt < 3 => {
+                    Failure::Retry if patient => {
                         std::thread::sleep(backoff(attempt));
                         attempt += 1;
                     }
@@ -194,32 +272,64 @@ fn step(
 }
 
 /// Aborts the current transaction. An abort that fails without being fatal
-/// (it timed out, e.g. while records wait on a broker that refuses them)
-/// is still in progress: librdkafka wants it called again until it
-/// completes, and every other transactional call fails meanwhile
-/// ("Conflicting abort_transaction API call is already in progress"). So it
-/// is called again, with backoff, as long as the run lasts; on a stop a few
-/// attempts are enough (the broker aborts what is left after
-/// `transaction.timeout.ms`).
+/// (it timed out, e.g. while records wait on a broker that is away) is
+/// still in progress: librdkafka wants it called again until it completes,
+/// and every other transactional call fails meanwhile ("Conflicting
+/// abort_transaction API call is already in progress"). So it is called
+/// again, with backoff, up to `bound`; on a stop a few attempts are enough
+/// (the broker aborts what is left after `transaction.timeout.ms`).
+///
+/// An abort that has not completed within `bound` never will with this
+/// producer: the broker's side of the transaction is stuck (Apache Kafka
+/// leaves a transaction whose abort markers it cannot write, e.g. into a
+/// topic whose `max.message.bytes` is smaller than a marker, in
+/// PrepareAbort for good and answers every later call with
+/// CONCURRENT_TRANSACTIONS). kestrel then stops with an error rather than
+/// retry forever; its next start uses a new producer.
 fn abort<P: ProducerContext>(
     producer: &ThreadedProducer<P>,
     shutdown: &super::Shutdown,
+    bound: Duration,
 ) -> Result<(), PipelineError> {
+    let started = Instant::now();
     let mut attempt = 0;
     loop {
-        let Err(e) = producer.abort_transaction(TXN_TIMEOUT) else {
+        let timeout = TXN_TIMEOUT.min(bound.saturating_sub(started.elapsed()));
+        let Err(e) = producer.abort_transaction(timeout.max(Duration::from_secs(1))) else {
             return Ok(());
         };
         tracing::warn!(error = %e, step = "abort", attempt, "transaction step failed");
+        let last = e.to_string();
         if let Failure::Fatal(fatal) = classify(e) {
             return Err(fatal);
         }
         if shutdown.is_triggered() && attempt >= 3 {
             return Ok(());
         }
+        if started.elapsed() >= bound {
+            return Err(PipelineError::AbortStuck {
+                waited_s: started.elapsed().as_secs(),
+                last,
+            });
+        }
         std::thread::sleep(backoff(attempt));
         attempt += 1;
     }
+}
+
+/// How long an abort may take before kestrel gives up on its producer:
+/// twice the producer's `transaction.timeout.ms` (by then the broker has
+/// aborted any transaction of a producer that went quiet), and at least a
+/// minute.
+fn abort_bound(config: &crate::config::Config) -> Duration {
+    let txn_ms = config
+        .kafka
+        .producer
+        .get("transaction.timeout.ms")
+        .or_else(|| config.kafka.properties.get("transaction.timeout.ms"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(60_000);
+    Duration::from_millis(txn_ms.saturating_mul(2)).max(Duration::from_secs(60))
 }
 
 /// Runs the exactly-once pipeline on the calling thread until shutdown.
@@ -232,8 +342,12 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
         shutdown,
     } = ctx;
     let k = &config.kafka;
+    let auth = client::AuthFailure::default();
     let producer: ThreadedProducer<ProducerCtx> = client::producer_config(&config)
-        .create_with_context(ProducerCtx)
+        .create_with_context(ProducerCtx {
+            auth: auth.clone(),
+            refused: Mutex::new(None),
+        })
         .map_err(|source| PipelineError::Client {
             role: "producer",
             source,
@@ -241,6 +355,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
     let consumer: BaseConsumer<ConsumerCtx> = client::consumer_config(&config)
         .create_with_context(ConsumerCtx {
             revoked: AtomicBool::new(false),
+            auth: auth.clone(),
             counters: counters.clone(),
         })
         .map_err(|source| PipelineError::Client {
@@ -250,7 +365,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
     let mut all: Vec<&str> = k.input_topics.iter().map(String::as_str).collect();
     all.push(&k.alert_topic);
     all.push(&k.dead_letter_topic);
-    client::check_topics(consumer.client(), &all, &shutdown)?;
+    client::check_topics(consumer.client(), &all, &consumer.context().auth, &shutdown)?;
     if let Err(e) = producer.init_transactions(TXN_TIMEOUT) {
         return Err(if unsupported(&e) {
             PipelineError::TransactionsUnsupported(e.to_string())
@@ -274,6 +389,9 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
 
     let mut topics: Vec<Arc<str>> = Vec::new();
     let mut probed = false;
+    let abort_bound = abort_bound(&config);
+    // Transactions aborted in a row because the broker refused a record.
+    let mut refused_in_a_row = 0u32;
     let mut result = Ok(Stopped::Drained);
     let max_batch = TXN_POSTS.min(config.pipeline.max_in_flight).max(1);
     'run: while !shutdown.is_triggered() {
@@ -364,7 +482,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
                     result = Err(fatal);
                     break;
                 }
-                if let Err(fatal) = abort(&producer, &shutdown) {
+                if let Err(fatal) = abort(&producer, &shutdown, abort_bound) {
                     result = Err(fatal);
                     break;
                 }
@@ -378,10 +496,21 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
         }
 
         let stamps: Vec<i64> = batch.iter().filter_map(|m| m.timestamp_ms).collect();
-        let outcome = transaction(&producer, &sink, &work_tx, batch, &nexts, &group, &shutdown);
+        // A refusal belongs to the transaction it failed.
+        producer.context().take_refusal();
+        let outcome = transaction(
+            &sink,
+            &work_tx,
+            batch,
+            &nexts,
+            &group,
+            &shutdown,
+            abort_bound,
+        );
         counters.in_flight.fetch_sub(n, Ordering::Relaxed);
         match outcome {
             Ok((alerts, dead_letters)) => {
+                refused_in_a_row = 0;
                 counters
                     .transactions_committed
                     .fetch_add(1, Ordering::Relaxed);
@@ -402,14 +531,35 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
                     .transactions_aborted
                     .fetch_add(1, Ordering::Relaxed);
                 counters.posts_consumed.fetch_sub(n, Ordering::Relaxed);
-                if let Err(fatal) = abort(&producer, &shutdown) {
+                if let Err(fatal) = abort(&producer, &shutdown, abort_bound) {
                     result = Err(fatal);
                     break;
                 }
+                let refusal = producer.context().take_refusal();
                 tracing::warn!(
                     posts = n,
+                    refused_topic = refusal.as_ref().map(|r| r.topic.as_str()),
+                    refused_partition = refusal.as_ref().map(|r| r.partition),
+                    refused_because = refusal.as_ref().map(|r| r.error.to_string()),
                     "transaction aborted; rewinding to its first posts"
                 );
+                match refusal {
+                    Some(r) if r.is_permanent() => {
+                        refused_in_a_row += 1;
+                        if refused_in_a_row >= MAX_REFUSED_TRANSACTIONS {
+                            result = Err(PipelineError::RecordRefused {
+                                topic: r.topic,
+                                partition: r.partition,
+                                reason: r.error.to_string(),
+                                attempts: refused_in_a_row,
+                            });
+                            break;
+                        }
+                        // Give whoever fixes the topic some time.
+                        std::thread::sleep(backoff(refused_in_a_row + 2));
+                    }
+                    _ => refused_in_a_row = 0,
+                }
                 rewind(&consumer, &firsts);
             }
         }
@@ -433,15 +583,16 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
 /// One transaction: scan the batch on the workers, send everything, commit
 /// the offsets past it. Returns (alerts, dead letters) committed.
 fn transaction(
-    producer: &ThreadedProducer<ProducerCtx>,
     sink: &Sink,
     work_tx: &crossbeam_channel::Sender<Work<Chunk>>,
     batch: Vec<InMessage>,
     nexts: &TopicPartitionList,
     group: &rdkafka::consumer::ConsumerGroupMetadata,
     shutdown: &super::Shutdown,
+    bound: Duration,
 ) -> Result<(u64, u64), Failure> {
-    step("begin", shutdown, || producer.begin_transaction())?;
+    let producer = &sink.producer;
+    step("begin", shutdown, bound, || producer.begin_transaction())?;
     let (done_tx, done_rx) = crossbeam_channel::unbounded();
     let chunks = AtomicUsize::new(0);
     let mut rest = batch;
@@ -483,10 +634,10 @@ fn transaction(
         tracing::warn!(error = %e, "the producer refused a record");
         return Err(Failure::Abort);
     }
-    step("send offsets", shutdown, || {
+    step("send offsets", shutdown, bound, || {
         producer.send_offsets_to_transaction(nexts, group, TXN_TIMEOUT)
     })?;
-    step("commit", shutdown, || {
+    step("commit", shutdown, bound, || {
         producer.commit_transaction(TXN_TIMEOUT)
     })?;
     Ok((alerts, dead_letters))

@@ -43,6 +43,9 @@ pub enum PipelineError {
         /// What librdkafka said.
         source: KafkaError,
     },
+    /// The broker refused the connection's TLS or SASL credentials.
+    #[error("the broker refused kestrel's TLS or SASL credentials: {0}; check security.protocol, ssl.ca.location, sasl.mechanisms, sasl.username and sasl.password in [kafka.properties] (or [kafka.consumer] and [kafka.producer])")]
+    BrokerAuth(String),
     /// A topic the configuration names does not exist.
     #[error(
         "topic '{0}' does not exist on the broker; create it (kestrel does not create topics)"
@@ -62,6 +65,30 @@ pub enum PipelineError {
     /// A transaction step failed in a way that cannot be retried.
     #[error("transaction: {0}")]
     Transaction(KafkaError),
+    /// The broker refused a record for good, transaction after transaction
+    /// (e.g. an alert larger than the topic's `max.message.bytes`): the
+    /// posts are left uncommitted, to be read again once the topic accepts
+    /// them.
+    #[error("the broker refused a record for {topic} [{partition}] in {attempts} transactions in a row ({reason}); its posts stay uncommitted: fix the topic (e.g. raise max.message.bytes) and start kestrel again")]
+    RecordRefused {
+        /// The topic of the refused record.
+        topic: String,
+        /// Its partition.
+        partition: i32,
+        /// What the broker said.
+        reason: String,
+        /// Transactions aborted in a row for it.
+        attempts: u32,
+    },
+    /// Aborting a transaction did not complete within the bound: the
+    /// broker's side of it is stuck, and this producer cannot go on.
+    #[error("the transaction could not be aborted within {waited_s} s ({last}); nothing of it is committed: stopping so that a new producer takes over")]
+    AbortStuck {
+        /// How long the abort was tried.
+        waited_s: u64,
+        /// The last error.
+        last: String,
+    },
     /// The producer hit a fatal error (e.g. its idempotence state is lost).
     #[error("fatal producer error: {0}")]
     FatalProducer(String),

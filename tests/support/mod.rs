@@ -199,6 +199,37 @@ struct Node {
     child: Option<Child>,
 }
 
+/// The SASL user of a broker started by [`Broker::secure`], for PLAIN and
+/// SCRAM-SHA-256.
+pub const SASL_USER: &str = "kestrel";
+/// Its password (a test's own: it must never show up in kestrel's output).
+pub const SASL_PASSWORD: &str = "kestrel-test-password-5d1e";
+
+/// The TLS side of a broker started by [`Broker::secure`].
+pub struct Tls {
+    /// The SSL listener's port.
+    pub ssl_port: u16,
+    /// The SASL_SSL listener's port (PLAIN and SCRAM-SHA-256).
+    pub sasl_port: u16,
+    /// The CA that signed the broker's certificate (PEM).
+    pub ca: PathBuf,
+    /// A CA that signed nothing the broker has.
+    pub other_ca: PathBuf,
+    keystore: PathBuf,
+}
+
+impl Tls {
+    /// `host:port` of the SSL listener.
+    pub fn ssl_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.ssl_port)
+    }
+
+    /// `host:port` of the SASL_SSL listener.
+    pub fn sasl_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.sasl_port)
+    }
+}
+
 /// An Apache Kafka broker (KRaft) owned by one test, or a cluster of three
 /// (replication factor 3, min.insync.replicas 2). Its data lives in `dir`
 /// and survives stopping and starting.
@@ -207,6 +238,9 @@ pub struct Broker {
     /// The client port of the first node.
     pub port: u16,
     pub dir: tempfile::TempDir,
+    /// SSL and SASL_SSL listeners beside the plaintext one, if started by
+    /// [`Broker::secure`].
+    pub tls: Option<Tls>,
 }
 
 impl Broker {
@@ -227,8 +261,41 @@ impl Broker {
         Broker::start(3)
     }
 
+    /// One broker with three client listeners: PLAINTEXT (on `port`, for
+    /// the tests' own admin, producing and reading), SSL and SASL_SSL
+    /// (PLAIN and SCRAM-SHA-256 for [`SASL_USER`]), with a CA and a PKCS12
+    /// keystore made by `scripts/kafka-dev.sh certs`.
+    pub fn secure() -> Broker {
+        Broker::start_with(1, true)
+    }
+
     fn start(n: usize) -> Broker {
+        Broker::start_with(n, false)
+    }
+
+    fn start_with(n: usize, secure: bool) -> Broker {
         let dir = tempfile::tempdir().unwrap();
+        let tls = secure.then(|| {
+            let certs = dir.path().join("tls");
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kafka-dev.sh");
+            let out = Command::new(&script)
+                .arg("certs")
+                .arg(&certs)
+                .output()
+                .expect("running scripts/kafka-dev.sh certs");
+            assert!(
+                out.status.success(),
+                "making certificates: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Tls {
+                ssl_port: free_port(),
+                sasl_port: free_port(),
+                ca: certs.join("ca.pem"),
+                other_ca: certs.join("other-ca.pem"),
+                keystore: certs.join("broker.p12"),
+            }
+        });
         let nodes: Vec<Node> = (1..=n)
             .map(|id| Node {
                 id,
@@ -241,15 +308,19 @@ impl Broker {
             port: nodes[0].port,
             nodes,
             dir,
+            tls,
         };
         // Any 16 bytes in base64url, as `kafka-storage random-uuid` prints.
         let cluster_id = "G7-4Qqd9TeSCf_iXAPjTzQ";
+        // The SCRAM user is part of the cluster's first metadata.
+        let scram = format!("SCRAM-SHA-256=[name={SASL_USER},password={SASL_PASSWORD}]");
         for i in 0..n {
             let config = b.write_config(i);
-            let (ok, out) = kafka_tool(
-                "kafka.tools.StorageTool",
-                &["format", "-t", cluster_id, "-c", config.to_str().unwrap()],
-            );
+            let mut args = vec!["format", "-t", cluster_id, "-c", config.to_str().unwrap()];
+            if b.tls.is_some() {
+                args.extend(["--add-scram", &scram]);
+            }
+            let (ok, out) = kafka_tool("kafka.tools.StorageTool", &args);
             assert!(ok, "formatting Kafka storage: {out}");
         }
         for i in 0..n {
@@ -283,6 +354,29 @@ impl Broker {
         let data = self.dir.path().join(format!("node-{}", node.id));
         std::fs::create_dir_all(&data).unwrap();
         let path = data.join("server.properties");
+        // A secure broker's listeners and keys, after the others: later
+        // keys win.
+        let secure = match &self.tls {
+            None => String::new(),
+            Some(t) => format!(
+                "listeners=PLAINTEXT://127.0.0.1:{port},SSL://127.0.0.1:{ssl},SASL_SSL://127.0.0.1:{sasl},CONTROLLER://127.0.0.1:{cport}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port},SSL://127.0.0.1:{ssl},SASL_SSL://127.0.0.1:{sasl}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+ssl.keystore.type=PKCS12
+ssl.keystore.location={keystore}
+ssl.keystore.password=kestrel-dev-store
+ssl.key.password=kestrel-dev-store
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_{SASL_USER}=\"{SASL_PASSWORD}\";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+",
+                port = node.port,
+                cport = node.controller_port,
+                ssl = t.ssl_port,
+                sasl = t.sasl_port,
+                keystore = t.keystore.display(),
+            ),
+        };
         std::fs::write(
             &path,
             format!(
@@ -313,7 +407,7 @@ replica.lag.time.max.ms=10000
 broker.session.timeout.ms=6000
 broker.heartbeat.interval.ms=500
 controlled.shutdown.enable=true
-",
+{secure}",
                 id = node.id,
                 voters = self.voters(),
                 port = node.port,
@@ -952,6 +1046,12 @@ pub struct Kestrel {
 
 impl Kestrel {
     pub fn start(config: &Path, name: &str) -> Kestrel {
+        Kestrel::start_with_env(config, name, &[])
+    }
+
+    /// Like [`Kestrel::start`], with `env` set (e.g. a password in
+    /// `KESTREL_KAFKA__PROPERTIES__SASL_PASSWORD`).
+    pub fn start_with_env(config: &Path, name: &str, env: &[(&str, &str)]) -> Kestrel {
         let log = config.with_file_name(format!("{name}.log"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kestrel"));
         for (k, _) in std::env::vars() {
@@ -959,6 +1059,7 @@ impl Kestrel {
                 cmd.env_remove(k);
             }
         }
+        cmd.envs(env.iter().copied());
         let child = cmd
             .arg("run")
             .arg("--config")
