@@ -85,6 +85,10 @@ step "the Kafka broker and clients the Kafka tests use"
 # Apache Kafka's jars come from Maven Central once per machine (a cache
 # folder, reused); the tests start their own brokers on free ports. Python
 # clients nobody here wrote check the topics from the outside.
+# openssl makes the certificates of the TLS and SASL tests (tests/kafka_security.rs).
+command -v openssl >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl >/dev/null
+}
 command -v java >/dev/null && command -v mvn >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless maven >/dev/null
 }
