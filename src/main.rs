@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use kestrel::config::Config;
 use kestrel::engine::{Engine, EngineOptions};
 use kestrel::pack::{PackError, RulePack, RuleTests};
-use kestrel::rules::{self, Level};
+use kestrel::rules;
 use kestrel::scan::{self, Input, ScanOptions};
 
 const EXIT_CODES: &str = "\
@@ -333,11 +333,12 @@ fn load_engine(
     };
     match RulePack::load(dir, &options, RuleTests::Skip) {
         Ok(pack) => Ok(Some(pack.into_parts())),
-        Err(PackError::Rules { problems, .. }) => {
+        Err(PackError::Rules {
+            problems, errors, ..
+        }) => {
             for p in &problems {
                 eprintln!("{p}");
             }
-            let errors = problems.iter().filter(|p| p.level == Level::Error).count();
             eprintln!(
                 "kestrel: {errors} error(s) in the rules at {}",
                 dir.display()

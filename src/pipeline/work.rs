@@ -150,7 +150,7 @@ impl ScanSetup {
 impl Scanner {
     /// A scanner with its own scratch space.
     pub fn new(setup: ScanSetup) -> Scanner {
-        let processor = PostProcessor::new(&setup.engine.current(), setup.evidence);
+        let processor = PostProcessor::new(&setup.engine.current(), setup.evidence).timed();
         Scanner {
             engine: setup.engine,
             schema: setup.schema,
@@ -225,10 +225,9 @@ impl Scanner {
         let reason = match outcome {
             Ok(scanned) => {
                 counters.posts_scanned.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .observed
-                    .scan_seconds
-                    .observe(scanned.scan_time.as_secs_f64());
+                if let Some(t) = scanned.scan_time {
+                    counters.observed.scan_seconds.observe(t.as_secs_f64());
+                }
                 if scanned.alerts > 0 {
                     counters.posts_with_alerts.fetch_add(1, Ordering::Relaxed);
                 }
