@@ -102,7 +102,7 @@ impl ScanSummary {
         for (k, v) in &other.bad_by_reason {
             *self.bad_by_reason.entry(k).or_default() += v;
         }
-        for ((cat, rule, shadow), n) in &other.alerts {
+        for ((_, shadow), (cat, rule, n)) in &other.alerts {
             let c = self.by_category.entry(*cat).or_default();
             let r = self.by_rule.entry(rule.clone()).or_default();
             if *shadow {
@@ -157,7 +157,9 @@ struct BatchStats {
     bytes: u64,
     posts_with_alerts: u64,
     bad_by_reason: HashMap<&'static str, u64>,
-    alerts: HashMap<(Category, String, bool), u64>,
+    /// Alerts by rule (its address in the engine, which a batch does not
+    /// outlive) and shadow: the id is copied once per batch, not per alert.
+    alerts: HashMap<(usize, bool), (Category, String, u64)>,
 }
 
 struct Batch {
@@ -210,6 +212,11 @@ pub fn scan(
     let workers = options.workers.max(1);
     let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(workers * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<Done>(workers * 2);
+    // Buffers go back to the reader (batch data) and to the workers (alert
+    // text) once used: allocating them afresh for every batch cost page
+    // faults and copies. Bounded, so a burst cannot keep memory forever.
+    let (data_pool_tx, data_pool_rx) = crossbeam_channel::bounded::<Vec<u8>>(workers * 2 + 2);
+    let (alert_pool_tx, alert_pool_rx) = crossbeam_channel::bounded::<Vec<u8>>(workers * 2 + 2);
     let started = Instant::now();
     let mut summary = ScanSummary {
         unreadable,
@@ -217,8 +224,15 @@ pub fn scan(
     };
 
     std::thread::scope(|scope| -> Result<(), ScanError> {
-        let reader =
-            scope.spawn(move || read_batches(readers, &names_of(inputs), max_line, batch_tx));
+        let reader = scope.spawn(move || {
+            read_batches(
+                readers,
+                &names_of(inputs),
+                max_line,
+                batch_tx,
+                &data_pool_rx,
+            )
+        });
         for _ in 0..workers {
             let rx = batch_rx.clone();
             let tx = done_tx.clone();
@@ -226,10 +240,14 @@ pub fn scan(
             let schema = schema.clone();
             let names = names.clone();
             let evidence = options.evidence;
+            let data_pool = data_pool_tx.clone();
+            let alert_pool = alert_pool_rx.clone();
             scope.spawn(move || {
                 let mut worker = Worker::new(&engine, &schema, evidence);
                 for batch in rx {
-                    let done = worker.run(batch, &names);
+                    let alerts = alert_pool.try_recv().unwrap_or_default();
+                    let done = worker.run(&batch, &names, alerts);
+                    let _ = data_pool.try_send(batch.data);
                     if tx.send(done).is_err() {
                         break;
                     }
@@ -254,6 +272,9 @@ pub fn scan(
                     }
                 }
                 summary.add(&d.stats);
+                let mut spare = d.alerts;
+                spare.clear();
+                let _ = alert_pool_tx.try_send(spare);
                 summary.elapsed = started.elapsed();
                 progress(&summary);
                 next += 1;
@@ -289,7 +310,16 @@ fn read_batches(
     names: &[String],
     max_line: usize,
     tx: crossbeam_channel::Sender<Batch>,
+    pool: &crossbeam_channel::Receiver<Vec<u8>>,
 ) -> Result<(), ScanError> {
+    let fresh = || {
+        pool.try_recv()
+            .map(|mut v| {
+                v.clear();
+                v
+            })
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + READ_BYTES))
+    };
     let mut seq = 0u64;
     let mut send = |input: usize, first_line: u64, data: Vec<u8>, too_long: Option<u64>| {
         let ok = tx
@@ -370,7 +400,8 @@ fn read_batches(
             }
             if eof || (line_start > 0 && buf.len() >= BATCH_BYTES) {
                 let cut = if eof { buf.len() } else { line_start };
-                let rest = buf[cut..].to_vec();
+                let mut rest = fresh();
+                rest.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
                 if !buf.is_empty() {
                     let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
@@ -380,7 +411,6 @@ fn read_batches(
                     line += lines;
                 }
                 buf = rest;
-                buf.reserve(BATCH_BYTES + READ_BYTES);
                 line_start = 0;
                 if eof {
                     break;
@@ -411,8 +441,7 @@ impl<'e> Worker<'e> {
         }
     }
 
-    fn run(&mut self, batch: Batch, names: &[String]) -> Done {
-        let mut alerts = Vec::new();
+    fn run(&mut self, batch: &Batch, names: &[String], mut alerts: Vec<u8>) -> Done {
         let mut messages = Vec::new();
         let mut stats = BatchStats {
             bytes: batch.data.len() as u64 + batch.too_long.unwrap_or(0),
@@ -453,10 +482,12 @@ impl<'e> Worker<'e> {
                 &mut |a| {
                     alerts.extend_from_slice(a.json);
                     alerts.push(b'\n');
-                    *stats
+                    let key = (std::ptr::from_ref(a.rule) as usize, a.shadow);
+                    stats
                         .alerts
-                        .entry((a.rule.category, a.rule.id.clone(), a.shadow))
-                        .or_default() += 1;
+                        .entry(key)
+                        .or_insert_with(|| (a.rule.category, a.rule.id.clone(), 0))
+                        .2 += 1;
                 },
             );
             match outcome {

@@ -50,6 +50,8 @@ pub(super) struct WordSet {
     /// Per pattern id, its range in `bytes`.
     spans: Vec<(u32, u32)>,
     bytes: Vec<u8>,
+    /// Some key is two words: only then are pairs of words looked up.
+    pairs: bool,
 }
 
 /// True for a pattern this matcher can take: non-empty, and no space at
@@ -198,7 +200,11 @@ impl WordSet {
                 entry: ei as u32,
             };
         }
+        let pairs = entries
+            .iter()
+            .any(|e| bytes[e.key.0 as usize..e.key.1 as usize].contains(&b' '));
         WordSet {
+            pairs,
             filter,
             filter_shift: 64 - filter_bits,
             slots,
@@ -226,6 +232,9 @@ impl WordSet {
             let h = hash_word(hay, start, end);
             if self.maybe(h) {
                 self.lookup(h, hay, start, end, &mut f);
+            }
+            if !self.pairs {
+                return;
             }
             if let Some((ps, ph)) = prev {
                 let hp = hash_pair(ph, h);
