@@ -168,13 +168,15 @@ impl AlertWriter<'_> {
         }
         out.extend_from_slice(b",\"rule\":{\"id\":");
         json_str(out, &rule.id);
-        let _ = write!(out, ",\"revision\":{},\"title\":", rule.revision);
+        out.extend_from_slice(b",\"revision\":");
+        push_uint(out, u64::from(rule.revision));
+        out.extend_from_slice(b",\"title\":");
         json_str(out, &rule.title);
-        let _ = write!(
-            out,
-            ",\"category\":\"{}\",\"severity\":\"{}\",\"tags\":[",
-            rule.category, firing.severity
-        );
+        out.extend_from_slice(b",\"category\":\"");
+        out.extend_from_slice(rule.category.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"severity\":\"");
+        out.extend_from_slice(firing.severity.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"tags\":[");
         for (i, t) in rule.tags.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -186,7 +188,11 @@ impl AlertWriter<'_> {
             out.extend_from_slice(b",\"escalated_by\":");
             json_str(out, &g.when_src);
         }
-        let _ = write!(out, ",\"shadow\":{},\"evidence\":[", firing.shadow);
+        out.extend_from_slice(if firing.shadow {
+            b",\"shadow\":true,\"evidence\":["
+        } else {
+            b",\"shadow\":false,\"evidence\":["
+        });
         for (i, e) in matches.evidence[firing.evidence.clone()].iter().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -204,7 +210,9 @@ impl AlertWriter<'_> {
             Source::File { file, line } => {
                 out.extend_from_slice(b"{\"file\":");
                 json_str(out, file);
-                let _ = write!(out, ",\"line\":{line}}}");
+                out.extend_from_slice(b",\"line\":");
+                push_uint(out, line);
+                out.push(b'}');
             }
             Source::Kafka {
                 topic,
@@ -232,7 +240,10 @@ impl AlertWriter<'_> {
         json_str(out, &rule.terms[e.term as usize].name);
         out.extend_from_slice(b",\"field\":");
         json_str(out, field);
-        let _ = write!(out, ",\"start\":{},\"end\":{}", e.start, e.end);
+        out.extend_from_slice(b",\"start\":");
+        push_uint(out, e.start as u64);
+        out.extend_from_slice(b",\"end\":");
+        push_uint(out, e.end as u64);
         let span = text.get(e.start as usize..e.end as usize).unwrap_or("");
         match self.evidence {
             EvidenceMode::Full => {
@@ -277,12 +288,64 @@ pub fn mask(span: &str) -> String {
 
 /// Appends `s` as a JSON string literal.
 pub fn json_str(out: &mut Vec<u8>, s: &str) {
+    // Most strings (ids, rule names, evidence words) need no escape: copy
+    // them. serde_json escapes exactly the quote, the backslash and the
+    // control characters, and writes everything else as it is.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+}
+
+/// Writes `n` in decimal, as `write!` would, without the formatting machinery.
+fn push_uint(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_and_numbers_are_written_as_serde_json_writes_them() {
+        for s in [
+            "",
+            "plain",
+            "quote \" inside",
+            "back\\slash",
+            "tab\tnew\nline\r",
+            "\u{0}\u{1f}\u{7f}",
+            "ünïcödé العربية ру́сский",
+            "\u{2028}\u{2029}\u{200b}",
+            "emoji 🗡️",
+        ] {
+            let mut out = Vec::new();
+            json_str(&mut out, s);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
+        for n in [0u64, 7, 10, 99, 1234567, u64::MAX] {
+            let mut out = Vec::new();
+            push_uint(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+    }
 
     #[test]
     fn alert_ids_are_deterministic_and_depend_on_each_part() {
