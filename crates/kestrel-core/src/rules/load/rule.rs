@@ -3,11 +3,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::conditions::offset_mark;
 use super::{plain, suggest, Ctx};
-use crate::rules::condition::{self, Parsed};
+use crate::rules::condition;
 use crate::rules::yaml::{Node, Value};
-use crate::rules::{Category, Escalation, Rule, RuleTests, Severity, Status, Term};
+use crate::rules::{Category, Rule, RuleTests, Severity, Status, Term};
 
 impl Ctx {
     pub(super) fn load_file(&mut self, file: &Path, root: &Node) {
@@ -28,34 +27,7 @@ impl Ctx {
             match k.as_scalar() {
                 Some("rules") => {
                     saw_rules = true;
-                    match &v.value {
-                        Value::Seq(items) => {
-                            for item in items {
-                                if self.rules.len() >= self.limits.max_rules {
-                                    self.error(
-                                        file,
-                                        item.mark,
-                                        None,
-                                        format!(
-                                            "more than {} rules in the set (rules.limits.max_rules)",
-                                            self.limits.max_rules
-                                        ),
-                                    );
-                                    break;
-                                }
-                                if let Some(rule) = self.rule(file, item) {
-                                    self.rules.push(rule);
-                                }
-                            }
-                        }
-                        _ if v.is_null() => {}
-                        _ => self.error(
-                            file,
-                            v.mark,
-                            None,
-                            format!("'rules' must be a list, found {}", v.kind_name()),
-                        ),
-                    }
+                    self.rule_list(file, v);
                 }
                 other => self.error(
                     file,
@@ -78,6 +50,39 @@ impl Ctx {
         }
     }
 
+    /// The `rules:` list of a file, up to `max_rules` in the whole set.
+    fn rule_list(&mut self, file: &Path, v: &Node) {
+        match &v.value {
+            Value::Seq(items) => {
+                for item in items {
+                    if self.rules.len() >= self.limits.max_rules {
+                        self.error(
+                            file,
+                            item.mark,
+                            None,
+                            format!(
+                                "more than {} rules in the set (rules.limits.max_rules)",
+                                self.limits.max_rules
+                            ),
+                        );
+                        break;
+                    }
+                    if let Some(rule) = self.rule(file, item) {
+                        self.rules.push(rule);
+                    }
+                }
+            }
+            _ if v.is_null() => {}
+            _ => self.error(
+                file,
+                v.mark,
+                None,
+                format!("'rules' must be a list, found {}", v.kind_name()),
+            ),
+        }
+    }
+
+    /// One rule: `None` when it has an error (each problem is reported).
     fn rule(&mut self, file: &Path, node: &Node) -> Option<Rule> {
         let Value::Map(entries) = &node.value else {
             self.error(
@@ -89,14 +94,61 @@ impl Ctx {
             return None;
         };
         let errors_before = self.error_count();
-        let mut fields: HashMap<&str, (&Node, &Node)> = HashMap::new();
         // The id first, so every later message can name the rule.
         let id_node = entries
             .iter()
             .find(|(k, _)| k.as_scalar() == Some("id"))
             .map(|(_, v)| v);
         let id: Option<String> = id_node.and_then(|v| v.as_scalar()).map(str::to_string);
-        let rid = id.as_deref();
+        let fields = self.rule_fields(file, id.as_deref(), entries);
+        let id = self.rule_id(file, node, id, id_node)?;
+        let rid = Some(id.as_str());
+        let header = self.rule_header(file, rid, node, &id, &fields);
+        let (terms, broken) = self.rule_terms(file, rid, node, &fields);
+        let conditions = self.rule_conditions(file, rid, node, &fields, &terms, &broken)?;
+        self.warn_low_grades(file, rid, &conditions.escalate, header.severity);
+        let tests = match fields.get("tests") {
+            None => RuleTests::default(),
+            Some((_, v)) => self.tests(file, rid, v),
+        };
+        if self.error_count() > errors_before {
+            return None;
+        }
+        self.warn_untested(file, rid, node, header.status, &tests);
+        Some(Rule {
+            id,
+            revision: header.revision,
+            title: header.title,
+            description: header.description,
+            category: header.category,
+            severity: header.severity,
+            status: header.status,
+            tags: header.tags,
+            languages: header.languages,
+            owner: header.owner,
+            review_by: header.review_by,
+            references: header.references,
+            fields: header.fields,
+            terms,
+            condition: conditions.condition,
+            unless: conditions.unless,
+            escalate: conditions.escalate,
+            condition_src: conditions.condition_src,
+            unless_src: conditions.unless_src,
+            tests,
+            file: file.to_path_buf(),
+            mark: node.mark,
+        })
+    }
+
+    /// The rule's keys by name; unknown and repeated keys are errors.
+    fn rule_fields<'a>(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        entries: &'a [(Node, Node)],
+    ) -> Fields<'a> {
+        let mut fields: Fields = HashMap::new();
         for (k, v) in entries {
             let Some(key) = k.as_scalar() else {
                 self.error(file, k.mark, rid, "rule keys must be plain words".into());
@@ -111,7 +163,19 @@ impl Ctx {
                 self.error(file, k.mark, rid, format!("key '{key}' appears twice"));
             }
         }
-        let id = match (id, id_node) {
+        fields
+    }
+
+    /// The rule's `id`, checked and claimed; `None` when the rule has no
+    /// usable id, which ends its loading.
+    fn rule_id(
+        &mut self,
+        file: &Path,
+        node: &Node,
+        id: Option<String>,
+        id_node: Option<&Node>,
+    ) -> Option<String> {
+        match (id, id_node) {
             (Some(id), Some(n)) if id.is_empty() || n.is_null() => {
                 self.error(
                     file,
@@ -119,7 +183,7 @@ impl Ctx {
                     None,
                     "'id' is empty: every rule needs an id, such as fin.crypto-appeal".into(),
                 );
-                return None;
+                None
             }
             (Some(id), Some(n)) => {
                 if !valid_id(&id) {
@@ -136,20 +200,73 @@ impl Ctx {
                 } else {
                     self.ids.insert(id.clone(), (file.to_path_buf(), n.mark));
                 }
-                id
+                Some(id)
             }
             (None, Some(n)) => {
                 self.error(file, n.mark, None, "'id' must be a string".into());
-                return None;
+                None
             }
             _ => {
                 self.error(file, node.mark, None, "a rule needs an 'id'".into());
-                return None;
+                None
             }
-        };
-        let rid = Some(id.as_str());
+        }
+    }
 
-        let revision = match fields.get("revision") {
+    /// Everything a rule says about itself but its terms, conditions and
+    /// tests, in file-format order so that problems come in that order.
+    fn rule_header(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        node: &Node,
+        id: &str,
+        fields: &Fields,
+    ) -> Header {
+        let revision = self.revision(file, rid, fields);
+        let title = self
+            .string(file, rid, fields.get("title"))
+            .unwrap_or_else(|| id.to_string());
+        let description = self
+            .string(file, rid, fields.get("description"))
+            .unwrap_or_default();
+        let (category, severity, status) = self.classification(file, rid, node, fields);
+        let tags = self.string_list(file, rid, fields.get("tags"));
+        let languages = self.string_list(file, rid, fields.get("languages"));
+        let references = self.string_list(file, rid, fields.get("references"));
+        let owner = self.string(file, rid, fields.get("owner"));
+        let review_by = self.review_by(file, rid, fields);
+        let post_fields = fields.get("fields").map(|(_, v)| {
+            let list = self.string_list(file, rid, Some(&(v, v)));
+            if list.is_empty() {
+                self.error(
+                    file,
+                    v.mark,
+                    rid,
+                    "'fields' is empty: the rule would scan nothing".into(),
+                );
+            }
+            list
+        });
+        Header {
+            revision,
+            title,
+            description,
+            category,
+            severity,
+            status,
+            tags,
+            languages,
+            references,
+            owner,
+            review_by,
+            fields: post_fields,
+        }
+    }
+
+    /// `revision`, 1 when absent.
+    fn revision(&mut self, file: &Path, rid: Option<&str>, fields: &Fields) -> u32 {
+        match fields.get("revision") {
             None => 1,
             Some((_, v)) => match v.as_scalar().and_then(|s| s.parse::<u32>().ok()) {
                 Some(r) if plain(v) => r,
@@ -163,13 +280,18 @@ impl Ctx {
                     1
                 }
             },
-        };
-        let title = self
-            .string(file, rid, fields.get("title"))
-            .unwrap_or_else(|| id.clone());
-        let description = self
-            .string(file, rid, fields.get("description"))
-            .unwrap_or_default();
+        }
+    }
+
+    /// `category`, `severity` and `status`, each with its default; a missing
+    /// `status` is a warning.
+    fn classification(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        node: &Node,
+        fields: &Fields,
+    ) -> (Category, Severity, Status) {
         let category = self
             .enum_value(
                 file,
@@ -210,260 +332,126 @@ impl Ctx {
                 "no 'status': the rule is active and its alerts act at once; write 'status: shadow' to measure a new rule first, or 'status: active'".into(),
             );
         }
-        let tags = self.string_list(file, rid, fields.get("tags"));
-        let languages = self.string_list(file, rid, fields.get("languages"));
-        let references = self.string_list(file, rid, fields.get("references"));
-        let owner = self.string(file, rid, fields.get("owner"));
-        let review_by = match fields.get("review_by") {
-            None => None,
-            Some((_, v)) => {
-                let fmt = time::macros::format_description!("[year]-[month]-[day]");
-                match v.as_scalar().map(|s| time::Date::parse(s, fmt)) {
-                    Some(Ok(d)) => {
-                        // Said here, before any error of the rule can end its
-                        // loading, so the warning shows beside the errors.
-                        if d < time::OffsetDateTime::now_utc().date() {
-                            self.warn(
-                                file,
-                                v.mark,
-                                rid,
-                                format!(
-                                    "review_by {d} has passed: review the rule and move the date"
-                                ),
-                            );
-                        }
-                        Some(d)
-                    }
-                    _ => {
-                        self.error(
-                            file,
-                            v.mark,
-                            rid,
-                            "'review_by' must be a date YYYY-MM-DD".into(),
-                        );
-                        None
-                    }
+        (category, severity, status)
+    }
+
+    /// `review_by`: a date; one that has passed is a warning.
+    fn review_by(&mut self, file: &Path, rid: Option<&str>, fields: &Fields) -> Option<time::Date> {
+        let (_, v) = fields.get("review_by")?;
+        let fmt = time::macros::format_description!("[year]-[month]-[day]");
+        match v.as_scalar().map(|s| time::Date::parse(s, fmt)) {
+            Some(Ok(d)) => {
+                // Said here, before any error of the rule can end its
+                // loading, so the warning shows beside the errors.
+                if d < time::OffsetDateTime::now_utc().date() {
+                    self.warn(
+                        file,
+                        v.mark,
+                        rid,
+                        format!("review_by {d} has passed: review the rule and move the date"),
+                    );
                 }
+                Some(d)
             }
-        };
-        let post_fields = fields.get("fields").map(|(_, v)| {
-            let list = self.string_list(file, rid, Some(&(v, v)));
-            if list.is_empty() {
+            _ => {
                 self.error(
                     file,
                     v.mark,
                     rid,
-                    "'fields' is empty: the rule would scan nothing".into(),
+                    "'review_by' must be a date YYYY-MM-DD".into(),
                 );
+                None
             }
-            list
-        });
+        }
+    }
 
-        // Terms.
+    /// `terms`: the good terms, and the names of those with an error (a
+    /// condition may still name them).
+    fn rule_terms(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        node: &Node,
+        fields: &Fields,
+    ) -> (Vec<Term>, Vec<String>) {
         let mut terms: Vec<Term> = Vec::new();
         let mut broken: Vec<String> = Vec::new();
-        match fields.get("terms") {
-            None => self.error(file, node.mark, rid, "a rule needs 'terms'".into()),
-            Some((_, v)) => match &v.value {
-                Value::Map(entries) if !entries.is_empty() => {
-                    if let Some((k, _)) = entries.get(self.limits.max_terms_per_rule) {
-                        self.error(
-                            file,
-                            k.mark,
-                            rid,
-                            format!(
-                                "more than {} terms in one rule (rules.limits.max_terms_per_rule)",
-                                self.limits.max_terms_per_rule
-                            ),
-                        );
-                    }
-                    for (k, tv) in entries.iter().take(self.limits.max_terms_per_rule) {
-                        let Some(name) = k.as_scalar() else {
-                            self.error(file, k.mark, rid, "a term name must be a word".into());
-                            continue;
-                        };
-                        if name.is_empty() || !name.chars().all(condition::is_name_char) {
-                            self.error(file, k.mark, rid, format!("term name '{name}' may hold only letters, digits, '_', '-' and '.'"));
-                            continue;
-                        }
-                        if name.chars().all(|c| c.is_ascii_digit()) {
-                            self.error(
-                                file,
-                                k.mark,
-                                rid,
-                                format!("term name '{name}' must not be a number"),
-                            );
-                            continue;
-                        }
-                        if condition::RESERVED.contains(&name) {
-                            self.error(file, k.mark, rid, format!("'{name}' is a reserved word of conditions and cannot name a term"));
-                            continue;
-                        }
-                        if terms.iter().any(|t| t.name == name) {
-                            self.error(
-                                file,
-                                k.mark,
-                                rid,
-                                format!("term '{name}' is defined twice"),
-                            );
-                            continue;
-                        }
-                        match self.term(file, rid, name, k.mark, tv) {
-                            Some(t) => terms.push(t),
-                            None => broken.push(name.to_string()),
-                        }
-                    }
-                }
-                _ => self.error(
+        let Some((_, v)) = fields.get("terms") else {
+            self.error(file, node.mark, rid, "a rule needs 'terms'".into());
+            return (terms, broken);
+        };
+        let entries = match &v.value {
+            Value::Map(entries) if !entries.is_empty() => entries,
+            _ => {
+                self.error(
                     file,
                     v.mark,
                     rid,
                     "'terms' must be a mapping of term names to definitions".into(),
-                ),
-            },
-        }
-
-        // Conditions. A term whose definition had an error is still a name
-        // the condition may use (its error is already reported; an "unknown
-        // term" on top would send the author looking in the wrong place).
-        let names: Vec<String> = terms
-            .iter()
-            .map(|t| t.name.clone())
-            .chain(broken.iter().cloned())
-            .collect();
-        let lookup = |n: &str| names.iter().position(|m| m == n);
-        let parse_cond = |ctx: &mut Ctx, key: &str| -> Option<(Parsed, String)> {
-            let (k, v) = fields.get(key)?;
-            let Some(src) = v.as_scalar() else {
-                ctx.error(file, v.mark, rid, format!("'{key}' must be a string"));
-                return None;
-            };
-            if src.trim().is_empty() {
-                // An empty value has its mark where the next token starts,
-                // often the next rule: name the key instead. The usual cause
-                // is an unquoted `#a >= 2`, which YAML reads as a comment.
-                ctx.error(
-                    file,
-                    k.mark,
-                    rid,
-                    format!(
-                        "{key}: the condition is empty (a value that starts with '#' is a YAML \
-                         comment: quote it, as in {key}: '#a >= 2')"
-                    ),
                 );
-                return None;
-            }
-            match condition::parse(src, &lookup) {
-                Ok(p) => Some((p, src.to_string())),
-                Err(e) => {
-                    let mark = offset_mark(v, src, e.offset);
-                    ctx.error(file, mark, rid, format!("{key}: {}", e.message));
-                    None
-                }
+                return (terms, broken);
             }
         };
-        let cond = parse_cond(self, "condition");
-        let unless = parse_cond(self, "unless");
-        let escalate = match fields.get("escalate") {
-            None => Some(Vec::new()),
-            Some((_, v)) => self.escalate(file, rid, v, &lookup),
-        };
-        if fields.contains_key("condition") && cond.is_none()
-            || fields.contains_key("unless") && unless.is_none()
-            || escalate.is_none()
-            || !broken.is_empty()
-        {
-            return None;
-        }
-        let escalate = escalate.unwrap_or_default();
-        let mut unless_terms = Vec::new();
-        if let Some((u, _)) = &unless {
-            if u.uses_them() {
-                let (_, v) = fields["unless"];
-                self.error(
-                    file,
-                    v.mark,
-                    rid,
-                    "'unless' cannot use 'of them'; name its terms".into(),
-                );
-            }
-            u.named_terms(&mut unless_terms);
-        }
-        let (cond_parsed, condition_src) = cond.unwrap_or((
-            Parsed::OfThem(condition::Quantity::AtLeast(1)),
-            "any of them".to_string(),
-        ));
-        let mut cond_named = Vec::new();
-        cond_parsed.named_terms(&mut cond_named);
-        let mut escalate_terms = Vec::new();
-        for (when, _, _, _) in &escalate {
-            when.named_terms(&mut escalate_terms);
-        }
-        // `them` means every term that `unless` does not use and that is
-        // not only a grade's (`escalate`).
-        let them: Vec<usize> = (0..terms.len())
-            .filter(|t| {
-                !unless_terms.contains(t) && (cond_named.contains(t) || !escalate_terms.contains(t))
-            })
-            .collect();
-        let mut used = unless_terms.clone();
-        used.extend(&escalate_terms);
-        if cond_parsed.uses_them() {
-            used.extend(&them);
-        }
-        cond_parsed.named_terms(&mut used);
-        if cond_parsed.uses_them() && them.is_empty() && !terms.is_empty() {
+        if let Some((k, _)) = entries.get(self.limits.max_terms_per_rule) {
             self.error(
                 file,
-                node.mark,
+                k.mark,
                 rid,
-                "'of them' has no terms: every term is used by 'unless' or only by 'escalate'"
-                    .into(),
+                format!(
+                    "more than {} terms in one rule (rules.limits.max_terms_per_rule)",
+                    self.limits.max_terms_per_rule
+                ),
             );
         }
-        for (i, t) in terms.iter().enumerate() {
-            if !used.contains(&i) {
-                self.error(
-                    file,
-                    t.mark,
-                    rid,
-                    format!("term '{}' is not used by 'condition' or 'unless'", t.name),
-                );
+        for (k, tv) in entries.iter().take(self.limits.max_terms_per_rule) {
+            let Some(name) = self.term_name(file, rid, k, &terms) else {
+                continue;
+            };
+            match self.term(file, rid, name, k.mark, tv) {
+                Some(t) => terms.push(t),
+                None => broken.push(name.to_string()),
             }
         }
-        let condition = cond_parsed.resolve(&them);
-        let unless_src = unless.as_ref().map(|(_, s)| s.clone());
-        let unless = unless.map(|(u, _)| u.resolve(&them));
-        for (_, when_src, sev, mark) in &escalate {
-            if *sev <= severity {
-                self.warn(
-                    file,
-                    *mark,
-                    rid,
-                    format!(
-                        "escalate: '{when_src}' gives {sev}, which is not above the rule's severity {severity}, so it never raises an alert"
-                    ),
-                );
-            }
-        }
-        let escalate: Vec<Escalation> = escalate
-            .into_iter()
-            .map(|(when, when_src, severity, mark)| Escalation {
-                when: when.resolve(&them),
-                when_src,
-                severity,
-                mark,
-            })
-            .collect();
+        (terms, broken)
+    }
 
-        let tests = match fields.get("tests") {
-            None => RuleTests::default(),
-            Some((_, v)) => self.tests(file, rid, v),
-        };
-
-        if self.error_count() > errors_before {
+    /// A term's name, if it is one a condition can use and not taken.
+    fn term_name<'a>(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        k: &'a Node,
+        terms: &[Term],
+    ) -> Option<&'a str> {
+        let Some(name) = k.as_scalar() else {
+            self.error(file, k.mark, rid, "a term name must be a word".into());
             return None;
-        }
+        };
+        let problem = if name.is_empty() || !name.chars().all(condition::is_name_char) {
+            format!("term name '{name}' may hold only letters, digits, '_', '-' and '.'")
+        } else if name.chars().all(|c| c.is_ascii_digit()) {
+            format!("term name '{name}' must not be a number")
+        } else if condition::RESERVED.contains(&name) {
+            format!("'{name}' is a reserved word of conditions and cannot name a term")
+        } else if terms.iter().any(|t| t.name == name) {
+            format!("term '{name}' is defined twice")
+        } else {
+            return Some(name);
+        };
+        self.error(file, k.mark, rid, problem);
+        None
+    }
+
+    /// A rule that runs should prove with its tests that it fires and that
+    /// it stays quiet.
+    fn warn_untested(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        node: &Node,
+        status: Status,
+        tests: &RuleTests,
+    ) {
         if status != Status::Disabled && tests.must_match.is_empty() {
             self.warn(
                 file,
@@ -480,31 +468,26 @@ impl Ctx {
                 "no 'no_match' tests: nothing proves the rule stays quiet on near misses".into(),
             );
         }
-        Some(Rule {
-            id,
-            revision,
-            title,
-            description,
-            category,
-            severity,
-            status,
-            tags,
-            languages,
-            owner,
-            review_by,
-            references,
-            fields: post_fields,
-            terms,
-            condition,
-            unless,
-            escalate,
-            condition_src,
-            unless_src,
-            tests,
-            file: file.to_path_buf(),
-            mark: node.mark,
-        })
     }
+}
+
+/// A rule's keys, each with its key node (for its place) and its value.
+pub(super) type Fields<'a> = HashMap<&'a str, (&'a Node, &'a Node)>;
+
+/// What a rule says about itself, apart from its terms, conditions and tests.
+struct Header {
+    revision: u32,
+    title: String,
+    description: String,
+    category: Category,
+    severity: Severity,
+    status: Status,
+    tags: Vec<String>,
+    languages: Vec<String>,
+    references: Vec<String>,
+    owner: Option<String>,
+    review_by: Option<time::Date>,
+    fields: Option<Vec<String>>,
 }
 
 const RULE_KEYS: &[&str] = &[
