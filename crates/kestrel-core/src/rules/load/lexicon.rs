@@ -67,6 +67,7 @@ impl Ctx {
         }
     }
 
+    /// The `lexicon:` mapping: its language, then its concepts.
     fn lexicon(&mut self, file: &Path, node: &Node) {
         let Value::Map(entries) = &node.value else {
             self.error(
@@ -129,6 +130,11 @@ impl Ctx {
             );
             return;
         };
+        self.concepts(file, &language, concepts);
+    }
+
+    /// `concepts:` of a lexicon: each name once per language.
+    fn concepts(&mut self, file: &Path, language: &str, concepts: &Node) {
         let Value::Map(defs) = &concepts.value else {
             self.error(
                 file,
@@ -162,12 +168,13 @@ impl Ctx {
                 self.error(file, k.mark, None, msg);
                 continue;
             }
-            if let Some(c) = self.concept(file, name, &language, k.mark, v) {
+            if let Some(c) = self.concept(file, name, language, k.mark, v) {
                 self.concepts.entry(name.to_string()).or_default().push(c);
             }
         }
     }
 
+    /// One concept; `None` when it has an error (reported) or no entries.
     fn concept(
         &mut self,
         file: &Path,
@@ -210,66 +217,12 @@ impl Ctx {
             }
             match key {
                 "words" | "substrings" | "regex" => {
-                    for (e, m) in self.placed_string_list(file, None, Some(&(k, v))) {
-                        let checked = if key == "regex" {
-                            check_regex(&e, View::Folded, &self.limits)
-                        } else {
-                            check_literal(&e, View::Folded, &self.limits)
-                                .map_err(|msg| format!("entry '{e}' {msg}"))
-                        };
-                        match checked {
-                            Err(msg) => {
-                                self.error(file, m, None, format!("concept '{name}': {msg}"))
-                            }
-                            Ok(()) if key == "words" => c.words.push(e),
-                            Ok(()) if key == "substrings" => c.substrings.push(e),
-                            Ok(()) => c.regex.push((e, m)),
-                        }
-                    }
+                    self.concept_patterns(file, name, key, (k, v), &mut c)
                 }
                 "list" => {
-                    let Some(rel) = v.as_scalar().filter(|_| !v.is_null()) else {
-                        self.error(
-                            file,
-                            v.mark,
-                            None,
-                            format!("concept '{name}': 'list' is the path of a list file"),
-                        );
-                        continue;
-                    };
-                    let path = file.parent().unwrap_or(Path::new("")).join(rel);
-                    match std::fs::read(&path) {
-                        Ok(bytes) => {
-                            let base = file.parent().unwrap_or(Path::new("")).to_path_buf();
-                            self.hash_list(&base, file, &path, &bytes);
-                            match String::from_utf8(bytes) {
-                                Ok(text) => {
-                                    let what = format!("concept '{name}'");
-                                    c.list = self.list_entries_of(
-                                        &path,
-                                        None,
-                                        &what,
-                                        &text,
-                                        View::Folded,
-                                    );
-                                }
-                                Err(e) => self.error(
-                                    &path,
-                                    Mark::default(),
-                                    None,
-                                    format!(
-                                        "list file is not UTF-8 (byte {})",
-                                        e.utf8_error().valid_up_to()
-                                    ),
-                                ),
-                            }
-                        }
-                        Err(e) => self.error(
-                            file,
-                            v.mark,
-                            None,
-                            format!("concept '{name}': cannot read list {}: {e}", path.display()),
-                        ),
+                    let what = format!("concept '{name}'");
+                    if let Some((_, list)) = self.list_file(file, None, &what, v, View::Folded) {
+                        c.list = list;
                     }
                 }
                 other => {
@@ -299,6 +252,32 @@ impl Ctx {
         Some(c)
     }
 
+    /// A concept's `words`, `substrings` or `regex`, each entry checked
+    /// for the folded view.
+    fn concept_patterns(
+        &mut self,
+        file: &Path,
+        name: &str,
+        key: &str,
+        kv: (&Node, &Node),
+        c: &mut Concept,
+    ) {
+        for (e, m) in self.placed_string_list(file, None, Some(&kv)) {
+            let checked = if key == "regex" {
+                check_regex(&e, View::Folded, &self.limits)
+            } else {
+                check_literal(&e, View::Folded, &self.limits)
+                    .map_err(|msg| format!("entry '{e}' {msg}"))
+            };
+            match checked {
+                Err(msg) => self.error(file, m, None, format!("concept '{name}': {msg}")),
+                Ok(()) if key == "words" => c.words.push(e),
+                Ok(()) if key == "substrings" => c.substrings.push(e),
+                Ok(()) => c.regex.push((e, m)),
+            }
+        }
+    }
+
     /// A `lexicon:` term: the concepts it names, narrowed to `languages`.
     pub(super) fn lexicon_term(
         &mut self,
@@ -319,6 +298,36 @@ impl Ctx {
                 format!("term '{name}': 'lexicon' names no concept"),
             );
         }
+        let langs = self.term_languages(file, rid, name, languages);
+        let mut parts = Vec::new();
+        for (concept, m) in &named {
+            let term = LexiconUse {
+                file,
+                rid,
+                name,
+                langs: &langs,
+                view,
+            };
+            self.concept_parts(&term, concept, *m, &mut parts);
+        }
+        if self.error_count() > errors_before {
+            return None;
+        }
+        Some(TermKind::Lexicon(LexiconTerm {
+            concepts: named.into_iter().map(|(c, _)| c).collect(),
+            languages: langs.into_iter().map(|(l, _)| l).collect(),
+            parts,
+        }))
+    }
+
+    /// A lexicon term's `languages`: each one some lexicon has.
+    fn term_languages(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        name: &str,
+        languages: Option<&Node>,
+    ) -> Vec<(String, Mark)> {
         let langs: Vec<(String, Mark)> = match languages {
             None => Vec::new(),
             Some(l) => {
@@ -344,74 +353,94 @@ impl Ctx {
                 );
             }
         }
-        let mut parts = Vec::new();
-        for (concept, m) in &named {
-            let Some(defs) = self.concepts.get_mut(concept.as_str()) else {
-                let known: Vec<&str> = self.concepts.keys().map(String::as_str).collect();
-                let hint = suggest(concept, &known);
-                self.error(
-                    file,
-                    *m,
-                    rid,
-                    format!("term '{name}': unknown lexicon concept '{concept}'{hint}"),
-                );
+        langs
+    }
+
+    /// The parts of one concept a lexicon term names (one per language it
+    /// takes), each marked used; its regexes are checked again for a raw
+    /// view.
+    fn concept_parts(
+        &mut self,
+        term: &LexiconUse,
+        concept: &str,
+        m: Mark,
+        parts: &mut Vec<LexiconPart>,
+    ) {
+        let LexiconUse {
+            file,
+            rid,
+            name,
+            langs,
+            view,
+        } = *term;
+        let Some(defs) = self.concepts.get_mut(concept) else {
+            let known: Vec<&str> = self.concepts.keys().map(String::as_str).collect();
+            let hint = suggest(concept, &known);
+            self.error(
+                file,
+                m,
+                rid,
+                format!("term '{name}': unknown lexicon concept '{concept}'{hint}"),
+            );
+            return;
+        };
+        let mut taken = 0;
+        let mut regex_problems = Vec::new();
+        for c in defs.iter_mut() {
+            if !langs.is_empty() && !langs.iter().any(|(l, _)| *l == c.language) {
                 continue;
-            };
-            let mut taken = 0;
-            let mut regex_problems = Vec::new();
-            for c in defs.iter_mut() {
-                if !langs.is_empty() && !langs.iter().any(|(l, _)| *l == c.language) {
-                    continue;
-                }
-                c.used = true;
-                taken += 1;
-                if view == View::Raw {
-                    for (p, pm) in &c.regex {
-                        if let Err(msg) = check_regex(p, View::Raw, &self.limits) {
-                            regex_problems.push((c.file.clone(), *pm, msg));
-                        }
+            }
+            c.used = true;
+            taken += 1;
+            if view == View::Raw {
+                for (p, pm) in &c.regex {
+                    if let Err(msg) = check_regex(p, View::Raw, &self.limits) {
+                        regex_problems.push((c.file.clone(), *pm, msg));
                     }
                 }
-                parts.push(LexiconPart {
-                    concept: concept.clone(),
-                    language: c.language.clone(),
-                    file: c.file.clone(),
-                    words: c.words.clone(),
-                    substrings: c.substrings.clone(),
-                    regex: c.regex.iter().map(|(p, _)| p.clone()).collect(),
-                    list: c.list.clone(),
-                });
             }
-            for (f, pm, msg) in regex_problems {
-                self.error(
-                    &f,
-                    pm,
-                    rid,
-                    format!("term '{name}' (concept '{concept}'): {msg}"),
-                );
-            }
-            if taken == 0 {
-                let list: Vec<&str> = langs.iter().map(|(l, _)| l.as_str()).collect();
-                self.error(
-                    file,
-                    *m,
-                    rid,
-                    format!(
-                        "term '{name}': concept '{concept}' has no entries in {}",
-                        list.join(", ")
-                    ),
-                );
-            }
+            parts.push(LexiconPart {
+                concept: concept.to_string(),
+                language: c.language.clone(),
+                file: c.file.clone(),
+                words: c.words.clone(),
+                substrings: c.substrings.clone(),
+                regex: c.regex.iter().map(|(p, _)| p.clone()).collect(),
+                list: c.list.clone(),
+            });
         }
-        if self.error_count() > errors_before {
-            return None;
+        for (f, pm, msg) in regex_problems {
+            self.error(
+                &f,
+                pm,
+                rid,
+                format!("term '{name}' (concept '{concept}'): {msg}"),
+            );
         }
-        Some(TermKind::Lexicon(LexiconTerm {
-            concepts: named.into_iter().map(|(c, _)| c).collect(),
-            languages: langs.into_iter().map(|(l, _)| l).collect(),
-            parts,
-        }))
+        if taken == 0 {
+            let list: Vec<&str> = langs.iter().map(|(l, _)| l.as_str()).collect();
+            self.error(
+                file,
+                m,
+                rid,
+                format!(
+                    "term '{name}': concept '{concept}' has no entries in {}",
+                    list.join(", ")
+                ),
+            );
+        }
     }
+}
+
+/// The lexicon term being read: where it is, its name, the languages it
+/// narrows to and its view.
+#[derive(Clone, Copy)]
+struct LexiconUse<'a> {
+    file: &'a Path,
+    rid: Option<&'a str>,
+    name: &'a str,
+    langs: &'a [(String, Mark)],
+    view: View,
 }
 
 fn valid_language(l: &str) -> bool {

@@ -10,6 +10,7 @@ use crate::rules::yaml::{Mark, Node, Value};
 use crate::rules::{Term, TermKind, View};
 
 impl Ctx {
+    /// One term of a rule; `None` when it has an error (reported).
     pub(super) fn term(
         &mut self,
         file: &Path,
@@ -23,80 +24,8 @@ impl Ctx {
             return None;
         };
         let errors_before = self.error_count();
-        let mut kind_node: Option<(&str, &Node)> = None;
-        let mut view = None;
-        let mut min_count = 1;
-        let mut whole_word: Option<(bool, Mark)> = None;
-        let mut languages: Option<&Node> = None;
-        let mut seen = HashSet::new();
-        for (k, v) in entries {
-            let key = k.as_scalar().unwrap_or("");
-            if !seen.insert(key) {
-                self.error(
-                    file,
-                    k.mark,
-                    rid,
-                    format!("term '{name}': key '{key}' appears twice"),
-                );
-                continue;
-            }
-            match key {
-                "words" | "substrings" | "regex" | "list" | "indicator" | "lexicon" => {
-                    if let Some((other, _)) = kind_node {
-                        self.error(file, k.mark, rid, format!("term '{name}' has both '{other}' and '{key}'; give each its own term"));
-                    } else {
-                        kind_node = Some((
-                            TERM_KINDS
-                                .iter()
-                                .find(|s| **s == key)
-                                .copied()
-                                .unwrap_or("words"),
-                            v,
-                        ));
-                    }
-                }
-                "languages" => languages = Some(v),
-                "view" => match v.as_scalar() {
-                    Some("raw") => view = Some((View::Raw, v.mark)),
-                    Some("folded") => view = Some((View::Folded, v.mark)),
-                    _ => self.error(
-                        file,
-                        v.mark,
-                        rid,
-                        format!("term '{name}': 'view' is raw | folded"),
-                    ),
-                },
-                "min_count" => match v.as_scalar().and_then(|s| s.parse::<u32>().ok()) {
-                    Some(n) if n >= 1 && plain(v) => min_count = n,
-                    _ => self.error(
-                        file,
-                        v.mark,
-                        rid,
-                        format!("term '{name}': 'min_count' must be a whole number of at least 1"),
-                    ),
-                },
-                "whole_word" => match v.as_scalar() {
-                    Some("true") if plain(v) => whole_word = Some((true, v.mark)),
-                    Some("false") if plain(v) => whole_word = Some((false, v.mark)),
-                    _ => self.error(
-                        file,
-                        v.mark,
-                        rid,
-                        format!("term '{name}': 'whole_word' is true | false"),
-                    ),
-                },
-                other => {
-                    let hint = suggest(other, TERM_KEYS);
-                    self.error(
-                        file,
-                        k.mark,
-                        rid,
-                        format!("term '{name}': unknown key '{other}'{hint}"),
-                    );
-                }
-            }
-        }
-        let Some((kind_key, kv)) = kind_node else {
+        let keys = self.term_keys(file, rid, name, entries);
+        let Some((kind_key, kv)) = keys.kind else {
             self.error(
                 file,
                 mark,
@@ -107,7 +36,7 @@ impl Ctx {
             );
             return None;
         };
-        if let (Some(l), false) = (languages, kind_key == "lexicon") {
+        if let (Some(l), false) = (keys.languages, kind_key == "lexicon") {
             self.error(
                 file,
                 l.mark,
@@ -120,123 +49,18 @@ impl Ctx {
         } else {
             View::Folded
         };
-        let view_mark = view.map(|(_, m)| m);
-        let mut view = view.map(|(v, _)| v).unwrap_or(default_view);
+        let view_mark = keys.view.map(|(_, m)| m);
+        let mut view = keys.view.map(|(v, _)| v).unwrap_or(default_view);
         let kind = match kind_key {
-            "words" | "substrings" => {
-                let entries = self.pattern_list(file, rid, name, kind_key, kv, view);
-                if kind_key == "words" {
-                    TermKind::Words(entries)
-                } else {
-                    TermKind::Substrings(entries)
-                }
+            "words" => TermKind::Words(self.pattern_list(file, rid, name, kind_key, kv, view)),
+            "substrings" => {
+                TermKind::Substrings(self.pattern_list(file, rid, name, kind_key, kv, view))
             }
-            "regex" => {
-                // Each pattern with its own place: in a list, its element.
-                let placed = self.placed_string_list(file, rid, Some(&(kv, kv)));
-                if placed.is_empty() {
-                    self.error(
-                        file,
-                        kv.mark,
-                        rid,
-                        format!("term '{name}': 'regex' is empty"),
-                    );
-                }
-                for (p, mark) in &placed {
-                    if let Err(msg) = check_regex(p, view, &self.limits) {
-                        self.error(file, *mark, rid, format!("term '{name}': {msg}"));
-                    }
-                }
-                let pats: Vec<String> = placed.into_iter().map(|(p, _)| p).collect();
-                TermKind::Regex(pats)
-            }
-            "lexicon" => self.lexicon_term(file, rid, name, kv, languages, view)?,
-            "list" => {
-                let Some(rel) = kv.as_scalar().filter(|_| !kv.is_null()) else {
-                    self.error(
-                        file,
-                        kv.mark,
-                        rid,
-                        format!("term '{name}': 'list' is the path of a list file"),
-                    );
-                    return None;
-                };
-                let path = file.parent().unwrap_or(Path::new("")).join(rel);
-                match std::fs::read(&path) {
-                    Ok(bytes) => {
-                        let base = file.parent().unwrap_or(Path::new("")).to_path_buf();
-                        self.hash_list(&base, file, &path, &bytes);
-                        match String::from_utf8(bytes) {
-                            Ok(text) => {
-                                let what = format!("term '{name}'");
-                                let entries = self.list_entries_of(&path, rid, &what, &text, view);
-                                if entries.is_empty() {
-                                    self.error(
-                                        file,
-                                        kv.mark,
-                                        rid,
-                                        format!(
-                                            "term '{name}': list {} has no entries",
-                                            path.display()
-                                        ),
-                                    );
-                                }
-                                TermKind::List { path, entries }
-                            }
-                            Err(e) => {
-                                self.error(
-                                    &path,
-                                    Mark::default(),
-                                    rid,
-                                    format!(
-                                        "list file is not UTF-8 (byte {})",
-                                        e.utf8_error().valid_up_to()
-                                    ),
-                                );
-                                return None;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        self.error(
-                            file,
-                            kv.mark,
-                            rid,
-                            format!("term '{name}': cannot read list {}: {e}", path.display()),
-                        );
-                        return None;
-                    }
-                }
-            }
+            "regex" => self.regex_term(file, rid, name, kv, view),
+            "lexicon" => self.lexicon_term(file, rid, name, kv, keys.languages, view)?,
+            "list" => self.list_term(file, rid, name, kv, view)?,
             _ => {
-                let names = self.string_list(file, rid, Some(&(kv, kv)));
-                let mut kinds = Vec::new();
-                for n in &names {
-                    match IndicatorKind::from_name(n) {
-                        Some(k) => kinds.push(k),
-                        None => {
-                            let all: Vec<&str> =
-                                IndicatorKind::ALL.iter().map(|k| k.name()).collect();
-                            self.error(
-                                file,
-                                kv.mark,
-                                rid,
-                                format!(
-                                    "term '{name}': unknown indicator '{n}' (known: {})",
-                                    all.join(", ")
-                                ),
-                            );
-                        }
-                    }
-                }
-                if names.is_empty() {
-                    self.error(
-                        file,
-                        kv.mark,
-                        rid,
-                        format!("term '{name}': 'indicator' is empty"),
-                    );
-                }
+                let kind = self.indicator_term(file, rid, name, kv);
                 if view == View::Folded {
                     // Checksums and link grammars hold only on what was
                     // posted: folding would break every address.
@@ -251,10 +75,221 @@ impl Ctx {
                     );
                     view = View::Raw;
                 }
-                TermKind::Indicator(kinds)
+                kind
             }
         };
-        let whole_word = match (&kind, whole_word) {
+        let whole_word = self.whole_word(file, rid, name, &kind, keys.whole_word);
+        if self.error_count() > errors_before {
+            return None;
+        }
+        Some(Term {
+            name: name.to_string(),
+            kind,
+            view,
+            min_count: keys.min_count,
+            whole_word,
+            mark,
+        })
+    }
+
+    /// The keys of a term's mapping: its kind (one of [`TERM_KINDS`]) and
+    /// its options, each checked.
+    fn term_keys<'a>(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        name: &str,
+        entries: &'a [(Node, Node)],
+    ) -> TermKeys<'a> {
+        let mut keys = TermKeys {
+            kind: None,
+            view: None,
+            min_count: 1,
+            whole_word: None,
+            languages: None,
+        };
+        let mut seen = HashSet::new();
+        for (k, v) in entries {
+            let key = k.as_scalar().unwrap_or("");
+            if !seen.insert(key) {
+                self.error(
+                    file,
+                    k.mark,
+                    rid,
+                    format!("term '{name}': key '{key}' appears twice"),
+                );
+                continue;
+            }
+            match key {
+                "words" | "substrings" | "regex" | "list" | "indicator" | "lexicon" => {
+                    if let Some((other, _)) = keys.kind {
+                        self.error(file, k.mark, rid, format!("term '{name}' has both '{other}' and '{key}'; give each its own term"));
+                    } else {
+                        let kind = TERM_KINDS.iter().find(|s| **s == key).copied();
+                        keys.kind = Some((kind.unwrap_or("words"), v));
+                    }
+                }
+                "languages" => keys.languages = Some(v),
+                "view" | "min_count" | "whole_word" => {
+                    self.term_option(file, rid, name, key, v, &mut keys)
+                }
+                other => {
+                    let hint = suggest(other, TERM_KEYS);
+                    self.error(
+                        file,
+                        k.mark,
+                        rid,
+                        format!("term '{name}': unknown key '{other}'{hint}"),
+                    );
+                }
+            }
+        }
+        keys
+    }
+
+    /// `view`, `min_count` or `whole_word` of a term, checked into `keys`.
+    fn term_option(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        name: &str,
+        key: &str,
+        v: &Node,
+        keys: &mut TermKeys,
+    ) {
+        match key {
+            "view" => match v.as_scalar() {
+                Some("raw") => keys.view = Some((View::Raw, v.mark)),
+                Some("folded") => keys.view = Some((View::Folded, v.mark)),
+                _ => self.error(
+                    file,
+                    v.mark,
+                    rid,
+                    format!("term '{name}': 'view' is raw | folded"),
+                ),
+            },
+            "min_count" => match v.as_scalar().and_then(|s| s.parse::<u32>().ok()) {
+                Some(n) if n >= 1 && plain(v) => keys.min_count = n,
+                _ => self.error(
+                    file,
+                    v.mark,
+                    rid,
+                    format!("term '{name}': 'min_count' must be a whole number of at least 1"),
+                ),
+            },
+            _ => match v.as_scalar() {
+                Some("true") if plain(v) => keys.whole_word = Some((true, v.mark)),
+                Some("false") if plain(v) => keys.whole_word = Some((false, v.mark)),
+                _ => self.error(
+                    file,
+                    v.mark,
+                    rid,
+                    format!("term '{name}': 'whole_word' is true | false"),
+                ),
+            },
+        }
+    }
+
+    /// A `regex:` term: each pattern checked at its own place (in a list,
+    /// its element).
+    fn regex_term(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        name: &str,
+        kv: &Node,
+        view: View,
+    ) -> TermKind {
+        let placed = self.placed_string_list(file, rid, Some(&(kv, kv)));
+        if placed.is_empty() {
+            self.error(
+                file,
+                kv.mark,
+                rid,
+                format!("term '{name}': 'regex' is empty"),
+            );
+        }
+        for (p, mark) in &placed {
+            if let Err(msg) = check_regex(p, view, &self.limits) {
+                self.error(file, *mark, rid, format!("term '{name}': {msg}"));
+            }
+        }
+        TermKind::Regex(placed.into_iter().map(|(p, _)| p).collect())
+    }
+
+    /// A `list:` term: the entries of the list file it names; `None` when
+    /// the file cannot be read (reported).
+    fn list_term(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        name: &str,
+        kv: &Node,
+        view: View,
+    ) -> Option<TermKind> {
+        let what = format!("term '{name}'");
+        let (path, entries) = self.list_file(file, rid, &what, kv, view)?;
+        if entries.is_empty() {
+            self.error(
+                file,
+                kv.mark,
+                rid,
+                format!("term '{name}': list {} has no entries", path.display()),
+            );
+        }
+        Some(TermKind::List { path, entries })
+    }
+
+    /// An `indicator:` term: the indicators it names.
+    fn indicator_term(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        name: &str,
+        kv: &Node,
+    ) -> TermKind {
+        let names = self.string_list(file, rid, Some(&(kv, kv)));
+        let mut kinds = Vec::new();
+        for n in &names {
+            match IndicatorKind::from_name(n) {
+                Some(k) => kinds.push(k),
+                None => {
+                    let all: Vec<&str> = IndicatorKind::ALL.iter().map(|k| k.name()).collect();
+                    self.error(
+                        file,
+                        kv.mark,
+                        rid,
+                        format!(
+                            "term '{name}': unknown indicator '{n}' (known: {})",
+                            all.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        if names.is_empty() {
+            self.error(
+                file,
+                kv.mark,
+                rid,
+                format!("term '{name}': 'indicator' is empty"),
+            );
+        }
+        TermKind::Indicator(kinds)
+    }
+
+    /// `whole_word`, written or by kind: words and lists are whole words
+    /// unless they say otherwise; lexicon, regex and indicator terms cannot
+    /// say it.
+    fn whole_word(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        name: &str,
+        kind: &TermKind,
+        written: Option<(bool, Mark)>,
+    ) -> bool {
+        match (kind, written) {
             (TermKind::Lexicon(_), Some((_, m))) => {
                 self.error(file, m, rid, format!("term '{name}': 'whole_word' does not apply to a lexicon term: its concepts' words and lists are whole words, their substrings are not"));
                 false
@@ -266,18 +301,7 @@ impl Ctx {
             (_, Some((w, _))) => w,
             (TermKind::Words(_) | TermKind::List { .. }, None) => true,
             _ => false,
-        };
-        if self.error_count() > errors_before {
-            return None;
         }
-        Some(Term {
-            name: name.to_string(),
-            kind,
-            view,
-            min_count,
-            whole_word,
-            mark,
-        })
     }
 
     fn pattern_list(
@@ -338,6 +362,17 @@ impl Ctx {
         }
         out
     }
+}
+
+/// What the keys of a term's mapping say, each with its place where a
+/// later check needs it.
+struct TermKeys<'a> {
+    /// The kind's key and its value.
+    kind: Option<(&'static str, &'a Node)>,
+    view: Option<(View, Mark)>,
+    min_count: u32,
+    whole_word: Option<(bool, Mark)>,
+    languages: Option<&'a Node>,
 }
 
 const TERM_KINDS: &[&str] = &[
