@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::engine::{Engine, Matches, Scratch};
 use crate::normalize;
-use crate::rules::{Category, Expr, LexiconTerm, TermKind};
+use crate::rules::{Category, Expr, LexiconTerm, Rule, TermKind};
 
 /// Scans `fields` and explains the result: the folded text of each field,
 /// every term hit with its raw span, and every rule with a hit or that fired.
@@ -117,39 +117,7 @@ pub fn rule_verdict(
     let (cond, unless) = engine
         .explain_rule(rule_index, fields, scratch)
         .unwrap_or((false, false));
-    let _ = writeln!(
-        out,
-        "  {} {} (revision {}, {}/{}, {})",
-        match (fired, rule.status) {
-            // Shown so an author can try a disabled rule; it never runs.
-            (true, crate::rules::Status::Disabled) => "WOULD FIRE if enabled",
-            (true, _) => "FIRED",
-            (false, _) => "quiet",
-        },
-        rule.id,
-        rule.revision,
-        rule.category,
-        rule.severity,
-        rule.status
-    );
-    let _ = writeln!(
-        out,
-        "    condition {} -> {}",
-        rule.condition.display(&names),
-        if cond { "holds" } else { "does not hold" }
-    );
-    if let Some(u) = &rule.unless {
-        let _ = writeln!(
-            out,
-            "    unless {} -> {}",
-            u.display(&names),
-            if unless {
-                "holds (suppressed)"
-            } else {
-                "does not hold"
-            }
-        );
-    }
+    write_verdict_head(&mut out, rule, &names, fired, cond, unless);
     for (clause, holds) in clauses(engine, &mut *scratch, fields, rule_index) {
         let _ = writeln!(
             out,
@@ -173,36 +141,7 @@ pub fn rule_verdict(
     }
     if !rule.escalate.is_empty() {
         let grades = engine.explain_grades(rule_index, fields, scratch);
-        let mut effective = rule.severity;
-        let mut by = None;
-        for (i, g) in rule.escalate.iter().enumerate() {
-            let held = grades.get(i).copied().unwrap_or(false);
-            let _ = writeln!(
-                out,
-                "    escalate {} -> {}: {}",
-                g.when.display(&names),
-                g.severity,
-                if held { "holds" } else { "does not hold" }
-            );
-            if held && g.severity > effective {
-                effective = g.severity;
-                by = Some(&g.when_src);
-            }
-        }
-        if fired {
-            match by {
-                Some(w) => {
-                    let _ = writeln!(
-                        out,
-                        "    severity {effective} (escalated from {} by '{w}')",
-                        rule.severity
-                    );
-                }
-                None => {
-                    let _ = writeln!(out, "    severity {effective} (no grade raised it)");
-                }
-            }
-        }
+        write_grades(&mut out, rule, &names, &grades, fired);
     }
     let counts = term_counts(engine, scratch, rule_index);
     let summary: Vec<String> = rule
@@ -213,6 +152,86 @@ pub fn rule_verdict(
         .collect();
     let _ = writeln!(out, "    matches per term: {}", summary.join(", "));
     out
+}
+
+/// The verdict's first lines: fired or quiet, then whether the condition
+/// and `unless` held.
+fn write_verdict_head(
+    out: &mut String,
+    rule: &Rule,
+    names: &[String],
+    fired: bool,
+    cond: bool,
+    unless: bool,
+) {
+    let _ = writeln!(
+        out,
+        "  {} {} (revision {}, {}/{}, {})",
+        match (fired, rule.status) {
+            // Shown so an author can try a disabled rule; it never runs.
+            (true, crate::rules::Status::Disabled) => "WOULD FIRE if enabled",
+            (true, _) => "FIRED",
+            (false, _) => "quiet",
+        },
+        rule.id,
+        rule.revision,
+        rule.category,
+        rule.severity,
+        rule.status
+    );
+    let _ = writeln!(
+        out,
+        "    condition {} -> {}",
+        rule.condition.display(names),
+        if cond { "holds" } else { "does not hold" }
+    );
+    if let Some(u) = &rule.unless {
+        let _ = writeln!(
+            out,
+            "    unless {} -> {}",
+            u.display(names),
+            if unless {
+                "holds (suppressed)"
+            } else {
+                "does not hold"
+            }
+        );
+    }
+}
+
+/// Each `escalate` entry and whether it held, then (for a rule that fired)
+/// the severity they give.
+fn write_grades(out: &mut String, rule: &Rule, names: &[String], grades: &[bool], fired: bool) {
+    let mut effective = rule.severity;
+    let mut by = None;
+    for (i, g) in rule.escalate.iter().enumerate() {
+        let held = grades.get(i).copied().unwrap_or(false);
+        let _ = writeln!(
+            out,
+            "    escalate {} -> {}: {}",
+            g.when.display(names),
+            g.severity,
+            if held { "holds" } else { "does not hold" }
+        );
+        if held && g.severity > effective {
+            effective = g.severity;
+            by = Some(&g.when_src);
+        }
+    }
+    if fired {
+        match by {
+            Some(w) => {
+                let _ = writeln!(
+                    out,
+                    "    severity {effective} (escalated from {} by '{w}')",
+                    rule.severity
+                );
+            }
+            None => {
+                let _ = writeln!(out, "    severity {effective} (no grade raised it)");
+            }
+        }
+    }
 }
 
 /// The top-level clauses of a rule's condition (the operands of its outer
