@@ -1,7 +1,7 @@
 //! Building an [`Engine`]: every term of a [`RuleSet`] sorted into a strategy
 //! (word set, literal automata, regex groups, indicators) once, at build time.
 
-use super::literal::{LiteralBuilder, GATE_MIN_LEN};
+use super::literal::{LiteralBuilder, LiteralGroup, GATE_MIN_LEN};
 use super::regexes::RegexBuilder;
 use super::*;
 
@@ -9,17 +9,7 @@ impl Engine {
     /// Compiles a rule set. Rules with status `disabled` are left out unless
     /// `options.include_disabled` is set.
     pub fn build(set: Arc<RuleSet>, options: &EngineOptions) -> Result<Engine, BuildError> {
-        let mut field_names: Vec<String> = options.text_fields.clone();
-        for rule in &set.rules {
-            for f in rule.fields.iter().flatten() {
-                if !field_names.contains(f) {
-                    field_names.push(f.clone());
-                }
-            }
-        }
-        if field_names.len() > 62 {
-            return Err(BuildError::TooManyFields(field_names.len()));
-        }
+        let field_names = field_names(&set, options)?;
         let mut b = Builder::default();
         for r in [&mut b.folded_regex, &mut b.raw_regex] {
             r.size_limit = options.limits.regex_size_limit;
@@ -32,48 +22,10 @@ impl Engine {
             if rule.status == Status::Disabled && !options.include_disabled {
                 continue;
             }
-            let rule_no = rules.len() as u32;
-            let mask = match &rule.fields {
-                None => u64::MAX,
-                Some(fs) => fs.iter().fold(0u64, |m, f| {
-                    m | 1
-                        << field_names
-                            .iter()
-                            .position(|n| n == f)
-                            .expect("field registered")
-                }),
-            };
-            let mut in_condition = Vec::new();
-            expr_terms(&rule.condition, &mut in_condition);
             has_near |=
                 expr_has_near(&rule.condition) || rule.unless.as_ref().is_some_and(expr_has_near);
-            let first_term = terms.len() as u32;
-            for (local, term) in rule.terms.iter().enumerate() {
-                let global = terms.len() as u32;
-                terms.push(TermInfo {
-                    rule: rule_no,
-                    min_count: term.min_count,
-                    fields: mask,
-                    evidence: in_condition.contains(&local),
-                });
-                b.add_term(rule, local, global, mask)?;
-            }
-            let grade_terms = rule
-                .escalate
-                .iter()
-                .map(|g| {
-                    let mut v = Vec::new();
-                    expr_terms(&g.when, &mut v);
-                    v.into_iter().map(|t| t as u32).collect()
-                })
-                .collect();
-            rules.push(CompiledRule {
-                index,
-                first_term,
-                term_count: rule.terms.len() as u32,
-                shadow: rule.status == Status::Shadow,
-                grade_terms,
-            });
+            let compiled = b.add_rule(rule, index, rules.len() as u32, &field_names, &mut terms)?;
+            rules.push(compiled);
         }
         let literal_count = b.folded.patterns.len() + b.raw.patterns.len();
         let (folded_words, folded) = if options.word_set {
@@ -92,37 +44,10 @@ impl Engine {
             terms,
             folded_words: folded_words.build_words(),
             folded: folded.build()?,
-            raw: {
-                // Long alphanumeric entries (wallet addresses and other
-                // identifiers from lists), which a run-length gate keeps out
-                // of most posts, apart from the rest, which would defeat it.
-                // Addresses in encodings that ignore case (hex, bech32)
-                // match in any casing, as wallets accept them.
-                let (gated, rest) = b.raw.split(|pattern, _| {
-                    pattern.len() >= GATE_MIN_LEN
-                        && pattern
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b':')
-                });
-                let (caseless, exact) =
-                    gated.split(|pattern, _| crate::indicators::is_caseless_address(pattern));
-                let caseless = caseless.lowercased();
-                [caseless.build()?, exact.build()?, rest.build()?]
-                    .into_iter()
-                    .flatten()
-                    .collect()
-            },
+            raw: raw_groups(b.raw)?,
             folded_regex: b.folded_regex.build()?,
             raw_regex: b.raw_regex.build()?,
-            indicators: if b.indicator_targets.is_empty() {
-                None
-            } else {
-                let mut kinds: Vec<IndicatorKind> =
-                    b.indicator_targets.iter().map(|(k, _)| *k).collect();
-                kinds.sort();
-                kinds.dedup();
-                Some((IndicatorSet::new(&kinds), b.indicator_targets))
-            },
+            indicators: indicator_set(b.indicator_targets),
             always: Vec::new(),
             configured_fields: options.text_fields.len(),
             field_names,
@@ -135,18 +60,76 @@ impl Engine {
                 .unwrap_or_else(|| "text".to_string()),
             literal_count,
         };
-        // A rule like `not news` holds on a post with no hits at all; such
-        // rules must be evaluated for every post.
-        let empty = EmptyFacts;
-        for (i, r) in engine.rules.iter().enumerate() {
-            let rule = &engine.set.rules[r.index];
-            if rule.condition.eval(&empty) && !rule.unless.as_ref().is_some_and(|u| u.eval(&empty))
-            {
-                engine.always.push(i as u32);
-            }
-        }
+        engine.always = engine.rules_holding_without_hits();
         Ok(engine)
     }
+
+    /// Rules like `not news`, which hold on a post with no hits at all:
+    /// they must be evaluated for every post.
+    fn rules_holding_without_hits(&self) -> Vec<u32> {
+        let empty = EmptyFacts;
+        let mut always = Vec::new();
+        for (i, r) in self.rules.iter().enumerate() {
+            let rule = &self.set.rules[r.index];
+            if rule.condition.eval(&empty) && !rule.unless.as_ref().is_some_and(|u| u.eval(&empty))
+            {
+                always.push(i as u32);
+            }
+        }
+        always
+    }
+}
+
+/// The configured text fields, then every other field a rule names (at
+/// most 62, so a field set fits a mask).
+fn field_names(set: &RuleSet, options: &EngineOptions) -> Result<Vec<String>, BuildError> {
+    let mut field_names: Vec<String> = options.text_fields.clone();
+    for rule in &set.rules {
+        for f in rule.fields.iter().flatten() {
+            if !field_names.contains(f) {
+                field_names.push(f.clone());
+            }
+        }
+    }
+    if field_names.len() > 62 {
+        return Err(BuildError::TooManyFields(field_names.len()));
+    }
+    Ok(field_names)
+}
+
+/// The raw-view literal groups. Long alphanumeric entries (wallet
+/// addresses and other identifiers from lists), which a run-length gate
+/// keeps out of most posts, apart from the rest, which would defeat it.
+/// Addresses in encodings that ignore case (hex, bech32) match in any
+/// casing, as wallets accept them.
+fn raw_groups(raw: LiteralBuilder) -> Result<Vec<LiteralGroup>, BuildError> {
+    let (gated, rest) = raw.split(|pattern, _| {
+        pattern.len() >= GATE_MIN_LEN
+            && pattern
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b':')
+    });
+    let (caseless, exact) =
+        gated.split(|pattern, _| crate::indicators::is_caseless_address(pattern));
+    let caseless = caseless.lowercased();
+    Ok([caseless.build()?, exact.build()?, rest.build()?]
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// One detector set for every indicator kind some term asks for.
+#[allow(clippy::type_complexity)]
+fn indicator_set(
+    targets: Vec<(IndicatorKind, u32)>,
+) -> Option<(IndicatorSet, Vec<(IndicatorKind, u32)>)> {
+    if targets.is_empty() {
+        return None;
+    }
+    let mut kinds: Vec<IndicatorKind> = targets.iter().map(|(k, _)| *k).collect();
+    kinds.sort();
+    kinds.dedup();
+    Some((IndicatorSet::new(&kinds), targets))
 }
 
 fn expr_terms(e: &Expr, out: &mut Vec<usize>) {
@@ -193,6 +176,57 @@ struct Builder {
 }
 
 impl Builder {
+    /// Adds every term of `rule` (the `rule_no`th compiled, `index` in the
+    /// set) to the strategies, each with its [`TermInfo`] in `terms`.
+    fn add_rule(
+        &mut self,
+        rule: &Rule,
+        index: usize,
+        rule_no: u32,
+        field_names: &[String],
+        terms: &mut Vec<TermInfo>,
+    ) -> Result<CompiledRule, BuildError> {
+        let mask = match &rule.fields {
+            None => u64::MAX,
+            Some(fs) => fs.iter().fold(0u64, |m, f| {
+                m | 1
+                    << field_names
+                        .iter()
+                        .position(|n| n == f)
+                        .expect("field registered")
+            }),
+        };
+        let mut in_condition = Vec::new();
+        expr_terms(&rule.condition, &mut in_condition);
+        let first_term = terms.len() as u32;
+        for (local, term) in rule.terms.iter().enumerate() {
+            let global = terms.len() as u32;
+            terms.push(TermInfo {
+                rule: rule_no,
+                min_count: term.min_count,
+                fields: mask,
+                evidence: in_condition.contains(&local),
+            });
+            self.add_term(rule, local, global, mask)?;
+        }
+        let grade_terms = rule
+            .escalate
+            .iter()
+            .map(|g| {
+                let mut v = Vec::new();
+                expr_terms(&g.when, &mut v);
+                v.into_iter().map(|t| t as u32).collect()
+            })
+            .collect();
+        Ok(CompiledRule {
+            index,
+            first_term,
+            term_count: rule.terms.len() as u32,
+            shadow: rule.status == Status::Shadow,
+            grade_terms,
+        })
+    }
+
     fn add_term(
         &mut self,
         rule: &Rule,
