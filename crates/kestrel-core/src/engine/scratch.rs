@@ -48,6 +48,23 @@ impl Engine {
     }
 
     pub(super) fn collect_hits(&self, fields: &[(&str, &str)], s: &mut Scratch) {
+        self.reset(fields, s);
+        for (fi, (_, text)) in fields.iter().enumerate() {
+            let bit = 1u64 << s.field_ids[fi];
+            if self.folded_fields & bit != 0 || (self.has_near && !text.is_empty()) {
+                normalize::fold_into(text, &mut s.folded[fi]);
+                s.folded_valid[fi] = true;
+            }
+            if self.folded_fields & bit != 0 {
+                self.folded_hits(fi, bit, s);
+            }
+            self.raw_hits(fi, text, bit, s);
+        }
+        group_hits(s);
+    }
+
+    /// Clears the last post's hits and sizes the per-field buffers.
+    fn reset(&self, fields: &[(&str, &str)], s: &mut Scratch) {
         s.sink.hits.clear();
         for t in s.sink.touched.drain(..) {
             s.sink.counts[t as usize] = 0;
@@ -65,121 +82,122 @@ impl Engine {
         s.field_ids.clear();
         s.field_ids
             .extend(fields.iter().map(|(name, _)| self.field_id(name)));
+    }
 
-        for (fi, (_, text)) in fields.iter().enumerate() {
-            let bit = 1u64 << s.field_ids[fi];
-            let fi16 = fi as u16;
-            if self.folded_fields & bit != 0 || (self.has_near && !text.is_empty()) {
-                normalize::fold_into(text, &mut s.folded[fi]);
-                s.folded_valid[fi] = true;
-            }
-            if self.folded_fields & bit != 0 {
-                let folded = &s.folded[fi];
-                let ftext = folded.as_str();
-                // A folded-view literal matched [fs, fe): a hit for each term
-                // that owns it and sees this field (whole words only at word
-                // edges; the word set finds no others).
-                let mut push = |targets: &[Target], fs: usize, fe: usize| {
-                    let mut bounded = None;
-                    for t in targets {
-                        if self.terms[t.term as usize].fields & bit == 0 {
-                            continue;
-                        }
-                        if t.whole_word
-                            && !*bounded.get_or_insert_with(|| folded_bounded(ftext, fs, fe))
-                        {
-                            continue;
-                        }
-                        let (rs, re) = folded.raw_span(fs, fe);
-                        s.sink.push(t.term, fi16, rs, re, (fs, fe));
-                    }
-                };
-                if let Some(g) = &self.folded_words {
-                    g.set.for_each_match(ftext.as_bytes(), |pid, fs, fe| {
-                        let (a, b) = g.ranges[pid];
-                        push(&g.targets[a as usize..b as usize], fs, fe);
-                    });
+    /// Hits of the folded-view strategies (word set, substrings, regexes)
+    /// in field `fi` (mask `bit`), already folded.
+    fn folded_hits(&self, fi: usize, bit: u64, s: &mut Scratch) {
+        let fi16 = fi as u16;
+        let folded = &s.folded[fi];
+        let ftext = folded.as_str();
+        // A folded-view literal matched [fs, fe): a hit for each term
+        // that owns it and sees this field (whole words only at word
+        // edges; the word set finds no others).
+        let mut push = |targets: &[Target], fs: usize, fe: usize| {
+            let mut bounded = None;
+            for t in targets {
+                if self.terms[t.term as usize].fields & bit == 0 {
+                    continue;
                 }
-                if let Some(g) = self.folded.as_ref().filter(|g| g.admits(ftext.as_bytes())) {
-                    g.ac.for_each_match(ftext.as_bytes(), |pid, fs, fe| {
-                        let (a, b) = g.ranges[pid];
-                        push(&g.targets[a as usize..b as usize], fs, fe);
-                    });
+                if t.whole_word && !*bounded.get_or_insert_with(|| folded_bounded(ftext, fs, fe)) {
+                    continue;
                 }
-                if let Some(g) = &self.folded_regex {
-                    let folded = &s.folded[fi];
-                    g.matches(folded.as_str(), &mut s.regex_marks, |term, fs, fe| {
-                        if self.terms[term as usize].fields & bit == 0 {
-                            return;
-                        }
-                        let (rs, re) = folded.raw_span(fs, fe);
-                        s.sink.push(term, fi16, rs, re, (fs, fe));
-                    });
+                let (rs, re) = folded.raw_span(fs, fe);
+                s.sink.push(t.term, fi16, rs, re, (fs, fe));
+            }
+        };
+        if let Some(g) = &self.folded_words {
+            g.set.for_each_match(ftext.as_bytes(), |pid, fs, fe| {
+                let (a, b) = g.ranges[pid];
+                push(&g.targets[a as usize..b as usize], fs, fe);
+            });
+        }
+        if let Some(g) = self.folded.as_ref().filter(|g| g.admits(ftext.as_bytes())) {
+            g.ac.for_each_match(ftext.as_bytes(), |pid, fs, fe| {
+                let (a, b) = g.ranges[pid];
+                push(&g.targets[a as usize..b as usize], fs, fe);
+            });
+        }
+        if let Some(g) = &self.folded_regex {
+            let folded = &s.folded[fi];
+            g.matches(folded.as_str(), &mut s.regex_marks, |term, fs, fe| {
+                if self.terms[term as usize].fields & bit == 0 {
+                    return;
                 }
-            }
-            for g in self.raw.iter().filter(|g| g.admits(text.as_bytes())) {
-                let sink = &mut s.sink;
-                g.ac.for_each_match(text.as_bytes(), |pid, rs, re| {
-                    let (a, b) = g.ranges[pid];
-                    for t in &g.targets[a as usize..b as usize] {
-                        if self.terms[t.term as usize].fields & bit == 0 {
-                            continue;
-                        }
-                        if t.whole_word && !raw_bounded(text, rs, re) {
-                            continue;
-                        }
-                        sink.push(t.term, fi16, rs, re, (RAW, RAW));
+                let (rs, re) = folded.raw_span(fs, fe);
+                s.sink.push(term, fi16, rs, re, (fs, fe));
+            });
+        }
+    }
+
+    /// Hits of the raw-view strategies (literals, regexes, indicators) in
+    /// field `fi` (mask `bit`).
+    fn raw_hits(&self, fi: usize, text: &str, bit: u64, s: &mut Scratch) {
+        let fi16 = fi as u16;
+        for g in self.raw.iter().filter(|g| g.admits(text.as_bytes())) {
+            let sink = &mut s.sink;
+            g.ac.for_each_match(text.as_bytes(), |pid, rs, re| {
+                let (a, b) = g.ranges[pid];
+                for t in &g.targets[a as usize..b as usize] {
+                    if self.terms[t.term as usize].fields & bit == 0 {
+                        continue;
                     }
-                });
-            }
-            if let Some(g) = &self.raw_regex {
-                let sink = &mut s.sink;
-                g.matches(text, &mut s.raw_regex_marks, |term, rs, re| {
-                    if self.terms[term as usize].fields & bit == 0 {
-                        return;
+                    if t.whole_word && !raw_bounded(text, rs, re) {
+                        continue;
                     }
-                    sink.push(term, fi16, rs, re, (RAW, RAW));
-                });
-            }
-            if let Some((set, targets)) = &self.indicators {
-                s.found.clear();
-                set.find_all(text, &mut s.found);
-                for m in &s.found {
-                    for (kind, term) in targets {
-                        if *kind != m.kind || self.terms[*term as usize].fields & bit == 0 {
-                            continue;
-                        }
-                        if s.sink.push(*term, fi16, m.start, m.end, (RAW, RAW)) {
-                            let last = s.sink.hits.last_mut().expect("just pushed");
-                            last.indicator = Some(m.kind);
-                            last.note = m.note;
-                        }
+                    sink.push(t.term, fi16, rs, re, (RAW, RAW));
+                }
+            });
+        }
+        if let Some(g) = &self.raw_regex {
+            let sink = &mut s.sink;
+            g.matches(text, &mut s.raw_regex_marks, |term, rs, re| {
+                if self.terms[term as usize].fields & bit == 0 {
+                    return;
+                }
+                sink.push(term, fi16, rs, re, (RAW, RAW));
+            });
+        }
+        if let Some((set, targets)) = &self.indicators {
+            s.found.clear();
+            set.find_all(text, &mut s.found);
+            for m in &s.found {
+                for (kind, term) in targets {
+                    if *kind != m.kind || self.terms[*term as usize].fields & bit == 0 {
+                        continue;
+                    }
+                    if s.sink.push(*term, fi16, m.start, m.end, (RAW, RAW)) {
+                        let last = s.sink.hits.last_mut().expect("just pushed");
+                        last.indicator = Some(m.kind);
+                        last.note = m.note;
                     }
                 }
             }
         }
-        // Group hits by term, in text order, and drop duplicates (two patterns
-        // of one term matching the same span).
-        s.sink
-            .hits
-            .sort_unstable_by_key(|h| (h.term, h.field, h.start, h.end));
-        s.sink.hits.dedup_by(|b, a| {
-            let dup =
-                a.term == b.term && a.field == b.field && a.start == b.start && a.end == b.end;
-            if dup {
-                s.sink.counts[a.term as usize] -= 1;
-            }
-            dup
-        });
-        let mut i = 0;
-        while i < s.sink.hits.len() {
-            let t = s.sink.hits[i].term;
-            let start = i;
-            while i < s.sink.hits.len() && s.sink.hits[i].term == t {
-                i += 1;
-            }
-            s.term_hits[t as usize] = (start as u32, i as u32);
+    }
+}
+
+/// Groups the hits by term, in text order, and drops duplicates (two
+/// patterns of one term matching the same span).
+fn group_hits(s: &mut Scratch) {
+    s.sink
+        .hits
+        .sort_unstable_by_key(|h| (h.term, h.field, h.start, h.end));
+    s.sink.hits.dedup_by(|b, a| {
+        let dup = a.term == b.term && a.field == b.field && a.start == b.start && a.end == b.end;
+        if dup {
+            s.sink.counts[a.term as usize] -= 1;
         }
+        dup
+    });
+    let mut i = 0;
+    while i < s.sink.hits.len() {
+        let t = s.sink.hits[i].term;
+        let start = i;
+        while i < s.sink.hits.len() && s.sink.hits[i].term == t {
+            i += 1;
+        }
+        s.term_hits[t as usize] = (start as u32, i as u32);
     }
 }
 
