@@ -28,19 +28,11 @@
 //! handed to another engine (after a reload), it is rebuilt for that engine
 //! before the scan, so no buffer sized for the old rules can hide a new one.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use aho_corasick::automaton::Automaton;
-use aho_corasick::{dfa, nfa, MatchKind as AcMatchKind};
-use regex_automata::meta;
-use regex_automata::{Input, MatchKind, PatternSet};
-
 use crate::indicators::{IndicatorKind, IndicatorMatch, IndicatorSet};
-use crate::normalize::{self, FoldedText};
-use crate::rules::condition::{Expr, Facts};
-use crate::rules::{Rule, RuleSet, Severity, Status, Term, TermKind, View};
+use crate::normalize::FoldedText;
+use crate::rules::{Rule, RuleSet, Severity};
 
 mod build;
 mod eval;
@@ -55,7 +47,6 @@ use literal::{LiteralGroup, WordGroup};
 pub use regexes::regex_runs_on_every_post;
 use regexes::{RegexGroup, RegexMarks};
 use scratch::HitSink;
-use words::WordSet;
 
 /// Evidence spans reported per alert.
 pub const MAX_EVIDENCE: usize = 64;

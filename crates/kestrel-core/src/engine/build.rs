@@ -1,9 +1,16 @@
 //! Building an [`Engine`]: every term of a [`RuleSet`] sorted into a strategy
 //! (word set, literal automata, regex groups, indicators) once, at build time.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use super::literal::{LiteralBuilder, LiteralGroup, GATE_MIN_LEN};
 use super::regexes::RegexBuilder;
-use super::*;
+use super::{words, BuildError, CompiledRule, Engine, EngineOptions, Target, TermInfo};
+use crate::indicators::{IndicatorKind, IndicatorSet};
+use crate::normalize;
+use crate::rules::condition::Facts;
+use crate::rules::{Expr, Rule, RuleSet, Status, Term, TermKind, View};
 
 impl Engine {
     /// Compiles a rule set. Rules with status `disabled` are left out unless

@@ -1,8 +1,10 @@
 //! Evaluation: conditions and `unless` over a post's hits, grades, evidence,
 //! and the explanations `kestrel explain` and `eval` print.
 
-use super::*;
-
+use super::{CompiledRule, Engine, Evidence, Firing, Hit, Matches, Scratch, MAX_EVIDENCE};
+use crate::normalize::FoldedText;
+use crate::rules::condition::Facts;
+use crate::rules::{Expr, Rule};
 impl Engine {
     pub(super) fn evaluate(&self, fields: &[(&str, &str)], s: &mut Scratch, out: &mut Matches) {
         s.candidates.clear();

@@ -2,8 +2,13 @@
 //! ([`super::words`]), the other literals in Aho-Corasick automata, the long
 //! address-like entries of the raw view behind a run-length gate.
 
-use super::*;
+use std::collections::HashMap;
 
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{dfa, nfa, MatchKind as AcMatchKind};
+
+use super::words::WordSet;
+use super::{BuildError, Target};
 /// Patterns above this count use the contiguous NFA instead of the DFA: the
 /// DFA is faster to search but its build time and memory grow with the
 /// pattern count.

@@ -1,9 +1,16 @@
 //! Regex strategies: all regexes of one view in one multi-pattern regex,
 //! those with literal parts started only by a trigger automaton.
 
+use std::collections::HashMap;
+
+use aho_corasick::{dfa, MatchKind as AcMatchKind};
+use regex_automata::{meta, Input, MatchKind, PatternSet};
+
 use super::literal::LiteralAutomaton;
 use super::scratch::raw_bounded;
-use super::*;
+use super::{BuildError, Target};
+use crate::normalize;
+use crate::rules::View;
 
 /// All regexes of one view. A regex whose every match must contain one of a
 /// few literals (found by regex-syntax's literal extractor, e.g. `usd`,

@@ -1,8 +1,9 @@
 //! The scratch: a scan's working memory, tied to the engine that made it,
 //! and how one post's hits are collected into it.
 
-use super::*;
-
+use super::regexes::RegexMarks;
+use super::{Engine, Hit, Scratch, Target};
+use crate::normalize::{self, FoldedText};
 /// Hits kept per term and post for evidence and proximity; counts go on.
 const MAX_HITS_PER_TERM: u32 = 256;
 

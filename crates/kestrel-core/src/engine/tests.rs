@@ -1,6 +1,9 @@
+use std::sync::Arc;
+
 use super::literal::RunGate;
-use super::*;
+use super::{regex_runs_on_every_post, Engine, EngineOptions, Evidence, Firing, Matches};
 use crate::rules::load_str;
+use crate::rules::{Severity, View};
 use std::path::Path;
 
 fn engine(yaml: &str) -> Engine {
