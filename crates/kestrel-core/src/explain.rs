@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::engine::{Engine, Matches, Scratch};
+use crate::engine::{Engine, Hit, Matches, Scratch};
 use crate::normalize;
 use crate::rules::{Category, Expr, LexiconTerm, Rule, TermKind};
 
@@ -337,26 +337,7 @@ pub fn explain_json(
         if only.is_some_and(|o| o != r) {
             continue;
         }
-        let rule = &set.rules[r];
-        let term = &rule.terms[t];
-        let (fname, text) = fields[h.field as usize];
-        let folded = match (h.folded_span(), scratch.folded(h.field as usize)) {
-            (Some((fs, fe)), Some(f)) => Some(f.as_str()[fs..fe].to_string()),
-            _ => None,
-        };
-        hit_list.push(json!({
-            "rule": rule.id,
-            "term": term.name,
-            "kind": term.kind.key(),
-            "view": term.view.as_str(),
-            "field": fname,
-            "start": h.start,
-            "end": h.end,
-            "text": text.get(h.start as usize..h.end as usize).unwrap_or(""),
-            "folded": folded,
-            "indicator": h.indicator.map(|k| k.name()),
-            "note": h.note,
-        }));
+        hit_list.push(hit_json(engine, &scratch, fields, r, t, h));
     }
     rules.extend(matches.firings.iter().map(|f| f.rule));
     rules.sort_unstable();
@@ -366,60 +347,101 @@ pub fn explain_json(
     }
     let rule_list: Vec<serde_json::Value> = rules
         .into_iter()
-        .map(|r| {
-            let rule = &set.rules[r];
-            let names = rule.term_names();
-            let fired = matches.firings.iter().any(|f| f.rule == r);
-            let (cond, unless) = engine
-                .explain_rule(r, fields, &mut scratch)
-                .unwrap_or((false, false));
-            let mut counts = serde_json::Map::new();
-            for t in &rule.terms {
-                counts.insert(t.name.clone(), json!(0));
-            }
-            for (hr, t, _) in engine.last_hits(&scratch) {
-                if hr == r {
-                    let c = &mut counts[&rule.terms[t].name];
-                    *c = json!(c.as_u64().unwrap_or(0) + 1);
-                }
-            }
-            let verdict = match (fired, rule.status) {
-                (true, crate::rules::Status::Disabled) => "would_fire",
-                (true, _) => "fired",
-                (false, _) => "quiet",
-            };
-            json!({
-                "id": rule.id,
-                "revision": rule.revision,
-                "status": rule.status.to_string(),
-                "verdict": verdict,
-                "condition": rule.condition.display(&names).to_string(),
-                "condition_holds": cond,
-                "clauses": clauses(engine, &mut scratch, fields, r)
-                    .into_iter()
-                    .map(|(c, h)| json!({"clause": c, "holds": h}))
-                    .collect::<Vec<_>>(),
-                "unless": rule.unless.as_ref().map(|u| u.display(&names).to_string()),
-                "unless_holds": unless,
-                "near": nears(engine, &scratch, fields, r)
-                    .into_iter()
-                    .map(|n| json!({
-                        "a": names[n.a],
-                        "b": names[n.b],
-                        "limit": n.limit,
-                        "closest": n.closest,
-                        "holds": n.closest.is_some_and(|d| d <= n.limit),
-                    }))
-                    .collect::<Vec<_>>(),
-                "matches_per_term": counts,
-            })
-        })
+        .map(|r| rule_json(engine, &mut scratch, fields, &matches, r))
         .collect();
     json!({
         "ruleset": set.hash,
         "fields": field_list,
         "matches": hit_list,
         "rules": rule_list,
+    })
+}
+
+/// One hit of term `t` of rule `r`, for [`explain_json`].
+fn hit_json(
+    engine: &Engine,
+    scratch: &Scratch,
+    fields: &[(&str, &str)],
+    r: usize,
+    t: usize,
+    h: &Hit,
+) -> serde_json::Value {
+    let rule = &engine.rule_set().rules[r];
+    let term = &rule.terms[t];
+    let (fname, text) = fields[h.field as usize];
+    let folded = match (h.folded_span(), scratch.folded(h.field as usize)) {
+        (Some((fs, fe)), Some(f)) => Some(f.as_str()[fs..fe].to_string()),
+        _ => None,
+    };
+    serde_json::json!({
+        "rule": rule.id,
+        "term": term.name,
+        "kind": term.kind.key(),
+        "view": term.view.as_str(),
+        "field": fname,
+        "start": h.start,
+        "end": h.end,
+        "text": text.get(h.start as usize..h.end as usize).unwrap_or(""),
+        "folded": folded,
+        "indicator": h.indicator.map(|k| k.name()),
+        "note": h.note,
+    })
+}
+
+/// Rule `r`'s verdict on the last scan, for [`explain_json`].
+fn rule_json(
+    engine: &Engine,
+    scratch: &mut Scratch,
+    fields: &[(&str, &str)],
+    matches: &Matches,
+    r: usize,
+) -> serde_json::Value {
+    use serde_json::json;
+    let rule = &engine.rule_set().rules[r];
+    let names = rule.term_names();
+    let fired = matches.firings.iter().any(|f| f.rule == r);
+    let (cond, unless) = engine
+        .explain_rule(r, fields, scratch)
+        .unwrap_or((false, false));
+    let mut counts = serde_json::Map::new();
+    for t in &rule.terms {
+        counts.insert(t.name.clone(), json!(0));
+    }
+    for (hr, t, _) in engine.last_hits(scratch) {
+        if hr == r {
+            let c = &mut counts[&rule.terms[t].name];
+            *c = json!(c.as_u64().unwrap_or(0) + 1);
+        }
+    }
+    let verdict = match (fired, rule.status) {
+        (true, crate::rules::Status::Disabled) => "would_fire",
+        (true, _) => "fired",
+        (false, _) => "quiet",
+    };
+    json!({
+        "id": rule.id,
+        "revision": rule.revision,
+        "status": rule.status.to_string(),
+        "verdict": verdict,
+        "condition": rule.condition.display(&names).to_string(),
+        "condition_holds": cond,
+        "clauses": clauses(engine, &mut *scratch, fields, r)
+            .into_iter()
+            .map(|(c, h)| json!({"clause": c, "holds": h}))
+            .collect::<Vec<_>>(),
+        "unless": rule.unless.as_ref().map(|u| u.display(&names).to_string()),
+        "unless_holds": unless,
+        "near": nears(engine, scratch, fields, r)
+            .into_iter()
+            .map(|n| json!({
+                "a": names[n.a],
+                "b": names[n.b],
+                "limit": n.limit,
+                "closest": n.closest,
+                "holds": n.closest.is_some_and(|d| d <= n.limit),
+            }))
+            .collect::<Vec<_>>(),
+        "matches_per_term": counts,
     })
 }
 
