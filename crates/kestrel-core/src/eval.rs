@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::engine::{Engine, Matches};
 use crate::explain::{alarm_line, miss_line};
 use crate::post::PostSchema;
-use crate::rules::{Category, Status};
+use crate::rules::{Category, RuleSet, Status};
 
 /// What a labelled file or a floor got wrong.
 #[derive(Debug, thiserror::Error)]
@@ -397,10 +397,10 @@ pub fn evaluate(
             .map(|(n, t)| (n.as_str(), t.as_str()))
             .collect();
         engine.scan(&fields, &mut scratch, &mut matches);
-        let fired = |c: Option<Category>, active: bool| {
-            matches.firings.iter().any(|f| {
-                (!active || !f.shadow) && c.is_none_or(|c| set.rules[f.rule].category == c)
-            })
+        let scanned = Scanned {
+            post: p,
+            set: &set,
+            matches: &matches,
         };
         for f in &matches.firings {
             let r = &mut per_rule[f.rule];
@@ -411,12 +411,77 @@ pub fn evaluate(
                 _ => {}
             }
         }
-        // Precision: every category that alerted on this post.
+        report.add_precision(&scanned);
+        match p.label {
+            Label::Category(c) => {
+                *positives.entry(c).or_default() += 1;
+                if !report.add_recall(&scanned, c, active_only) {
+                    let line = miss_line(engine, &mut scratch, &fields, &matches, c, active_only);
+                    report.misses.push(scanned.case(line));
+                }
+            }
+            Label::None => {
+                if report.add_false_alarm(&scanned, active_only) {
+                    let line = alarm_line(engine, &fields, &matches, active_only);
+                    report.false_alarm_posts.push(scanned.case(line));
+                }
+            }
+        }
+    }
+    report.rules = rule_figures(&set, &per_rule, &positives);
+    report.floors = options
+        .floors
+        .iter()
+        .map(|floor| report.floor_result(floor, active_only))
+        .collect();
+    Ok(report)
+}
+
+/// A labelled post and what the engine found in it.
+struct Scanned<'a> {
+    post: &'a Labeled,
+    set: &'a RuleSet,
+    matches: &'a Matches,
+}
+
+impl Scanned<'_> {
+    /// A rule of category `c` (any category with `None`) fired; with
+    /// `active`, an active one.
+    fn fired(&self, c: Option<Category>, active: bool) -> bool {
+        self.matches.firings.iter().any(|f| {
+            (!active || !f.shadow) && c.is_none_or(|c| self.set.rules[f.rule].category == c)
+        })
+    }
+
+    /// The post as a miss or a false alarm, with why.
+    fn case(&self, explain: String) -> Case {
+        let p = self.post;
+        Case {
+            id: p.id.clone(),
+            line: p.line,
+            label: label_name(p.label).to_string(),
+            lang: p.lang.clone(),
+            kind: p.kind.clone(),
+            explain,
+        }
+    }
+
+    /// The post's language and kind, `?` when not given.
+    fn groups(&self) -> (String, String) {
+        let lang = self.post.lang.clone().unwrap_or_else(|| "?".into());
+        let kind = self.post.kind.clone().unwrap_or_else(|| "?".into());
+        (lang, kind)
+    }
+}
+
+impl EvalReport {
+    /// Precision: every category that alerted on the post.
+    fn add_precision(&mut self, s: &Scanned) {
         for c in Category::ALL {
-            let (all, active) = (fired(Some(*c), false), fired(Some(*c), true));
+            let (all, active) = (s.fired(Some(*c), false), s.fired(Some(*c), true));
             if all || active {
-                let fig = report.categories.entry(c.to_string()).or_default();
-                let right = p.label == Label::Category(*c);
+                let fig = self.categories.entry(c.to_string()).or_default();
+                let right = s.post.label == Label::Category(*c);
                 if all {
                     fig.precision_all.add(right, right);
                 }
@@ -425,80 +490,61 @@ pub fn evaluate(
                 }
             }
         }
-        let lang = p.lang.clone().unwrap_or_else(|| "?".into());
-        let kind = p.kind.clone().unwrap_or_else(|| "?".into());
-        let case = |explain: String| Case {
-            id: p.id.clone(),
-            line: p.line,
-            label: label_name(p.label).to_string(),
-            lang: p.lang.clone(),
-            kind: p.kind.clone(),
-            explain,
-        };
-        match p.label {
-            Label::Category(c) => {
-                *positives.entry(c).or_default() += 1;
-                let (all, active) = (fired(Some(c), false), fired(Some(c), true));
-                report
-                    .categories
-                    .entry(c.to_string())
-                    .or_default()
-                    .recall
-                    .add(all, active);
-                for group in [
-                    report.languages.entry(lang).or_default(),
-                    report.kinds.entry(kind).or_default(),
-                ] {
-                    group
-                        .recall
-                        .entry(c.to_string())
-                        .or_default()
-                        .add(all, active);
-                }
-                if !(if active_only { active } else { all }) {
-                    let line = miss_line(engine, &mut scratch, &fields, &matches, c, active_only);
-                    report.misses.push(case(line));
-                }
-            }
-            Label::None => {
-                let (all, active) = (fired(None, false), fired(None, true));
-                report.false_alarms.add(all, active);
-                for group in [
-                    report.languages.entry(lang).or_default(),
-                    report.kinds.entry(kind).or_default(),
-                ] {
-                    group.false_alarms.add(all, active);
-                }
-                if if active_only { active } else { all } {
-                    let line = alarm_line(engine, &fields, &matches, active_only);
-                    report.false_alarm_posts.push(case(line));
-                }
-            }
+    }
+
+    /// Recall of a post labelled `c`, overall and by language and kind;
+    /// true when an alert that counts found it.
+    fn add_recall(&mut self, s: &Scanned, c: Category, active_only: bool) -> bool {
+        let (all, active) = (s.fired(Some(c), false), s.fired(Some(c), true));
+        self.categories
+            .entry(c.to_string())
+            .or_default()
+            .recall
+            .add(all, active);
+        let (lang, kind) = s.groups();
+        for group in [
+            self.languages.entry(lang).or_default(),
+            self.kinds.entry(kind).or_default(),
+        ] {
+            group
+                .recall
+                .entry(c.to_string())
+                .or_default()
+                .add(all, active);
+        }
+        if active_only {
+            active
+        } else {
+            all
         }
     }
-    for (i, rule) in set.rules.iter().enumerate() {
-        if rule.status == Status::Disabled {
-            continue;
+
+    /// A post labelled none, overall and by language and kind; true when
+    /// an alert that counts flagged it.
+    fn add_false_alarm(&mut self, s: &Scanned, active_only: bool) -> bool {
+        let (all, active) = (s.fired(None, false), s.fired(None, true));
+        self.false_alarms.add(all, active);
+        let (lang, kind) = s.groups();
+        for group in [
+            self.languages.entry(lang).or_default(),
+            self.kinds.entry(kind).or_default(),
+        ] {
+            group.false_alarms.add(all, active);
         }
-        let (alerts, tp, fa) = per_rule[i];
-        let pos = positives.get(&rule.category).copied().unwrap_or(0);
-        report.rules.push(RuleFigures {
-            id: rule.id.clone(),
-            category: rule.category.to_string(),
-            status: rule.status.to_string(),
-            alerts,
-            true_positives: tp,
-            false_alarms: fa,
-            recall: (pos > 0).then(|| tp as f64 / pos as f64),
-            precision: (alerts > 0).then(|| tp as f64 / alerts as f64),
-        });
+        if active_only {
+            active
+        } else {
+            all
+        }
     }
-    for floor in &options.floors {
+
+    /// Whether `floor` held, with the figure measured.
+    fn floor_result(&self, floor: &Floor, active_only: bool) -> FloorResult {
         let (value, passed) = match &floor.what {
             FloorKind::Recall(c, lang) => {
                 let tally = match lang {
-                    None => report.categories.get(c.as_str()).map(|f| f.recall),
-                    Some(l) => report
+                    None => self.categories.get(c.as_str()).map(|f| f.recall),
+                    Some(l) => self
                         .languages
                         .get(l)
                         .and_then(|g| g.recall.get(c.as_str()))
@@ -508,7 +554,7 @@ pub fn evaluate(
                 (v, v.is_some_and(|v| v >= floor.bound))
             }
             FloorKind::Precision(c) => {
-                let v = report.categories.get(c.as_str()).and_then(|f| {
+                let v = self.categories.get(c.as_str()).and_then(|f| {
                     let t = if active_only {
                         f.precision_active
                     } else {
@@ -520,20 +566,47 @@ pub fn evaluate(
             }
             FloorKind::FalseAlarm(lang) => {
                 let tally = match lang {
-                    None => Some(report.false_alarms),
-                    Some(l) => report.languages.get(l).map(|g| g.false_alarms),
+                    None => Some(self.false_alarms),
+                    Some(l) => self.languages.get(l).map(|g| g.false_alarms),
                 };
                 let v = tally.and_then(|t| t.rate(active_only));
                 (v, v.is_some_and(|v| v <= floor.bound))
             }
         };
-        report.floors.push(FloorResult {
+        FloorResult {
             floor: floor.text.clone(),
             value,
             passed,
+        }
+    }
+}
+
+/// Figures of every rule that runs, from its (alerts, true positives, false
+/// alarms) and the posts labelled with each category.
+fn rule_figures(
+    set: &RuleSet,
+    per_rule: &[(u64, u64, u64)],
+    positives: &BTreeMap<Category, u64>,
+) -> Vec<RuleFigures> {
+    let mut out = Vec::new();
+    for (i, rule) in set.rules.iter().enumerate() {
+        if rule.status == Status::Disabled {
+            continue;
+        }
+        let (alerts, tp, fa) = per_rule[i];
+        let pos = positives.get(&rule.category).copied().unwrap_or(0);
+        out.push(RuleFigures {
+            id: rule.id.clone(),
+            category: rule.category.to_string(),
+            status: rule.status.to_string(),
+            alerts,
+            true_positives: tp,
+            false_alarms: fa,
+            recall: (pos > 0).then(|| tp as f64 / pos as f64),
+            precision: (alerts > 0).then(|| tp as f64 / alerts as f64),
         });
     }
-    Ok(report)
+    out
 }
 
 fn pct(t: &Tally, active_only: bool) -> String {

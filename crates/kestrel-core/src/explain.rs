@@ -4,9 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::engine::{Engine, Matches, Scratch};
+use crate::engine::{Engine, Hit, Matches, Scratch};
 use crate::normalize;
-use crate::rules::{Category, Expr, LexiconTerm, TermKind};
+use crate::rules::{Category, Expr, LexiconTerm, Rule, TermKind};
 
 /// Scans `fields` and explains the result: the folded text of each field,
 /// every term hit with its raw span, and every rule with a hit or that fired.
@@ -117,39 +117,7 @@ pub fn rule_verdict(
     let (cond, unless) = engine
         .explain_rule(rule_index, fields, scratch)
         .unwrap_or((false, false));
-    let _ = writeln!(
-        out,
-        "  {} {} (revision {}, {}/{}, {})",
-        match (fired, rule.status) {
-            // Shown so an author can try a disabled rule; it never runs.
-            (true, crate::rules::Status::Disabled) => "WOULD FIRE if enabled",
-            (true, _) => "FIRED",
-            (false, _) => "quiet",
-        },
-        rule.id,
-        rule.revision,
-        rule.category,
-        rule.severity,
-        rule.status
-    );
-    let _ = writeln!(
-        out,
-        "    condition {} -> {}",
-        rule.condition.display(&names),
-        if cond { "holds" } else { "does not hold" }
-    );
-    if let Some(u) = &rule.unless {
-        let _ = writeln!(
-            out,
-            "    unless {} -> {}",
-            u.display(&names),
-            if unless {
-                "holds (suppressed)"
-            } else {
-                "does not hold"
-            }
-        );
-    }
+    write_verdict_head(&mut out, rule, &names, fired, cond, unless);
     for (clause, holds) in clauses(engine, &mut *scratch, fields, rule_index) {
         let _ = writeln!(
             out,
@@ -173,36 +141,7 @@ pub fn rule_verdict(
     }
     if !rule.escalate.is_empty() {
         let grades = engine.explain_grades(rule_index, fields, scratch);
-        let mut effective = rule.severity;
-        let mut by = None;
-        for (i, g) in rule.escalate.iter().enumerate() {
-            let held = grades.get(i).copied().unwrap_or(false);
-            let _ = writeln!(
-                out,
-                "    escalate {} -> {}: {}",
-                g.when.display(&names),
-                g.severity,
-                if held { "holds" } else { "does not hold" }
-            );
-            if held && g.severity > effective {
-                effective = g.severity;
-                by = Some(&g.when_src);
-            }
-        }
-        if fired {
-            match by {
-                Some(w) => {
-                    let _ = writeln!(
-                        out,
-                        "    severity {effective} (escalated from {} by '{w}')",
-                        rule.severity
-                    );
-                }
-                None => {
-                    let _ = writeln!(out, "    severity {effective} (no grade raised it)");
-                }
-            }
-        }
+        write_grades(&mut out, rule, &names, &grades, fired);
     }
     let counts = term_counts(engine, scratch, rule_index);
     let summary: Vec<String> = rule
@@ -213,6 +152,86 @@ pub fn rule_verdict(
         .collect();
     let _ = writeln!(out, "    matches per term: {}", summary.join(", "));
     out
+}
+
+/// The verdict's first lines: fired or quiet, then whether the condition
+/// and `unless` held.
+fn write_verdict_head(
+    out: &mut String,
+    rule: &Rule,
+    names: &[String],
+    fired: bool,
+    cond: bool,
+    unless: bool,
+) {
+    let _ = writeln!(
+        out,
+        "  {} {} (revision {}, {}/{}, {})",
+        match (fired, rule.status) {
+            // Shown so an author can try a disabled rule; it never runs.
+            (true, crate::rules::Status::Disabled) => "WOULD FIRE if enabled",
+            (true, _) => "FIRED",
+            (false, _) => "quiet",
+        },
+        rule.id,
+        rule.revision,
+        rule.category,
+        rule.severity,
+        rule.status
+    );
+    let _ = writeln!(
+        out,
+        "    condition {} -> {}",
+        rule.condition.display(names),
+        if cond { "holds" } else { "does not hold" }
+    );
+    if let Some(u) = &rule.unless {
+        let _ = writeln!(
+            out,
+            "    unless {} -> {}",
+            u.display(names),
+            if unless {
+                "holds (suppressed)"
+            } else {
+                "does not hold"
+            }
+        );
+    }
+}
+
+/// Each `escalate` entry and whether it held, then (for a rule that fired)
+/// the severity they give.
+fn write_grades(out: &mut String, rule: &Rule, names: &[String], grades: &[bool], fired: bool) {
+    let mut effective = rule.severity;
+    let mut by = None;
+    for (i, g) in rule.escalate.iter().enumerate() {
+        let held = grades.get(i).copied().unwrap_or(false);
+        let _ = writeln!(
+            out,
+            "    escalate {} -> {}: {}",
+            g.when.display(names),
+            g.severity,
+            if held { "holds" } else { "does not hold" }
+        );
+        if held && g.severity > effective {
+            effective = g.severity;
+            by = Some(&g.when_src);
+        }
+    }
+    if fired {
+        match by {
+            Some(w) => {
+                let _ = writeln!(
+                    out,
+                    "    severity {effective} (escalated from {} by '{w}')",
+                    rule.severity
+                );
+            }
+            None => {
+                let _ = writeln!(out, "    severity {effective} (no grade raised it)");
+            }
+        }
+    }
 }
 
 /// The top-level clauses of a rule's condition (the operands of its outer
@@ -318,26 +337,7 @@ pub fn explain_json(
         if only.is_some_and(|o| o != r) {
             continue;
         }
-        let rule = &set.rules[r];
-        let term = &rule.terms[t];
-        let (fname, text) = fields[h.field as usize];
-        let folded = match (h.folded_span(), scratch.folded(h.field as usize)) {
-            (Some((fs, fe)), Some(f)) => Some(f.as_str()[fs..fe].to_string()),
-            _ => None,
-        };
-        hit_list.push(json!({
-            "rule": rule.id,
-            "term": term.name,
-            "kind": term.kind.key(),
-            "view": term.view.as_str(),
-            "field": fname,
-            "start": h.start,
-            "end": h.end,
-            "text": text.get(h.start as usize..h.end as usize).unwrap_or(""),
-            "folded": folded,
-            "indicator": h.indicator.map(|k| k.name()),
-            "note": h.note,
-        }));
+        hit_list.push(hit_json(engine, &scratch, fields, r, t, h));
     }
     rules.extend(matches.firings.iter().map(|f| f.rule));
     rules.sort_unstable();
@@ -347,60 +347,101 @@ pub fn explain_json(
     }
     let rule_list: Vec<serde_json::Value> = rules
         .into_iter()
-        .map(|r| {
-            let rule = &set.rules[r];
-            let names = rule.term_names();
-            let fired = matches.firings.iter().any(|f| f.rule == r);
-            let (cond, unless) = engine
-                .explain_rule(r, fields, &mut scratch)
-                .unwrap_or((false, false));
-            let mut counts = serde_json::Map::new();
-            for t in &rule.terms {
-                counts.insert(t.name.clone(), json!(0));
-            }
-            for (hr, t, _) in engine.last_hits(&scratch) {
-                if hr == r {
-                    let c = &mut counts[&rule.terms[t].name];
-                    *c = json!(c.as_u64().unwrap_or(0) + 1);
-                }
-            }
-            let verdict = match (fired, rule.status) {
-                (true, crate::rules::Status::Disabled) => "would_fire",
-                (true, _) => "fired",
-                (false, _) => "quiet",
-            };
-            json!({
-                "id": rule.id,
-                "revision": rule.revision,
-                "status": rule.status.to_string(),
-                "verdict": verdict,
-                "condition": rule.condition.display(&names).to_string(),
-                "condition_holds": cond,
-                "clauses": clauses(engine, &mut scratch, fields, r)
-                    .into_iter()
-                    .map(|(c, h)| json!({"clause": c, "holds": h}))
-                    .collect::<Vec<_>>(),
-                "unless": rule.unless.as_ref().map(|u| u.display(&names).to_string()),
-                "unless_holds": unless,
-                "near": nears(engine, &scratch, fields, r)
-                    .into_iter()
-                    .map(|n| json!({
-                        "a": names[n.a],
-                        "b": names[n.b],
-                        "limit": n.limit,
-                        "closest": n.closest,
-                        "holds": n.closest.is_some_and(|d| d <= n.limit),
-                    }))
-                    .collect::<Vec<_>>(),
-                "matches_per_term": counts,
-            })
-        })
+        .map(|r| rule_json(engine, &mut scratch, fields, &matches, r))
         .collect();
     json!({
         "ruleset": set.hash,
         "fields": field_list,
         "matches": hit_list,
         "rules": rule_list,
+    })
+}
+
+/// One hit of term `t` of rule `r`, for [`explain_json`].
+fn hit_json(
+    engine: &Engine,
+    scratch: &Scratch,
+    fields: &[(&str, &str)],
+    r: usize,
+    t: usize,
+    h: &Hit,
+) -> serde_json::Value {
+    let rule = &engine.rule_set().rules[r];
+    let term = &rule.terms[t];
+    let (fname, text) = fields[h.field as usize];
+    let folded = match (h.folded_span(), scratch.folded(h.field as usize)) {
+        (Some((fs, fe)), Some(f)) => Some(f.as_str()[fs..fe].to_string()),
+        _ => None,
+    };
+    serde_json::json!({
+        "rule": rule.id,
+        "term": term.name,
+        "kind": term.kind.key(),
+        "view": term.view.as_str(),
+        "field": fname,
+        "start": h.start,
+        "end": h.end,
+        "text": text.get(h.start as usize..h.end as usize).unwrap_or(""),
+        "folded": folded,
+        "indicator": h.indicator.map(|k| k.name()),
+        "note": h.note,
+    })
+}
+
+/// Rule `r`'s verdict on the last scan, for [`explain_json`].
+fn rule_json(
+    engine: &Engine,
+    scratch: &mut Scratch,
+    fields: &[(&str, &str)],
+    matches: &Matches,
+    r: usize,
+) -> serde_json::Value {
+    use serde_json::json;
+    let rule = &engine.rule_set().rules[r];
+    let names = rule.term_names();
+    let fired = matches.firings.iter().any(|f| f.rule == r);
+    let (cond, unless) = engine
+        .explain_rule(r, fields, scratch)
+        .unwrap_or((false, false));
+    let mut counts = serde_json::Map::new();
+    for t in &rule.terms {
+        counts.insert(t.name.clone(), json!(0));
+    }
+    for (hr, t, _) in engine.last_hits(scratch) {
+        if hr == r {
+            let c = &mut counts[&rule.terms[t].name];
+            *c = json!(c.as_u64().unwrap_or(0) + 1);
+        }
+    }
+    let verdict = match (fired, rule.status) {
+        (true, crate::rules::Status::Disabled) => "would_fire",
+        (true, _) => "fired",
+        (false, _) => "quiet",
+    };
+    json!({
+        "id": rule.id,
+        "revision": rule.revision,
+        "status": rule.status.to_string(),
+        "verdict": verdict,
+        "condition": rule.condition.display(&names).to_string(),
+        "condition_holds": cond,
+        "clauses": clauses(engine, &mut *scratch, fields, r)
+            .into_iter()
+            .map(|(c, h)| json!({"clause": c, "holds": h}))
+            .collect::<Vec<_>>(),
+        "unless": rule.unless.as_ref().map(|u| u.display(&names).to_string()),
+        "unless_holds": unless,
+        "near": nears(engine, scratch, fields, r)
+            .into_iter()
+            .map(|n| json!({
+                "a": names[n.a],
+                "b": names[n.b],
+                "limit": n.limit,
+                "closest": n.closest,
+                "holds": n.closest.is_some_and(|d| d <= n.limit),
+            }))
+            .collect::<Vec<_>>(),
+        "matches_per_term": counts,
     })
 }
 

@@ -1,0 +1,343 @@
+//! Evaluation: conditions and `unless` over a post's hits, grades, evidence,
+//! and the explanations `kestrel explain` and `eval` print.
+
+use super::{CompiledRule, Engine, Evidence, Firing, Hit, Matches, Scratch, MAX_EVIDENCE};
+use crate::normalize::FoldedText;
+use crate::rules::condition::Facts;
+use crate::rules::{Expr, Rule};
+impl Engine {
+    pub(super) fn evaluate(&self, fields: &[(&str, &str)], s: &mut Scratch, out: &mut Matches) {
+        s.candidates.clear();
+        for &t in &s.sink.touched {
+            let r = self.terms[t as usize].rule;
+            if !s.rule_seen[r as usize] {
+                s.rule_seen[r as usize] = true;
+                s.candidates.push(r);
+            }
+        }
+        for &r in &self.always {
+            if !s.rule_seen[r as usize] {
+                s.rule_seen[r as usize] = true;
+                s.candidates.push(r);
+            }
+        }
+        s.candidates.sort_unstable();
+        let candidates = std::mem::take(&mut s.candidates);
+        for &r in &candidates {
+            s.rule_seen[r as usize] = false;
+            let cr = &self.rules[r as usize];
+            let rule = &self.set.rules[cr.index];
+            let fired = {
+                let facts = RuleFacts {
+                    engine: self,
+                    scratch: s,
+                    first: cr.first_term,
+                    fields,
+                };
+                rule.condition.eval(&facts) && !rule.unless.as_ref().is_some_and(|u| u.eval(&facts))
+            };
+            if !fired {
+                continue;
+            }
+            // Grades: the highest severity whose `when` holds. Bit i of
+            // `held` is entry i (the loader allows at most 64).
+            let mut severity = rule.severity;
+            let mut escalated_by = None;
+            let mut held: u64 = 0;
+            if !rule.escalate.is_empty() {
+                let facts = RuleFacts {
+                    engine: self,
+                    scratch: s,
+                    first: cr.first_term,
+                    fields,
+                };
+                for (i, g) in rule.escalate.iter().enumerate().take(64) {
+                    if !g.when.eval(&facts) {
+                        continue;
+                    }
+                    held |= 1 << i;
+                    if g.severity > severity {
+                        severity = g.severity;
+                        escalated_by = Some(i);
+                    }
+                }
+            }
+            let ev_start = out.evidence.len();
+            let omitted = self.push_evidence(cr, s, held, out);
+            out.evidence[ev_start..].sort_by_key(|e| (e.field, e.start, e.end, e.term));
+            out.firings.push(Firing {
+                rule: cr.index,
+                shadow: cr.shadow,
+                evidence: ev_start..out.evidence.len(),
+                evidence_omitted: omitted,
+                severity,
+                escalated_by,
+            });
+        }
+        s.candidates = candidates;
+    }
+
+    /// Appends the evidence of a rule that fired and returns how many matches
+    /// were left out. The first match of every evidence term goes in before
+    /// any term's second, so a term repeated many times cannot crowd out the
+    /// one span that made the condition hold; then the rest, term by term,
+    /// up to [`MAX_EVIDENCE`] (or one per term, when a rule has more terms).
+    /// `held`: bit i is set when `escalate` entry i held; the terms only
+    /// grades use are evidence when their grade held.
+    fn push_evidence(&self, cr: &CompiledRule, s: &Scratch, held: u64, out: &mut Matches) -> u32 {
+        let ev_start = out.evidence.len();
+        let mut found = 0u32;
+        let push = |out: &mut Matches, local: u32, h: &Hit| {
+            out.evidence.push(Evidence {
+                term: local,
+                field: h.field,
+                start: h.start,
+                end: h.end,
+                indicator: h.indicator,
+                note: h.note,
+            })
+        };
+        let evidence_terms = (0..cr.term_count)
+            .map(|local| (local, cr.first_term + local))
+            .filter(|&(local, g)| {
+                self.terms[g as usize].evidence
+                    || cr
+                        .grade_terms
+                        .iter()
+                        .enumerate()
+                        .any(|(i, ts)| held & (1 << i) != 0 && ts.contains(&local))
+            });
+        for (local, g) in evidence_terms.clone() {
+            let (a, b) = s.term_hits[g as usize];
+            found += s.sink.counts[g as usize];
+            if a < b {
+                push(out, local, &s.sink.hits[a as usize]);
+            }
+        }
+        for (local, g) in evidence_terms {
+            let (a, b) = s.term_hits[g as usize];
+            for h in s.sink.hits.get(a as usize + 1..b as usize).unwrap_or(&[]) {
+                if out.evidence.len() - ev_start >= MAX_EVIDENCE {
+                    break;
+                }
+                push(out, local, h);
+            }
+        }
+        found.saturating_sub((out.evidence.len() - ev_start) as u32)
+    }
+
+    /// Evaluates one part of a rule's condition (or `unless`) on the last
+    /// scan, for explanations: which clause held. `None` for a rule the
+    /// engine does not run.
+    pub fn explain_expr(
+        &self,
+        rule_index: usize,
+        expr: &Expr,
+        fields: &[(&str, &str)],
+        s: &mut Scratch,
+    ) -> Option<bool> {
+        let (_, facts) = self.last_scan_facts(rule_index, fields, s)?;
+        Some(expr.eval(&facts))
+    }
+
+    /// One rule and the facts of the last scan about its terms, for the
+    /// explanations; None for a rule this engine does not run, or a scratch
+    /// this engine did not make.
+    fn last_scan_facts<'a>(
+        &'a self,
+        rule_index: usize,
+        fields: &'a [(&'a str, &'a str)],
+        s: &'a mut Scratch,
+    ) -> Option<(&'a Rule, RuleFacts<'a>)> {
+        if s.engine != self.id {
+            return None;
+        }
+        let cr = self.rules.iter().find(|r| r.index == rule_index)?;
+        let facts = RuleFacts {
+            engine: self,
+            scratch: s,
+            first: cr.first_term,
+            fields,
+        };
+        Some((&self.set.rules[cr.index], facts))
+    }
+
+    /// The fewest words between a match of term `a` and one of term `b` of
+    /// a rule in the same field of the last scan (what `near` compares with
+    /// its limit), or `None` when no such pair exists.
+    pub fn nearest(
+        &self,
+        rule_index: usize,
+        a: usize,
+        b: usize,
+        fields: &[(&str, &str)],
+        s: &Scratch,
+    ) -> Option<u32> {
+        if s.engine != self.id {
+            return None;
+        }
+        let cr = self.rules.iter().find(|r| r.index == rule_index)?;
+        let hits = |t: usize| {
+            let (x, y) = s.term_hits[cr.first_term as usize + t];
+            &s.sink.hits[x as usize..y as usize]
+        };
+        let mut best = None;
+        for x in hits(a) {
+            for y in hits(b).iter().filter(|y| y.field == x.field) {
+                if let Some(d) = word_distance(s, fields, x, y) {
+                    best = Some(best.map_or(d, |b: u32| b.min(d)));
+                }
+            }
+        }
+        best
+    }
+
+    /// Every hit of the last scan, for explanations: (rule index, term index
+    /// in the rule, hit). None when this engine did not make `s`.
+    pub fn last_hits<'s>(
+        &'s self,
+        s: &'s Scratch,
+    ) -> impl Iterator<Item = (usize, usize, &'s Hit)> + 's {
+        let hits: &[Hit] = if s.engine == self.id {
+            &s.sink.hits
+        } else {
+            &[]
+        };
+        hits.iter().map(move |h| {
+            let info = &self.terms[h.term as usize];
+            let cr = &self.rules[info.rule as usize];
+            (cr.index, (h.term - cr.first_term) as usize, h)
+        })
+    }
+
+    /// Which `escalate` entries of one rule hold on the last scan, in order,
+    /// for explanations.
+    pub fn explain_grades(
+        &self,
+        rule_index: usize,
+        fields: &[(&str, &str)],
+        s: &mut Scratch,
+    ) -> Vec<bool> {
+        match self.last_scan_facts(rule_index, fields, s) {
+            Some((rule, facts)) => rule.escalate.iter().map(|g| g.when.eval(&facts)).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Evaluates one rule of the last scan in detail, for explanations:
+    /// (condition holds, unless holds). None for a rule this engine does not
+    /// run, or a scratch this engine did not make.
+    pub fn explain_rule(
+        &self,
+        rule_index: usize,
+        fields: &[(&str, &str)],
+        s: &mut Scratch,
+    ) -> Option<(bool, bool)> {
+        let (rule, facts) = self.last_scan_facts(rule_index, fields, s)?;
+        Some((
+            rule.condition.eval(&facts),
+            rule.unless.as_ref().is_some_and(|u| u.eval(&facts)),
+        ))
+    }
+}
+
+struct RuleFacts<'a> {
+    engine: &'a Engine,
+    scratch: &'a mut Scratch,
+    first: u32,
+    fields: &'a [(&'a str, &'a str)],
+}
+
+impl Facts for RuleFacts<'_> {
+    fn count(&self, term: usize) -> u32 {
+        self.scratch.sink.counts[self.first as usize + term]
+    }
+
+    fn holds(&self, term: usize) -> bool {
+        let g = self.first as usize + term;
+        let c = self.scratch.sink.counts[g];
+        c > 0 && c >= self.engine.terms[g].min_count
+    }
+
+    fn near(&self, a: usize, b: usize, words: u32) -> bool {
+        if !self.holds(a) || !self.holds(b) {
+            return false;
+        }
+        let s = &*self.scratch;
+        let (a0, a1) = s.term_hits[self.first as usize + a];
+        let (b0, b1) = s.term_hits[self.first as usize + b];
+        let ha = &s.sink.hits[a0 as usize..a1 as usize];
+        let hb = &s.sink.hits[b0 as usize..b1 as usize];
+        for x in ha {
+            for y in hb {
+                if x.field != y.field {
+                    continue;
+                }
+                if let Some(d) = word_distance(s, self.fields, x, y) {
+                    if d <= words {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Words between the end of the earlier match and the start of the later one,
+/// counted on the folded text (so `j.o.i.n` is one word): adjacent words are 1
+/// apart, overlapping matches 0.
+fn word_distance(s: &Scratch, fields: &[(&str, &str)], x: &Hit, y: &Hit) -> Option<u32> {
+    let f = x.field as usize;
+    let folded = s.folded(f)?;
+    let _ = fields;
+    let pos = |h: &Hit| -> (usize, usize) {
+        if h.folded_start != u32::MAX {
+            (h.folded_start as usize, h.folded_end as usize)
+        } else {
+            (
+                folded_pos(folded, h.start as usize),
+                folded_pos(folded, h.end as usize),
+            )
+        }
+    };
+    let (xs, xe) = pos(x);
+    let (ys, ye) = pos(y);
+    let (first_end, second_start) = if xe <= ys {
+        (xe, ys)
+    } else if ye <= xs {
+        (ye, xs)
+    } else {
+        return Some(0);
+    };
+    let bytes = folded.as_str().as_bytes();
+    // Spaces strictly inside [first_end - 1, second_start) separate the words.
+    let lo = first_end.saturating_sub(1).min(bytes.len());
+    let hi = second_start.min(bytes.len());
+    Some(memchr::memchr_iter(b' ', &bytes[lo..hi]).count() as u32)
+}
+
+/// The first folded byte offset whose raw span starts at or after `raw`: where
+/// a raw-view match sits in the folded text, for counting words.
+fn folded_pos(f: &FoldedText, raw: usize) -> usize {
+    let text = f.as_str();
+    let next = |i: usize| {
+        (i + 1..=text.len())
+            .find(|&j| text.is_char_boundary(j))
+            .unwrap_or(text.len())
+    };
+    let (mut lo, mut hi) = (0, text.len());
+    while lo < hi {
+        let mut mid = lo + (hi - lo) / 2;
+        while !text.is_char_boundary(mid) {
+            mid -= 1;
+        }
+        let after = next(mid);
+        if f.raw_span(mid, after).0 < raw {
+            lo = after;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}

@@ -1,0 +1,243 @@
+use std::sync::Arc;
+
+use super::literal::RunGate;
+use super::{regex_runs_on_every_post, Engine, EngineOptions, Evidence, Firing, Matches};
+use crate::rules::load_str;
+use crate::rules::{Severity, View};
+use std::path::Path;
+
+fn engine(yaml: &str) -> Engine {
+    let loaded = load_str(Path::new("t.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"));
+    Engine::build(Arc::new(loaded.set), &EngineOptions::default()).unwrap()
+}
+
+fn fired(e: &Engine, text: &str) -> Vec<String> {
+    let mut s = e.new_scratch();
+    let mut m = Matches::default();
+    e.scan(&[("text", text)], &mut s, &mut m);
+    m.firings
+        .iter()
+        .map(|f| e.rule_set().rules[f.rule].id.clone())
+        .collect()
+}
+
+/// What a worker does across a reload: one scratch, first given to the
+/// old engine, then to the new one.
+#[test]
+fn a_scratch_met_by_a_new_engine_serves_the_new_engines_rules() {
+    let old = engine("rules:\n- id: phone\n  terms:\n    p: {regex: '\\d{3}-\\d{4}', view: raw}\n");
+    let new = engine(concat!(
+        "rules:\n- id: phone\n  terms:\n    p: {regex: '\\d{3}-\\d{4}', view: raw}\n",
+        "- id: date\n  terms:\n    d: {regex: '\\d{2}/\\d{2}', view: raw}\n",
+        "- id: words\n  terms:\n    w: {words: [donate]}\n",
+        "- id: wallet\n  terms:\n    i: {indicator: [btc]}\n",
+        "- id: amount\n  terms:\n    a: {regex: '\\b\\d+ ?usd\\b'}\n",
+    ));
+    let post =
+        "call 555-1234 on 12/05, donate 50 usd to bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
+    let mut s = old.new_scratch();
+    let mut m = Matches::default();
+    old.scan(&[("text", post)], &mut s, &mut m);
+    assert_eq!(m.firings.len(), 1);
+    let names = |e: &Engine, m: &Matches| -> Vec<String> {
+        m.firings
+            .iter()
+            .map(|f| e.rule_set().rules[f.rule].id.clone())
+            .collect()
+    };
+    for _ in 0..2 {
+        new.scan(&[("text", post)], &mut s, &mut m);
+        assert_eq!(
+            names(&new, &m),
+            ["phone", "date", "words", "wallet", "amount"]
+        );
+    }
+    // And back: the old engine sees only its own rule, and explaining
+    // with the other engine's scratch finds no hits instead of wrong ones.
+    old.scan(&[("text", post)], &mut s, &mut m);
+    assert_eq!(names(&old, &m), ["phone"]);
+    assert_eq!(new.last_hits(&s).count(), 0);
+    assert_eq!(new.explain_rule(0, &[("text", post)], &mut s), None);
+}
+
+#[test]
+fn regexes_with_literals_run_only_when_a_literal_is_seen() {
+    assert!(!regex_runs_on_every_post(
+        r"\b\d{2,6}\s?(usd|btc|dollars?)\b",
+        View::Folded
+    ));
+    assert!(!regex_runs_on_every_post(r"join(ed)? the \w+", View::Raw));
+    assert!(regex_runs_on_every_post(r"\b\d{3}-\d{4}\b", View::Raw));
+    let e = engine(
+        "rules:\n- id: amount\n  terms:\n    a: {regex: '\\b\\d{2,6}\\s?(usd|dollars?)\\b'}\n- id: phone\n  terms:\n    p: {regex: '\\b\\d{3}-\\d{4}\\b', view: raw}\n",
+    );
+    assert_eq!(fired(&e, "send 500 Dollars"), vec!["amount"]);
+    assert_eq!(
+        fired(&e, "call 555-1234 or send 20usd"),
+        vec!["amount", "phone"]
+    );
+    assert!(fired(&e, "send 5 dollars").is_empty());
+    assert!(fired(&e, "nothing to see").is_empty());
+}
+
+#[test]
+fn run_gate_admits_exactly_the_texts_with_a_long_enough_run() {
+    let naive = |g: &RunGate, hay: &[u8]| {
+        let mut run = 0;
+        hay.iter().any(|&b| {
+            run = if g.alphabet[b as usize] { run + 1 } else { 0 };
+            run >= g.min_len
+        })
+    };
+    let mut rng = crate::testrng::TestRng::new(0x9E37_79B9_7F4A_7C15);
+    for min_len in [8usize, 9, 26] {
+        let gate = RunGate::for_patterns(&["ab".repeat(min_len)[..min_len].to_string()], false)
+            .expect("long pattern");
+        for _ in 0..3000 {
+            let seed = rng.next();
+            let len = (seed % 90) as usize;
+            // Mostly alphabet bytes, so runs of every length occur.
+            let hay: Vec<u8> = (0..len)
+                .map(|i| match (seed >> (i % 60)) % 11 {
+                    0 => b' ',
+                    n if n % 2 == 0 => b'a',
+                    _ => b'b',
+                })
+                .collect();
+            assert_eq!(gate.admits(&hay), naive(&gate, &hay), "{min_len} {hay:?}");
+        }
+    }
+}
+
+#[test]
+fn engine_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Engine>();
+}
+
+#[test]
+fn only_whole_words_match_words_terms() {
+    let e = engine("rules:\n- id: r\n  terms:\n    a: {words: [join]}\n");
+    assert_eq!(fired(&e, "please join us"), vec!["r"]);
+    assert!(fired(&e, "rejoined later").is_empty());
+}
+
+#[test]
+fn one_entry_wanted_as_a_whole_word_and_as_a_substring_serves_both() {
+    // The same folded entry goes to the word set for one term and to the
+    // automaton for the other; each term sees only its own kind of hit.
+    let e = engine(
+        "rules:\n- id: whole\n  terms:\n    a: {words: [join us]}\n\
+         - id: inside\n  terms:\n    a: {substrings: [join us]}\n\
+         - id: both\n  terms:\n    a: {words: [join us]}\n    b: {substrings: [join us]}\n  condition: a and b\n",
+    );
+    assert_eq!(
+        fired(&e, "please join us today"),
+        vec!["whole", "inside", "both"]
+    );
+    assert_eq!(fired(&e, "please rejoin usually"), vec!["inside"]);
+    assert!(fired(&e, "join the us").is_empty());
+}
+
+#[test]
+fn substrings_match_inside_words() {
+    let e = engine("rules:\n- id: r\n  terms:\n    a: {substrings: [joinus]}\n");
+    assert_eq!(fired(&e, "#JoinUsNow"), vec!["r"]);
+}
+
+#[test]
+fn near_counts_words_between_matches() {
+    let e = engine(
+        "rules:\n- id: r\n  terms:\n    a: {words: [join]}\n    b: {words: [telegram]}\n  condition: near(a, b, 3)\n",
+    );
+    assert_eq!(fired(&e, "join us on telegram"), vec!["r"]);
+    assert!(fired(&e, "join us and then later on telegram").is_empty());
+}
+
+#[test]
+fn not_only_rules_are_evaluated_without_hits() {
+    let e = engine("rules:\n- id: r\n  terms:\n    a: {words: [join]}\n  condition: not a\n");
+    assert_eq!(fired(&e, "hello"), vec!["r"]);
+    assert!(fired(&e, "join").is_empty());
+}
+
+fn engine_dir(files: &[(&str, &str)]) -> Engine {
+    let d = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(d.path().join(name), text).unwrap();
+    }
+    let loaded = crate::rules::load_dir(d.path()).unwrap_or_else(|e| panic!("{e}"));
+    Engine::build(Arc::new(loaded.set), &EngineOptions::default()).unwrap()
+}
+
+fn scan_one(e: &Engine, text: &str) -> (Vec<Firing>, Vec<Evidence>) {
+    let mut s = e.new_scratch();
+    let mut m = Matches::default();
+    e.scan(&[("text", text)], &mut s, &mut m);
+    (m.firings, m.evidence)
+}
+
+#[test]
+fn a_lexicon_term_matches_every_entry_of_its_concepts_once() {
+    let e = engine_dir(&[
+        (
+            "en.yaml",
+            "lexicon:\n  language: en\n  concepts:\n    call:\n      words: [join]\n      substrings: [joinus]\n      regex: ['enl[i]st']\n",
+        ),
+        (
+            "fr.yaml",
+            "lexicon:\n  language: fr\n  concepts:\n    call:\n      words: [rejoignez, join, joinus]\n",
+        ),
+        (
+            "r.yaml",
+            "rules:\n- id: r\n  terms:\n    c: {lexicon: call, min_count: 2}\n",
+        ),
+        (
+            "s.yaml",
+            "rules:\n- id: s\n  terms:\n    c: {lexicon: call, languages: [fr]}\n",
+        ),
+    ]);
+    let ids = |t: &str| -> Vec<String> {
+        scan_one(&e, t)
+            .0
+            .iter()
+            .map(|f| e.rule_set().rules[f.rule].id.clone())
+            .collect()
+    };
+    // `join` is in both languages but counts once per occurrence.
+    assert_eq!(ids("join"), vec!["s"]);
+    assert_eq!(ids("join, rejoignez"), vec!["r", "s"]);
+    // A CamelCase hashtag reads whole (`joinusnow`) and as its words
+    // (`join us now`), so French `join` sees it too.
+    assert_eq!(ids("enlist #JoinUsNow"), vec!["r", "s"]);
+    assert!(ids("enlist").is_empty());
+    // `joinus` is a French word and an English substring: one match,
+    // not two (which would reach `r`'s min_count).
+    assert_eq!(ids("joinus"), vec!["s"]);
+}
+
+#[test]
+fn escalate_raises_the_severity_and_adds_its_terms_as_evidence() {
+    let e = engine(
+        "rules:\n- id: r\n  severity: medium\n  terms:\n    call: {words: [join]}\n    contact: {words: [dm me]}\n    wallet: {indicator: [btc]}\n  condition: call\n  escalate:\n    - {when: contact, severity: high}\n    - {when: wallet, severity: critical}\n    - {when: call, severity: low}\n",
+    );
+    let (f, ev) = scan_one(&e, "join us");
+    assert_eq!((f[0].severity, f[0].escalated_by), (Severity::Medium, None));
+    assert_eq!(ev.len(), 1);
+    let (f, ev) = scan_one(&e, "join us, dm me");
+    assert_eq!(
+        (f[0].severity, f[0].escalated_by),
+        (Severity::High, Some(0))
+    );
+    assert_eq!(ev.iter().map(|e| e.term).collect::<Vec<_>>(), [0, 1]);
+    let (f, _) = scan_one(
+        &e,
+        "dm me and join: bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+    );
+    assert_eq!(
+        (f[0].severity, f[0].escalated_by),
+        (Severity::Critical, Some(1))
+    );
+    // A grade alone never fires the rule.
+    assert!(scan_one(&e, "dm me").0.is_empty());
+}
