@@ -19,4 +19,5 @@ pub mod metrics;
 pub mod ops;
 pub mod pipeline;
 pub mod reload;
+pub mod shutdown;
 pub mod status;

@@ -3,7 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -14,6 +14,7 @@ use kestrel::engine::{Engine, EngineOptions};
 use kestrel::pack::{PackError, RulePack, RuleTests};
 use kestrel::rules;
 use kestrel::scan::{self, Input, ScanOptions};
+use kestrel::shutdown::{Reason, Shutdown};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -753,16 +754,13 @@ fn init_logs(format: LogFormat) {
 }
 
 fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -> Result<ExitCode> {
-    use kestrel::pipeline::{self, Counters, RunContext, Shutdown, Stopped};
-    // Catch SIGTERM and SIGINT before anything else, so a stop that arrives
+    use kestrel::pipeline::{self, Counters, RunContext, Stopped};
+    // The signal thread starts before anything else, so a stop that arrives
     // while the rules load still ends in a clean exit 0 rather than the
-    // signal's default kill. A second signal ends the process at once.
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
-            .context("installing the signal handlers")?;
-        signal_hook::flag::register(sig, stop.clone()).context("installing the signal handlers")?;
-    }
+    // signal's default kill.
+    let shutdown = Shutdown::new();
+    let operator = Arc::new(OnceLock::new());
+    start_signal_thread(shutdown.clone(), operator.clone())?;
     let config = load_config(config.as_deref())?;
     if print_config {
         print!("{}", config.to_masked_toml());
@@ -787,7 +785,6 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
         "rules loaded"
     );
     let bound = std::time::Duration::from_millis(config.pipeline.shutdown_timeout_ms);
-    let shutdown = Shutdown::new();
     let options = EngineOptions {
         text_fields: config.posts.field_names(),
         limits: config.rules.limits,
@@ -799,14 +796,15 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
         options,
         config.flood_guard.clone(),
     ));
-    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+    if shutdown.is_triggered() {
         tracing::info!("stopped before consuming anything");
         return Ok(ExitCode::SUCCESS);
     }
     let counters = Arc::new(Counters::default());
-    // Metrics, health, status page, reloads and operator signals; stopped
-    // when `_ops` drops at the end of the run.
-    let _ops = kestrel::ops::Ops::start(&config, serving.clone(), counters.clone())?;
+    // Metrics, health, status page and reloads; stopped when `ops` drops at
+    // the end of the run. From here on SIGHUP and SIGUSR1 act on it.
+    let ops = kestrel::ops::Ops::start(&config, serving.clone(), counters.clone())?;
+    let _ = operator.set(ops.operator());
     let ctx = RunContext {
         config,
         engine: serving,
@@ -814,8 +812,9 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
         counters,
         shutdown: shutdown.clone(),
     };
-    // The async runtime only waits for signals and supervises; the Kafka
-    // clients and the scan workers run on threads of their own.
+    // The async runtime only supervises: it waits for the pipeline or the
+    // shutdown; the Kafka clients and the scan workers run on threads of
+    // their own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -823,16 +822,15 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
         .context("starting the async runtime")?;
     let outcome = runtime.block_on(async move {
         let mut pipeline = tokio::task::spawn_blocking(move || pipeline::run(ctx));
-        let signalled = tokio::select! {
+        tokio::select! {
             r = &mut pipeline => return Some(r),
-            _ = shutdown_signal(stop) => true,
-        };
-        debug_assert!(signalled);
+            () = shutdown.triggered() => {}
+        }
         tracing::info!(
             bound_ms = bound.as_millis() as u64,
+            reason = %shutdown.reason().map_or(String::new(), |r| r.to_string()),
             "stopping: finishing the posts in flight"
         );
-        shutdown.trigger();
         // The pipeline bounds itself; this is the backstop.
         tokio::time::timeout(bound + std::time::Duration::from_secs(2), &mut pipeline)
             .await
@@ -840,6 +838,7 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
     });
     // Threads stuck on an unreachable broker must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    drop(ops);
     match outcome {
         None => {
             eprintln!("kestrel: error: the pipeline did not stop within the shutdown bound");
@@ -857,9 +856,42 @@ fn cmd_run(config: Option<PathBuf>, print_config: bool, log_format: LogFormat) -
     }
 }
 
-/// Resolves once SIGTERM or SIGINT has set `stop`.
-async fn shutdown_signal(stop: Arc<std::sync::atomic::AtomicBool>) {
-    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+/// The process's one signal thread. SIGTERM and SIGINT trigger the run's
+/// shutdown; a second one ends the process at once with status 1, for an
+/// operator who will not wait for the drain. SIGHUP and SIGUSR1 go to the
+/// operations side once it runs (see `kestrel::ops::Operator`); before that
+/// they are logged and ignored, never the end of the process.
+fn start_signal_thread(
+    shutdown: Shutdown,
+    operator: Arc<OnceLock<kestrel::ops::Operator>>,
+) -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1])
+        .context("installing the signal handlers")?;
+    std::thread::Builder::new()
+        .name("kestrel-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                match (signal, operator.get()) {
+                    (SIGTERM | SIGINT, _) => {
+                        let name = if signal == SIGTERM {
+                            "SIGTERM"
+                        } else {
+                            "SIGINT"
+                        };
+                        if !shutdown.trigger(Reason::Signal(name)) {
+                            signal_hook::low_level::exit(1);
+                        }
+                    }
+                    (SIGHUP, Some(operator)) => operator.reload_rules(),
+                    (SIGUSR1, Some(operator)) => operator.reset_flood(),
+                    (SIGHUP | SIGUSR1, None) => {
+                        tracing::info!(signal, "ignored: the service is not running yet")
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .context("starting the signal thread")?;
+    Ok(())
 }

@@ -1,13 +1,11 @@
 //! The operations side of `kestrel run`, started beside the pipeline: the
-//! metrics/health/status endpoint, the rule reloader, and the signals an
-//! operator sends (SIGHUP reloads the rules, SIGUSR1 resets every flood
-//! guard demotion).
+//! metrics/health/status endpoint and the rule reloader, and what an
+//! operator's signals do to them ([`Operator`]: SIGHUP reloads the rules,
+//! SIGUSR1 resets every flood guard demotion). The binary's one signal
+//! thread receives the signals and calls the [`Operator`]; nothing here
+//! installs a signal handler.
 
 use std::sync::Arc;
-use std::thread::JoinHandle;
-
-use signal_hook::consts::{SIGHUP, SIGUSR1};
-use signal_hook::iterator::{Handle, Signals};
 
 use crate::config::{Config, ReloadMode};
 use crate::metrics::http::{HttpError, MetricsServer};
@@ -24,16 +22,12 @@ pub enum OpsError {
     /// The reloader.
     #[error(transparent)]
     Reload(#[from] ReloadError),
-    /// The signal handlers.
-    #[error("installing the SIGHUP/SIGUSR1 handlers: {0}")]
-    Signals(std::io::Error),
 }
 
 /// Everything started; stops when dropped.
 pub struct Ops {
     server: MetricsServer,
-    signals: Handle,
-    signal_thread: Option<JoinHandle<()>>,
+    operator: Operator,
     _reloader: Option<Reloader>,
 }
 
@@ -44,8 +38,8 @@ impl std::fmt::Debug for Ops {
 }
 
 impl Ops {
-    /// Starts the endpoint on `[metrics] listen`, the reloader as
-    /// `[rules] reload` asks, and the signal handlers.
+    /// Starts the endpoint on `[metrics] listen` and the reloader as
+    /// `[rules] reload` asks.
     pub fn start(
         config: &Config,
         rules: Arc<ServingRules>,
@@ -65,19 +59,10 @@ impl Ops {
             ReloadMode::Signal => Some(Reloader::start(rules.clone(), false)?),
             ReloadMode::Watch => Some(Reloader::start(rules.clone(), true)?),
         };
-        let trigger = reloader.as_ref().map(Reloader::trigger_handle);
-        // SIGHUP's default action ends the process: it is always handled,
-        // and ignored (with a log line) when reload is off.
-        let mut signals = Signals::new([SIGHUP, SIGUSR1]).map_err(OpsError::Signals)?;
-        let handle = signals.handle();
-        let signal_thread = std::thread::Builder::new()
-            .name("kestrel-signals".into())
-            .spawn(move || {
-                for signal in signals.forever() {
-                    on_signal(signal, trigger.as_ref(), &rules);
-                }
-            })
-            .map_err(OpsError::Signals)?;
+        let operator = Operator {
+            reload: reloader.as_ref().map(Reloader::trigger_handle),
+            rules,
+        };
         tracing::info!(
             reload = ?mode,
             dir = %config.rules.dir.display(),
@@ -85,8 +70,7 @@ impl Ops {
         );
         Ok(Ops {
             server,
-            signals: handle,
-            signal_thread: Some(signal_thread),
+            operator,
             _reloader: reloader,
         })
     }
@@ -95,30 +79,36 @@ impl Ops {
     pub fn local_addr(&self) -> std::net::SocketAddr {
         self.server.local_addr()
     }
+
+    /// What the operator's signals act on, for the signal thread.
+    pub fn operator(&self) -> Operator {
+        self.operator.clone()
+    }
 }
 
-fn on_signal(signal: i32, trigger: Option<&ReloadTrigger>, rules: &ServingRules) {
-    match signal {
-        SIGHUP => match trigger {
+/// What an operator's signals do to a running service.
+#[derive(Clone, Debug)]
+pub struct Operator {
+    reload: Option<ReloadTrigger>,
+    rules: Arc<ServingRules>,
+}
+
+impl Operator {
+    /// SIGHUP: asks the reloader for a reload; logged and ignored with
+    /// `[rules] reload = "off"` (it never ends the process).
+    pub fn reload_rules(&self) {
+        match &self.reload {
             Some(t) => {
                 tracing::info!("SIGHUP: reloading the rules");
                 t.trigger();
             }
             None => tracing::warn!("SIGHUP ignored: [rules] reload = \"off\""),
-        },
-        SIGUSR1 => {
-            let lifted = rules.flood().reset(None);
-            tracing::info!(rules = ?lifted, "SIGUSR1: every flood guard demotion reset");
         }
-        _ => {}
     }
-}
 
-impl Drop for Ops {
-    fn drop(&mut self) {
-        self.signals.close();
-        if let Some(t) = self.signal_thread.take() {
-            let _ = t.join();
-        }
+    /// SIGUSR1: lifts every flood guard demotion.
+    pub fn reset_flood(&self) {
+        let lifted = self.rules.flood().reset(None);
+        tracing::info!(rules = ?lifted, "SIGUSR1: every flood guard demotion reset");
     }
 }

@@ -21,6 +21,7 @@ use arc_swap::ArcSwap;
 use crate::engine::{Engine, EngineOptions};
 use crate::flood::{FloodGuard, FloodGuardConfig};
 use crate::pack::{RulePack, RuleTests};
+use crate::shutdown::{Reason, Shutdown};
 
 /// Reload attempts kept for the status page.
 const HISTORY: usize = 20;
@@ -342,12 +343,13 @@ fn warn_unknown_overrides(flood: &FloodGuard, engine: &Engine) {
 enum Trigger {
     Files,
     Signal,
-    Stop,
 }
 
 /// The reload thread and, with `reload = "watch"`, its file watcher.
 pub struct Reloader {
     tx: crossbeam_channel::Sender<Trigger>,
+    /// Ends the reload thread when the reloader is dropped.
+    stop: Shutdown,
     thread: Option<std::thread::JoinHandle<()>>,
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -361,12 +363,17 @@ impl Reloader {
         } else {
             None
         };
-        let thread = std::thread::Builder::new()
-            .name("kestrel-reload".into())
-            .spawn(move || reload_loop(&rules, &rx))
-            .map_err(ReloadError::Thread)?;
+        let stop = Shutdown::new();
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("kestrel-reload".into())
+                .spawn(move || reload_loop(&rules, &rx, &stop))
+                .map_err(ReloadError::Thread)?
+        };
         Ok(Reloader {
             tx,
+            stop,
             thread: Some(thread),
             _watcher: watcher,
         })
@@ -396,7 +403,7 @@ impl ReloadTrigger {
 
 impl Drop for Reloader {
     fn drop(&mut self) {
-        let _ = self.tx.send(Trigger::Stop);
+        self.stop.trigger(Reason::OwnerDone);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -425,22 +432,28 @@ fn watch_dir(
     Ok(watcher)
 }
 
-fn reload_loop(rules: &ServingRules, rx: &crossbeam_channel::Receiver<Trigger>) {
-    while let Ok(first) = rx.recv() {
+fn reload_loop(rules: &ServingRules, rx: &crossbeam_channel::Receiver<Trigger>, stop: &Shutdown) {
+    loop {
+        let first = crossbeam_channel::select! {
+            recv(rx) -> t => t,
+            recv(stop.channel()) -> _ => return,
+        };
         let mut cause = match first {
-            Trigger::Stop => return,
-            Trigger::Signal => Cause::Signal,
-            Trigger::Files => Cause::FileChange,
+            Ok(Trigger::Signal) => Cause::Signal,
+            Ok(Trigger::Files) => Cause::FileChange,
+            Err(_) => return,
         };
         if cause == Cause::FileChange {
             // Wait for the burst to end; a signal meanwhile joins it.
             loop {
-                match rx.recv_timeout(DEBOUNCE) {
-                    Ok(Trigger::Files) => {}
-                    Ok(Trigger::Signal) => cause = Cause::Signal,
-                    Ok(Trigger::Stop) => return,
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => break,
-                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                crossbeam_channel::select! {
+                    recv(rx) -> t => match t {
+                        Ok(Trigger::Files) => {}
+                        Ok(Trigger::Signal) => cause = Cause::Signal,
+                        Err(_) => return,
+                    },
+                    recv(stop.channel()) -> _ => return,
+                    default(DEBOUNCE) => break,
                 }
             }
         }

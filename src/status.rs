@@ -2,13 +2,57 @@
 //! Grafana, what the instance runs and how it is doing. Plain HTML, inline
 //! style, no script and no external asset; every text that comes from rule
 //! files (titles are user content) or the system is escaped.
+//!
+//! The page is rendered from a [`Snapshot`] of the instance, which the HTTP
+//! endpoint takes when the page is asked for: this module knows nothing of
+//! where the figures come from.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::metrics::Sources;
-use crate::reload::Outcome;
+use crate::engine::Engine;
+use crate::flood::{Demotion, FloodGuardConfig};
+use crate::pipeline::observed::RuleAlertCounts;
+use crate::pipeline::phase::Phase;
+use crate::reload::{History, Outcome};
 use crate::rules::Status;
+
+/// What the page shows, taken at one moment.
+#[derive(Clone)]
+pub struct Snapshot {
+    /// The kestrel version.
+    pub version: &'static str,
+    /// The engine serving now (its rules and ruleset hash).
+    pub engine: Arc<Engine>,
+    /// Where the rules are read from.
+    pub rules_dir: PathBuf,
+    /// Ready to take traffic, or why not.
+    pub ready: Result<(), String>,
+    /// Where the at-least-once consumer is; `None` in exactly-once.
+    pub phase: Option<Phase>,
+    /// Messages taken from the input topics.
+    pub posts_consumed: u64,
+    /// Bad posts sent to the dead-letter topic.
+    pub dead_letters: u64,
+    /// Posts consumed and not finished yet.
+    pub in_flight: u64,
+    /// Input partitions assigned.
+    pub partitions: usize,
+    /// Alerts per rule id.
+    pub alerts: BTreeMap<String, RuleAlertCounts>,
+    /// Consumer lag per topic and partition.
+    pub lag: BTreeMap<(String, i32), i64>,
+    /// Rules the flood guard holds in shadow.
+    pub demotions: Vec<Demotion>,
+    /// The flood guard's settings.
+    pub flood: FloodGuardConfig,
+    /// Reload counts and recent attempts.
+    pub history: History,
+    /// Whether `POST /flood/reset` is on (a reset token is configured).
+    pub reset_enabled: bool,
+}
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {
@@ -55,15 +99,12 @@ th{background:#f4f4f6}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 form{margin:0}button{font:inherit;padding:.1em .6em}";
 
 /// The page.
-pub fn render(s: &Sources) -> String {
-    let engine = s.rules.current();
-    let set = engine.rule_set();
-    let c = &s.counters;
-    let alerts = c.observed.alerts();
-    let demotions = s.rules.flood().demotions();
-    let history = s.rules.history();
-    let flood = s.rules.flood().config();
-    let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+pub fn render(s: &Snapshot) -> String {
+    let set = s.engine.rule_set();
+    let alerts = &s.alerts;
+    let demotions = &s.demotions;
+    let history = &s.history;
+    let flood = &s.flood;
 
     let mut h = String::with_capacity(16 * 1024);
     h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
@@ -74,9 +115,9 @@ pub fn render(s: &Sources) -> String {
     let _ = write!(
         h,
         "<h1>kestrel {}</h1><p class=\"muted\">ruleset <code>{}</code> · rules from <code>{}</code> · page generated {}</p>",
-        escape(crate::metrics::VERSION),
+        escape(s.version),
         escape(&set.hash),
-        escape(&s.rules.dir().display().to_string()),
+        escape(&s.rules_dir.display().to_string()),
         time_of(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -84,24 +125,28 @@ pub fn render(s: &Sources) -> String {
                 .unwrap_or(0.0)
         )
     );
-    let ready = match crate::metrics::http::readiness(s) {
+    let ready = match &s.ready {
         Ok(()) => "<span class=\"ok\">ready</span>".to_string(),
-        Err(why) => format!("<span class=\"bad\">not ready: {}</span>", escape(&why)),
+        Err(why) => format!("<span class=\"bad\">not ready: {}</span>", escape(why)),
     };
     let total_alerts: u64 = alerts
         .values()
         .flat_map(|a| a.counts.iter().map(|(_, n)| *n))
         .sum();
     h.push_str("<div class=\"cards\">");
-    for (label, value) in [
-        ("state", ready),
-        ("posts consumed", l(&c.posts_consumed).to_string()),
+    let mut cards = vec![("state", ready)];
+    if let Some(phase) = s.phase {
+        cards.push(("consumer", phase.as_str().to_string()));
+    }
+    cards.extend([
+        ("posts consumed", s.posts_consumed.to_string()),
         ("alerts published", total_alerts.to_string()),
-        ("dead letters", c.bad_posts_total().to_string()),
-        ("in flight", l(&c.in_flight).to_string()),
-        ("partitions", c.observed.assigned().to_string()),
+        ("dead letters", s.dead_letters.to_string()),
+        ("in flight", s.in_flight.to_string()),
+        ("partitions", s.partitions.to_string()),
         ("rules demoted", demotions.len().to_string()),
-    ] {
+    ]);
+    for (label, value) in cards {
         let _ = write!(h, "<div class=\"card\">{label}<b>{value}</b></div>");
     }
     h.push_str("</div>");
@@ -153,10 +198,10 @@ pub fn render(s: &Sources) -> String {
         h.push_str("<p>No rule is demoted.</p>");
     } else {
         h.push_str("<table><tr><th>rule</th><th>rev</th><th>demoted since</th><th>ceiling</th><th>alerts shadowed</th><th></th></tr>");
-        for d in &demotions {
+        for d in demotions {
             // The reset needs the token: the form asks for it. Without a
             // token configured the endpoint is off, and the page says so.
-            let reset_form = if s.reset_token.is_some() {
+            let reset_form = if s.reset_enabled {
                 format!(
                     "<form method=\"post\" action=\"/flood/reset?rule={}\"><input type=\"password\" name=\"token\" placeholder=\"reset token\" autocomplete=\"off\" required> <button type=\"submit\">reset</button></form>",
                     escape(&url_param(&d.rule_id))
@@ -221,13 +266,13 @@ pub fn render(s: &Sources) -> String {
     }
 
     // Lag.
-    let lag = c.observed.lag();
+    let lag = &s.lag;
     h.push_str("<h2>Consumer lag</h2>");
     if lag.is_empty() {
         h.push_str("<p>No lag reported yet (librdkafka reports it every few seconds once partitions are assigned).</p>");
     } else {
         h.push_str("<table><tr><th>topic</th><th>partition</th><th>messages behind</th></tr>");
-        for ((topic, p), n) in &lag {
+        for ((topic, p), n) in lag {
             let _ = write!(
                 h,
                 "<tr class=\"lag\"><td>{}</td><td class=\"n\">{p}</td><td class=\"n\">{n}</td></tr>",

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use kestrel::config::Config;
 use kestrel::engine::{Engine, EngineOptions};
-use kestrel::pipeline::{self, Counters, RunContext, Shutdown, Stopped};
+use kestrel::pipeline::{self, Counters, Reason, RunContext, Shutdown, Stopped};
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use support::*;
@@ -75,7 +75,7 @@ listen = "127.0.0.1:0"
     wait_for("every offset committed", Duration::from_secs(30), || {
         (committed(&brokers, "retry", "posts", 3) == ends).then_some(())
     });
-    shutdown.trigger();
+    shutdown.trigger(Reason::Requested);
     assert_eq!(handle.join().unwrap().unwrap(), Stopped::Drained);
     assert!(
         counters.delivery_retries.load(Ordering::Relaxed) > 0,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use kestrel::config::Config;
 use kestrel::engine::{Engine, EngineOptions};
-use kestrel::pipeline::{self, Counters, PipelineError, RunContext, Shutdown, Stopped};
+use kestrel::pipeline::{self, Counters, PipelineError, Reason, RunContext, Shutdown, Stopped};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
@@ -111,7 +111,7 @@ fn run_until_done(
     {
         std::thread::sleep(Duration::from_millis(50));
     }
-    shutdown.trigger();
+    shutdown.trigger(Reason::Requested);
     let r = handle.join().unwrap();
     if r.is_ok() {
         assert_eq!(counters.posts_finished.load(Ordering::Relaxed), n, "{r:?}");

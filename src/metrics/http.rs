@@ -128,6 +128,30 @@ pub fn readiness(sources: &Sources) -> Result<(), String> {
     Ok(())
 }
 
+/// What the status page shows, read now from where it is kept.
+pub fn status_snapshot(sources: &Sources) -> crate::status::Snapshot {
+    use std::sync::atomic::Ordering;
+    let c = &sources.counters;
+    let flood = sources.rules.flood();
+    crate::status::Snapshot {
+        version: super::VERSION,
+        engine: sources.rules.current(),
+        rules_dir: sources.rules.dir().to_path_buf(),
+        ready: readiness(sources),
+        phase: c.phase.get(),
+        posts_consumed: c.posts_consumed.load(Ordering::Relaxed),
+        dead_letters: c.bad_posts_total(),
+        in_flight: c.in_flight.load(Ordering::Relaxed),
+        partitions: c.observed.assigned(),
+        alerts: c.observed.alerts(),
+        lag: c.observed.lag(),
+        demotions: flood.demotions(),
+        flood: flood.config().clone(),
+        history: sources.rules.history(),
+        reset_enabled: sources.reset_token.is_some(),
+    }
+}
+
 /// Whether the reset request carries the configured token: 401 or 403 when
 /// not, with why.
 fn authorize_reset(
@@ -189,13 +213,15 @@ fn respond(mut request: Request, sources: &Sources) {
             Ok(()) => text(200, "ready\n"),
             Err(why) => text(503, format!("not ready: {why}\n")),
         },
-        (Method::Get | Method::Head, "/") => Response::from_string(crate::status::render(sources))
-            .with_header(header("Content-Type", "text/html; charset=utf-8"))
-            .with_header(header("Cache-Control", "no-store"))
-            .with_header(header(
-                "Content-Security-Policy",
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-            )),
+        (Method::Get | Method::Head, "/") => {
+            Response::from_string(crate::status::render(&status_snapshot(sources)))
+                .with_header(header("Content-Type", "text/html; charset=utf-8"))
+                .with_header(header("Cache-Control", "no-store"))
+                .with_header(header(
+                    "Content-Security-Policy",
+                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+                ))
+        }
         (Method::Post, "/flood/reset") => match authorize_reset(&mut request, sources) {
             Err(refused) => {
                 tracing::warn!(status = refused.status_code().0, "flood reset refused");

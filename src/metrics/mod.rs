@@ -3,14 +3,14 @@
 //!
 //! Nothing is counted twice: every family is read at scrape time from where
 //! the event is already counted (the pipeline's
-//! [`Counters`](crate::pipeline::Counters) and their [`Observed`] part, the
+//! [`Counters`](crate::pipeline::Counters) and their
+//! [`Observed`](crate::pipeline::observed::Observed) part, the
 //! reload [`History`](crate::reload::History), the
 //! [`FloodGuard`](crate::flood::FloodGuard)). Label values are bounded: rule
 //! ids, categories, severities, topics and partitions, reasons and results;
 //! never a post id.
 
 pub mod http;
-pub mod observed;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -20,9 +20,8 @@ use prometheus::proto::{
 };
 use prometheus::{Encoder, TextEncoder};
 
-pub use observed::Observed;
-
 use crate::pipeline::counters::{Counters, LATENCY_BOUNDS_MS};
+use crate::pipeline::phase::Phase;
 use crate::post::BadPost;
 use crate::reload::ServingRules;
 use crate::rules::Status;
@@ -229,6 +228,17 @@ pub fn gather(s: &Sources) -> Vec<MetricFamily> {
             })
             .collect(),
     ));
+    if let Some(now) = c.phase.get() {
+        out.push(family(
+            "kestrel_consumer_phase",
+            "1 for the phase the at-least-once consumer is in, 0 for the others.",
+            GAUGE,
+            Phase::ALL
+                .iter()
+                .map(|p| gauge(&[("phase", p.as_str())], if *p == now { 1.0 } else { 0.0 }))
+                .collect(),
+        ));
+    }
     out.push(family(
         "kestrel_partitions_assigned",
         "Input partitions assigned to this instance.",
@@ -354,4 +364,64 @@ pub fn render(s: &Sources) -> String {
 /// The content type of [`render`]'s output.
 pub fn content_type() -> String {
     TextEncoder::new().format_type().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn sources() -> Sources {
+        let loaded = crate::rules::load_str(
+            std::path::Path::new("r.yaml"),
+            "rules:\n  - id: fin.a\n    revision: 1\n    title: T\n    category: financing\n    severity: high\n    terms:\n      t: {words: [x]}\n",
+        )
+        .unwrap();
+        let engine = crate::engine::Engine::build(
+            Arc::new(loaded.set),
+            &crate::engine::EngineOptions::default(),
+        )
+        .unwrap();
+        Sources {
+            counters: Arc::new(Counters::default()),
+            rules: Arc::new(ServingRules::fixed(engine)),
+            reset_token: None,
+        }
+    }
+
+    #[test]
+    fn the_consumer_phase_is_a_gauge_per_phase_once_a_consumer_runs() {
+        let s = sources();
+        assert!(
+            !render(&s).contains("kestrel_consumer_phase"),
+            "no series before an at-least-once consumer starts"
+        );
+        s.counters.phase.enter(Phase::Starting);
+        s.counters.phase.enter(Phase::Consuming);
+        s.counters.phase.enter(Phase::Draining);
+        let text = render(&s);
+        assert!(
+            text.contains("kestrel_consumer_phase{phase=\"draining\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("kestrel_consumer_phase{phase=\"consuming\"} 0"));
+        let ones = text
+            .lines()
+            .filter(|l| l.starts_with("kestrel_consumer_phase{") && l.ends_with(" 1"))
+            .count();
+        assert_eq!(ones, 1);
+    }
+
+    #[test]
+    fn the_status_page_shows_the_consumer_phase_from_its_snapshot() {
+        let s = sources();
+        let page = crate::status::render(&http::status_snapshot(&s));
+        assert!(!page.contains("consumer<b>"));
+        s.counters.phase.enter(Phase::Starting);
+        s.counters.phase.enter(Phase::Consuming);
+        s.counters.phase.enter(Phase::Paused);
+        let page = crate::status::render(&http::status_snapshot(&s));
+        assert!(page.contains("consumer<b>paused</b>"), "{page}");
+        assert!(page.contains("not ready: no partitions assigned"));
+    }
 }

@@ -9,8 +9,12 @@
 //! partition offsets through the [`OffsetTracker`]. Revoked partitions are
 //! drained (bounded) before they are given up, so a partition changes hands
 //! with its offset committed exactly behind what is done.
+//!
+//! The consumer goes through the [`Phase`]s of [`super::phase`]; its stop
+//! is driven by the run's [`Shutdown`] and two more of the same kind, one
+//! that makes pending sends give up and one that ends the retry thread.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,8 +26,11 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
+use crate::shutdown::{Reason, Shutdown};
+
 use super::client::{self, log_rdkafka};
 use super::counters::Counters;
+use super::phase::Phase;
 use super::tracker::{OffsetTracker, TopicPartition};
 use super::work::{spawn_workers, BatchSink, InMessage, OutRecord, RecordKind, ScanSetup, Work};
 use super::{backoff, PipelineError, RunContext, Stopped};
@@ -41,8 +48,9 @@ struct Shared {
     consumer: Mutex<Option<Weak<BaseConsumer<ConsumerCtx>>>>,
     counters: Arc<Counters>,
     fatal: Mutex<Option<PipelineError>>,
-    /// Set when the shutdown bound has passed: pending sends give up.
-    abandon: AtomicBool,
+    /// Triggered once the drain at shutdown is over (finished or out of
+    /// time): pending sends give up.
+    abandon: Shutdown,
     retry_tx: crossbeam_channel::Sender<Retry>,
     /// A TLS or SASL failure of either client, which stops the wait for
     /// the broker at startup.
@@ -191,8 +199,6 @@ struct ConsumerCtx {
     shared: Arc<Shared>,
     feed: Mutex<Feed>,
     drain_timeout: Duration,
-    /// Set while the consumer closes: revokes then need no drain.
-    closing: AtomicBool,
 }
 
 impl ConsumerCtx {
@@ -285,11 +291,20 @@ impl ConsumerContext for ConsumerCtx {
         if tps.is_empty() {
             return;
         }
-        // Finish what was taken from these partitions before giving them up.
+        // Finish what was taken from these partitions before giving them up;
+        // while the consumer closes, what is left was already given its
+        // bound.
+        let phase = &self.shared.counters.phase;
+        let closing = phase.get() == Some(Phase::Closing);
+        let before = if closing {
+            None
+        } else {
+            phase.enter(Phase::Rebalancing)
+        };
         self.dispatch_pending();
         let lost = consumer.assignment_lost();
         let drained = !lost
-            && !self.closing.load(Ordering::Acquire)
+            && !closing
             && self
                 .shared
                 .wait_until(Instant::now() + self.drain_timeout, |t| {
@@ -308,6 +323,9 @@ impl ConsumerContext for ConsumerCtx {
         }
         if !lost {
             commit(consumer, "revoke");
+        }
+        if let Some(before) = before {
+            phase.enter(before);
         }
         tracing::info!(partitions = ?tps.iter().map(|(t, p)| format!("{t}/{p}")).collect::<Vec<_>>(), lost, "partitions revoked");
     }
@@ -519,26 +537,26 @@ impl BatchSink for Sink {
     }
 }
 
-/// Sends failed records again when their backoff is over.
+/// Sends failed records again when their backoff is over, until `stop`.
 fn retry_loop(
     producer: ThreadedProducer<ProducerCtx>,
     shared: Arc<Shared>,
     rx: crossbeam_channel::Receiver<Retry>,
-    stop: Arc<AtomicBool>,
+    stop: Shutdown,
 ) {
     let mut waiting: Vec<Retry> = Vec::new();
-    while !stop.load(Ordering::Acquire) {
-        let next = waiting
-            .iter()
-            .map(|r| r.due)
-            .min()
-            .map(|d| d.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::from_millis(200))
-            .min(Duration::from_millis(200));
-        match rx.recv_timeout(next) {
-            Ok(r) => waiting.push(r),
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+    loop {
+        let next_due = match waiting.iter().map(|r| r.due).min() {
+            Some(due) => crossbeam_channel::at(due),
+            None => crossbeam_channel::never(),
+        };
+        crossbeam_channel::select! {
+            recv(rx) -> r => match r {
+                Ok(r) => waiting.push(r),
+                Err(_) => return,
+            },
+            recv(stop.channel()) -> _ => return,
+            recv(next_due) -> _ => {}
         }
         let now = Instant::now();
         let mut i = 0;
@@ -563,6 +581,16 @@ fn retry_loop(
 
 /// Runs the at-least-once pipeline on the calling thread until shutdown.
 pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
+    let counters = ctx.counters.clone();
+    counters.phase.enter(Phase::Starting);
+    let result = run_phases(ctx);
+    counters.phase.enter(Phase::Stopped);
+    result
+}
+
+/// Everything from creating the clients to closing them; [`run`] marks the
+/// start and the end.
+fn run_phases(ctx: RunContext) -> Result<Stopped, PipelineError> {
     let RunContext {
         config,
         engine,
@@ -578,7 +606,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
         consumer: Mutex::new(None),
         counters: counters.clone(),
         fatal: Mutex::new(None),
-        abandon: AtomicBool::new(false),
+        abandon: Shutdown::new(),
         retry_tx,
         auth: client::AuthFailure::default(),
     });
@@ -601,7 +629,6 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
                     tx: Some(work_tx),
                 }),
                 drain_timeout: bound,
-                closing: AtomicBool::new(false),
             })
             .map_err(|source| PipelineError::Client {
                 role: "consumer",
@@ -624,7 +651,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
     });
     let workers = config.pipeline.worker_count();
     let handles = spawn_workers(workers, &setup, sink, work_rx).map_err(PipelineError::Thread)?;
-    let retry_stop = Arc::new(AtomicBool::new(false));
+    let retry_stop = Shutdown::new();
     let retry_handle = {
         let producer = producer.clone();
         let shared = shared.clone();
@@ -646,19 +673,23 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
     let stop_at = consume(&consumer, &shared, &shutdown, config.pipeline.max_in_flight);
 
     // Stop: hand over what was taken, wait for it within the bound, commit.
+    let phase = &counters.phase;
+    phase.enter(Phase::Draining);
     let deadline = stop_at + bound;
     let ctx = consumer.context().clone();
     ctx.dispatch_pending();
     let drained = shared.wait_until(deadline, |t| t.is_empty());
+    phase.enter(Phase::Committing);
     commit(&consumer, "shutdown");
     let in_flight = counters.in_flight.load(Ordering::Relaxed);
-    ctx.closing.store(true, Ordering::Release);
-    shared.abandon.store(true, Ordering::Release);
+    // Revokes from here on need no drain (see pre_rebalance).
+    phase.enter(Phase::Closing);
+    shared.abandon.trigger(Reason::DrainOver);
     ctx.lock_feed().tx = None;
     for h in handles {
         let _ = h.join();
     }
-    retry_stop.store(true, Ordering::Release);
+    retry_stop.trigger(Reason::OwnerDone);
     let _ = retry_handle.join();
     let left = deadline.saturating_duration_since(Instant::now());
     if let Err(e) = producer.flush(left.max(Duration::from_millis(100))) {
@@ -702,7 +733,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
 fn consume(
     consumer: &BaseConsumer<ConsumerCtx>,
     shared: &Shared,
-    shutdown: &super::Shutdown,
+    shutdown: &Shutdown,
     max_in_flight: usize,
 ) -> Instant {
     let ctx = consumer.context().clone();
@@ -713,6 +744,7 @@ fn consume(
     let mut paused = false;
     let mut last_error: Option<Instant> = None;
     let mut last_report = Instant::now();
+    counters.phase.enter(Phase::Consuming);
     loop {
         if shutdown.is_triggered() || shared.has_fatal() {
             return Instant::now();
@@ -732,6 +764,7 @@ fn consume(
         if in_flight >= max || (paused && in_flight >= resume_below) {
             if !paused {
                 tracing::debug!(in_flight, "in-flight bound reached");
+                counters.phase.enter(Phase::Paused);
                 paused = true;
             }
             ctx.dispatch_pending();
@@ -740,7 +773,10 @@ fn consume(
             });
             continue;
         }
-        paused = false;
+        if paused {
+            counters.phase.enter(Phase::Consuming);
+            paused = false;
+        }
         if last_report.elapsed() >= Duration::from_secs(30) {
             last_report = Instant::now();
             let s = counters.snapshot();

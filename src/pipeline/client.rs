@@ -1,7 +1,6 @@
 //! librdkafka client settings: kestrel's defaults, the user's pass-through
 //! properties, and the few settings the delivery promises depend on.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,8 +13,9 @@ use rdkafka::util::IntoOpaque;
 use rdkafka::ClientContext;
 
 use crate::config::{Config, Delivery};
+use crate::shutdown::Shutdown;
 
-use super::{PipelineError, Shutdown};
+use super::PipelineError;
 
 /// Consumer settings: kestrel's defaults, then `[kafka.properties]` and
 /// `[kafka.consumer]`, then what
@@ -173,7 +173,9 @@ pub fn check_topics<C: ClientContext>(
                     waited_s = started.elapsed().as_secs(),
                     "the broker does not answer yet; retrying"
                 );
-                std::thread::sleep(super::backoff(attempt));
+                if shutdown.wait_timeout(super::backoff(attempt)) {
+                    return Ok(());
+                }
                 attempt += 1;
             }
         }
@@ -215,22 +217,23 @@ pub enum Sent<'a, D: IntoOpaque> {
 }
 
 /// Sends a record, waiting while the producer's queue is full (which is how
-/// a slow broker slows the workers, and through them the consumer), unless
-/// `abandon` is set.
+/// a slow broker slows the workers, and through them the consumer), until
+/// `abandon` is triggered.
 pub fn send_waiting<'a, C: ProducerContext + 'static>(
     producer: &ThreadedProducer<C>,
     mut record: BaseRecord<'a, [u8], [u8], C::DeliveryOpaque>,
-    abandon: &AtomicBool,
+    abandon: &Shutdown,
 ) -> Sent<'a, C::DeliveryOpaque> {
     loop {
         match producer.send(record) {
             Ok(()) => return Sent::Queued,
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                if abandon.load(Ordering::Acquire) {
+                // librdkafka has no wait for room in its queue: a short
+                // wait that a trigger of `abandon` ends at once.
+                if abandon.wait_timeout(Duration::from_millis(2)) {
                     return Sent::Abandoned;
                 }
                 record = r;
-                std::thread::sleep(Duration::from_millis(2));
             }
             Err((e, r)) => return Sent::Refused(e, r),
         }

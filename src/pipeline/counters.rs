@@ -1,11 +1,15 @@
 //! What the pipeline counts, in one place: every event that a metric will
-//! report is counted here and nowhere else, so the metrics endpoint only has
-//! to read these.
+//! report is counted here and nowhere else, so the metrics endpoint and the
+//! status page only have to read these. The pipeline owns them; it knows
+//! nothing of who reads them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::post::BadPost;
+
+use super::observed::Observed;
+use super::phase::ConsumerPhase;
 
 /// Upper bounds (milliseconds) of the end-to-end latency buckets; the last
 /// bucket is everything above.
@@ -52,8 +56,10 @@ pub struct Counters {
     /// Sum of the end-to-end latencies observed, milliseconds.
     pub latency_sum_ms: AtomicU64,
     /// Alerts per rule, scan durations, lag and assignment (see
-    /// [`crate::metrics::Observed`]).
-    pub observed: crate::metrics::Observed,
+    /// [`Observed`]).
+    pub observed: Observed,
+    /// Where the at-least-once consumer is (unset in exactly-once).
+    pub phase: ConsumerPhase,
 }
 
 impl Counters {

@@ -20,6 +20,8 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+use crate::shutdown::{Reason, Shutdown};
+
 use super::client::{self, log_rdkafka};
 use super::work::{spawn_workers, BatchSink, InMessage, OutRecord, RecordKind, ScanSetup, Work};
 use super::{backoff, PipelineError, RunContext, Stopped};
@@ -164,7 +166,8 @@ struct Sink {
     producer: ThreadedProducer<ProducerCtx>,
     /// A record the producer refused: the transaction must abort.
     refused: Mutex<Option<KafkaError>>,
-    abandon: AtomicBool,
+    /// Triggered when the run is over: a send waiting for room gives up.
+    abandon: Shutdown,
 }
 
 impl BatchSink for Sink {
@@ -242,7 +245,7 @@ fn classify(e: KafkaError) -> Failure {
 /// (or a few times once a stop is requested) aborts the transaction.
 fn step(
     what: &str,
-    shutdown: &super::Shutdown,
+    shutdown: &Shutdown,
     bound: Duration,
     mut f: impl FnMut() -> Result<(), KafkaError>,
 ) -> Result<(), Failure> {
@@ -288,7 +291,7 @@ fn step(
 /// retry forever; its next start uses a new producer.
 fn abort<P: ProducerContext>(
     producer: &ThreadedProducer<P>,
-    shutdown: &super::Shutdown,
+    shutdown: &Shutdown,
     bound: Duration,
 ) -> Result<(), PipelineError> {
     let started = Instant::now();
@@ -379,7 +382,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
     let sink = Arc::new(Sink {
         producer: producer.clone(),
         refused: Mutex::new(None),
-        abandon: AtomicBool::new(false),
+        abandon: Shutdown::new(),
     });
     let (work_tx, work_rx) = crossbeam_channel::unbounded::<Work<Chunk>>();
     let workers = config.pipeline.worker_count();
@@ -564,7 +567,7 @@ pub fn run(ctx: RunContext) -> Result<Stopped, PipelineError> {
             }
         }
     }
-    sink.abandon.store(true, Ordering::Release);
+    sink.abandon.trigger(Reason::DrainOver);
     drop(work_tx);
     for h in handles {
         let _ = h.join();
@@ -588,7 +591,7 @@ fn transaction(
     batch: Vec<InMessage>,
     nexts: &TopicPartitionList,
     group: &rdkafka::consumer::ConsumerGroupMetadata,
-    shutdown: &super::Shutdown,
+    shutdown: &Shutdown,
     bound: Duration,
 ) -> Result<(u64, u64), Failure> {
     let producer = &sink.producer;

@@ -18,6 +18,8 @@ pub mod client;
 pub mod counters;
 pub mod exactly_once;
 pub mod load;
+pub mod observed;
+pub mod phase;
 pub mod tracker;
 pub mod work;
 
@@ -30,6 +32,7 @@ use crate::config::{Config, Delivery};
 use crate::post::PostSchema;
 use crate::reload::ServingRules;
 
+pub use crate::shutdown::{Reason, Shutdown};
 pub use counters::Counters;
 
 /// Why the pipeline could not start or had to stop.
@@ -111,42 +114,6 @@ pub enum Stopped {
         /// Posts consumed but not finished.
         in_flight: u64,
     },
-}
-
-/// A shutdown request that every part of the pipeline listens to.
-#[derive(Clone, Debug)]
-pub struct Shutdown {
-    tx: Arc<tokio::sync::watch::Sender<bool>>,
-}
-
-impl Default for Shutdown {
-    fn default() -> Self {
-        Shutdown::new()
-    }
-}
-
-impl Shutdown {
-    /// A shutdown that has not been requested.
-    pub fn new() -> Shutdown {
-        let (tx, _) = tokio::sync::watch::channel(false);
-        Shutdown { tx: Arc::new(tx) }
-    }
-
-    /// Requests the shutdown.
-    pub fn trigger(&self) {
-        self.tx.send_replace(true);
-    }
-
-    /// Whether it was requested.
-    pub fn is_triggered(&self) -> bool {
-        *self.tx.borrow()
-    }
-
-    /// Resolves once the shutdown is requested.
-    pub async fn wait(&self) {
-        let mut rx = self.tx.subscribe();
-        let _ = rx.wait_for(|v| *v).await;
-    }
 }
 
 /// Everything a run needs.

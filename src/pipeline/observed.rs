@@ -1,5 +1,5 @@
 //! What the pipeline observes besides plain counts, kept next to its
-//! [`Counters`](crate::pipeline::Counters): alerts per rule (with a one-hour
+//! [`Counters`](super::Counters): alerts per rule (with a one-hour
 //! history for the status page), scan durations, consumer lag per partition
 //! from librdkafka's statistics, and the partitions assigned.
 
