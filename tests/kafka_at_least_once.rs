@@ -3,13 +3,11 @@
 //! checked against `kestrel scan` on the same posts, through SIGTERM,
 //! SIGKILL and a consumer-group member dying.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use kestrel_testkit::*;
 use rdkafka::Message;
-use support::*;
 
 const PARTITIONS: i32 = 3;
 
@@ -19,9 +17,7 @@ struct Setup {
 }
 
 fn setup(broker: Broker) -> Setup {
-    for t in ["posts", "alerts", "posts.dlq"] {
-        broker.create_topic(t, PARTITIONS);
-    }
+    broker.create_kestrel_topics(PARTITIONS);
     let rules = write_rules(broker.dir.path());
     Setup { broker, rules }
 }
@@ -86,7 +82,7 @@ fn every_post_gets_its_alerts_and_every_bad_post_its_dead_letter() {
     let (expected, bad) = expected_by_scan(s.broker.dir.path(), &s.rules, 0..n);
     assert_eq!(bad, n / 50, "2% of the posts are bad");
 
-    let config = write_config(s.broker.dir.path(), &brokers, "volume", &s.rules, "");
+    let config = RunConfig::new(&brokers, "volume", &s.rules).write(s.broker.dir.path());
     let started = Instant::now();
     let mut k = Kestrel::start(&config, "volume");
     k.wait_ready();
@@ -171,13 +167,9 @@ fn sigterm_exits_zero_within_the_bound_with_everything_in_flight_committed() {
     let n = 150_000;
     let ends = produce_posts(&brokers, "posts", 0..n);
     let (expected, _) = expected_by_scan(s.broker.dir.path(), &s.rules, 0..n);
-    let config = write_config(
-        s.broker.dir.path(),
-        &brokers,
-        "term",
-        &s.rules,
-        "shutdown_timeout_ms = 5000",
-    );
+    let config = RunConfig::new(&brokers, "term", &s.rules)
+        .pipeline("shutdown_timeout_ms = 5000")
+        .write(s.broker.dir.path());
 
     // Mid-stream: stop while posts are in flight.
     let mut k = Kestrel::start(&config, "term-1");
@@ -239,7 +231,7 @@ fn sigkill_mid_stream_then_restart_leaves_no_post_without_its_alerts() {
     let n = 150_000;
     let ends = produce_posts(&brokers, "posts", 0..n);
     let (expected, bad) = expected_by_scan(s.broker.dir.path(), &s.rules, 0..n);
-    let config = write_config(s.broker.dir.path(), &brokers, "kill", &s.rules, "");
+    let config = RunConfig::new(&brokers, "kill", &s.rules).write(s.broker.dir.path());
 
     let mut k = Kestrel::start(&config, "kill-1");
     wait_for("kestrel at work", Duration::from_secs(60), || {
@@ -300,13 +292,9 @@ fn a_second_instance_that_joins_then_dies_loses_no_post() {
     let n = 40_000;
     let mut ends = produce_posts(&brokers, "posts", 0..n / 2);
     let (expected, _) = expected_by_scan(s.broker.dir.path(), &s.rules, 0..n);
-    let config = write_config(
-        s.broker.dir.path(),
-        &brokers,
-        "pair",
-        &s.rules,
-        "max_in_flight = 2000",
-    );
+    let config = RunConfig::new(&brokers, "pair", &s.rules)
+        .pipeline("max_in_flight = 2000")
+        .write(s.broker.dir.path());
 
     let mut a = Kestrel::start(&config, "pair-a");
     wait_for(

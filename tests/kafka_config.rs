@@ -2,17 +2,7 @@
 //! overrides, pass-through properties, masked secrets, and the errors that
 //! stop it before it connects to anything.
 
-use std::process::Command;
-
-fn kestrel() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kestrel"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("KESTREL_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
+use kestrel_testkit::kestrel;
 
 #[test]
 fn print_config_applies_overrides_and_masks_secrets() {

@@ -4,13 +4,11 @@
 //! installs both packages. Kafka's own `kafka-consumer-groups` tool shows
 //! kestrel's group and its lag.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use support::*;
+use kestrel_testkit::*;
 
 const PARTITIONS: i32 = 3;
 
@@ -35,9 +33,7 @@ fn python_clients_produce_posts_and_read_alerts_and_dead_letters() {
         return;
     }
     let broker = Broker::memory();
-    for t in ["posts", "alerts", "posts.dlq"] {
-        broker.create_topic(t, PARTITIONS);
-    }
+    broker.create_kestrel_topics(PARTITIONS);
     let rules = write_rules(broker.dir.path());
     let brokers = broker.addr();
     let n = 2_000;
@@ -45,7 +41,7 @@ fn python_clients_produce_posts_and_read_alerts_and_dead_letters() {
     let posts_file = broker.dir.path().join(format!("posts-0-{n}.jsonl"));
     python(&["produce", &brokers, "posts", posts_file.to_str().unwrap()]);
 
-    let config = write_config(broker.dir.path(), &brokers, "py", &rules, "");
+    let config = RunConfig::new(&brokers, "py", &rules).write(broker.dir.path());
     let mut k = Kestrel::start(&config, "py");
     wait_for("every post finished", Duration::from_secs(120), || {
         (total(&committed(&brokers, "py", "posts", PARTITIONS)) == n as i64).then_some(())

@@ -6,22 +6,18 @@
 //! password stops it at once with the reason, and the password never shows
 //! in what it prints.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::*;
+use kestrel_testkit::*;
 
 const PARTITIONS: i32 = 3;
 
 /// A secure broker with the three topics and the test rules.
 fn setup() -> (Broker, PathBuf) {
     let broker = Broker::secure();
-    for t in ["posts", "alerts", "posts.dlq"] {
-        broker.create_topic(t, PARTITIONS);
-    }
+    broker.create_kestrel_topics(PARTITIONS);
     let rules = write_rules(broker.dir.path());
     (broker, rules)
 }
@@ -36,22 +32,12 @@ fn config_with(
     delivery: &str,
     properties: &[(&str, String)],
 ) -> PathBuf {
-    let path = write_config(
-        broker.dir.path(),
-        brokers,
-        group,
-        rules,
-        &format!("delivery = \"{delivery}\""),
-    );
-    let mut table = String::from("[kafka.properties]\n");
+    let mut config =
+        RunConfig::new(brokers, group, rules).pipeline(&format!("delivery = \"{delivery}\""));
     for (k, v) in properties {
-        table.push_str(&format!("\"{k}\" = \"{v}\"\n"));
+        config = config.property(k, v);
     }
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("[rules]", &format!("{table}\n[rules]"));
-    std::fs::write(&path, text).unwrap();
-    path
+    config.write(broker.dir.path())
 }
 
 fn ca_location(path: &Path) -> String {
