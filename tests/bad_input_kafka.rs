@@ -113,14 +113,13 @@ fn every_bad_message_is_dead_lettered_in_place_and_the_stream_goes_on() {
     }
     let _turn = serial();
     let broker = Broker::memory();
-    broker.create_kestrel_topics(1);
+    let rules = broker.prepare(1);
     broker.set_topic_config("posts", &[("max.message.bytes", "20000000")]);
     let brokers = broker.addr();
     let cases = catalogue();
     produce_cases(&brokers, &cases);
 
     let dir = broker.dir.path();
-    let rules = write_rules(dir);
     let config = RunConfig::new(&brokers, "bad-input", &rules)
         .tables("[alerts]\nevidence = \"none\"\n")
         .write(dir);
@@ -157,11 +156,7 @@ fn every_bad_message_is_dead_lettered_in_place_and_the_stream_goes_on() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(300))
-        .expect("exit after SIGTERM");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    k.terminate(Duration::from_secs(300));
 
     // The metrics count every case once.
     let scanned = cases.iter().filter(|(_, e)| e.is_ok()).count() as f64;

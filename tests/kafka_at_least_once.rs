@@ -17,8 +17,7 @@ struct Setup {
 }
 
 fn setup(broker: Broker) -> Setup {
-    broker.create_kestrel_topics(PARTITIONS);
-    let rules = write_rules(broker.dir.path());
+    let rules = broker.prepare(PARTITIONS);
     Setup { broker, rules }
 }
 
@@ -86,15 +85,15 @@ fn every_post_gets_its_alerts_and_every_bad_post_its_dead_letter() {
     let started = Instant::now();
     let mut k = Kestrel::start(&config, "volume");
     k.wait_ready();
-    wait_for("every offset committed", Duration::from_secs(240), || {
-        (committed(&brokers, "volume", "posts", PARTITIONS) == ends).then_some(())
-    });
+    wait_committed(
+        &brokers,
+        "volume",
+        PARTITIONS,
+        &ends,
+        Duration::from_secs(240),
+    );
     let took = started.elapsed();
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(15))
-        .expect("exit after SIGTERM");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    k.terminate(Duration::from_secs(15));
     eprintln!("{n} posts finished in {took:?}");
 
     let alerts = read_topic(
@@ -201,12 +200,14 @@ fn sigterm_exits_zero_within_the_bound_with_everything_in_flight_committed() {
     // Restart: it picks up at the committed offsets and finishes the topic.
     let mut k = Kestrel::start(&config, "term-2");
     k.wait_ready();
-    wait_for("every offset committed", Duration::from_secs(120), || {
-        (committed(&brokers, "term", "posts", PARTITIONS) == ends).then_some(())
-    });
-    k.signal(libc::SIGTERM);
-    let status = k.wait_exit(Duration::from_secs(7)).expect("exit");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    wait_committed(
+        &brokers,
+        "term",
+        PARTITIONS,
+        &ends,
+        Duration::from_secs(120),
+    );
+    k.terminate(Duration::from_secs(7));
     assert_eq!(committed(&brokers, "term", "posts", PARTITIONS), ends);
     let alerts = read_topic(
         &brokers,
@@ -244,14 +245,14 @@ fn sigkill_mid_stream_then_restart_leaves_no_post_without_its_alerts() {
 
     let mut k = Kestrel::start(&config, "kill-2");
     k.wait_ready();
-    wait_for("every offset committed", Duration::from_secs(120), || {
-        (committed(&brokers, "kill", "posts", PARTITIONS) == ends).then_some(())
-    });
-    k.signal(libc::SIGTERM);
-    assert!(k
-        .wait_exit(Duration::from_secs(15))
-        .expect("exit")
-        .success());
+    wait_committed(
+        &brokers,
+        "kill",
+        PARTITIONS,
+        &ends,
+        Duration::from_secs(120),
+    );
+    k.terminate(Duration::from_secs(15));
 
     let alerts = read_topic(
         &brokers,
@@ -320,17 +321,14 @@ fn a_second_instance_that_joins_then_dies_loses_no_post() {
 
     // The survivor takes the dead member's partitions after its session
     // times out, and finishes everything.
-    wait_for("every offset committed", Duration::from_secs(120), || {
-        (committed(&brokers, "pair", "posts", PARTITIONS) == ends).then_some(())
-    });
-    a.signal(libc::SIGTERM);
-    assert!(
-        a.wait_exit(Duration::from_secs(15))
-            .expect("exit")
-            .success(),
-        "{}",
-        a.log_text()
+    wait_committed(
+        &brokers,
+        "pair",
+        PARTITIONS,
+        &ends,
+        Duration::from_secs(120),
     );
+    a.terminate(Duration::from_secs(15));
     let alerts = read_topic(
         &brokers,
         "alerts",

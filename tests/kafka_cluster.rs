@@ -40,8 +40,7 @@ fn kestrel_rides_out_a_killed_leader_a_stopped_broker_and_a_cluster_restart() {
         return;
     }
     let mut broker = Broker::cluster();
-    broker.create_kestrel_topics(PARTITIONS);
-    let rules = write_rules(broker.dir.path());
+    let rules = broker.prepare(PARTITIONS);
     let brokers = broker.brokers();
     let n = 40_000;
     let (expected, bad) = expected_by_scan(broker.dir.path(), &rules, 0..n);
@@ -132,11 +131,7 @@ fn kestrel_rides_out_a_killed_leader_a_stopped_broker_and_a_cluster_restart() {
     );
     alive(&mut k, "before the end");
     eprintln!("{:?}: every post committed", started.elapsed());
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(30))
-        .expect("exit after SIGTERM");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    k.terminate(Duration::from_secs(30));
 
     let alerts = read_topic(
         &brokers,

@@ -53,9 +53,7 @@ fn alerts_the_broker_refuses_are_sent_again_before_their_offsets_move() {
     }
     // Every post finished means every alert and dead letter acknowledged.
     assert_eq!(counters.posts_finished.load(Ordering::Relaxed), n as u64);
-    wait_for("every offset committed", Duration::from_secs(30), || {
-        (committed(&brokers, "retry", "posts", 3) == ends).then_some(())
-    });
+    wait_committed(&brokers, "retry", 3, &ends, Duration::from_secs(30));
     shutdown.trigger();
     assert_eq!(handle.join().unwrap().unwrap(), Stopped::Drained);
     assert!(

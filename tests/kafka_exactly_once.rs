@@ -174,8 +174,7 @@ fn exactly_once_refuses_a_broker_without_transactions() {
 /// librdkafka's 60 s, so read_committed readers are held back less long.
 fn eos_setup(group: &str, short_timeout: bool) -> (Broker, std::path::PathBuf, std::path::PathBuf) {
     let broker = Broker::memory();
-    broker.create_kestrel_topics(PARTITIONS);
-    let rules = write_rules(broker.dir.path());
+    let rules = broker.prepare(PARTITIONS);
     let mut config =
         RunConfig::new(&broker.addr(), group, &rules).pipeline("delivery = \"exactly_once\"");
     if short_timeout {
@@ -257,14 +256,14 @@ fn on_kafka_transactions_commit_and_an_aborted_one_is_redone_once() {
     broker.set_topic_config("alerts", &[]);
     broker.set_topic_config("posts.dlq", &[]);
     merge_ends(&mut ends, first);
-    wait_for("every offset committed", Duration::from_secs(180), || {
-        (committed(&brokers, "eos-kafka", "posts", PARTITIONS) == ends).then_some(())
-    });
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(30))
-        .expect("exit after SIGTERM");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    wait_committed(
+        &brokers,
+        "eos-kafka",
+        PARTITIONS,
+        &ends,
+        Duration::from_secs(180),
+    );
+    k.terminate(Duration::from_secs(30));
     let aborted = k
         .events("transaction aborted; rewinding to its first posts")
         .len();
@@ -317,14 +316,14 @@ fn on_kafka_a_sigkill_between_produce_and_commit_leaves_no_copy_for_read_committ
     }
     let mut k = Kestrel::start(&config, "eos-kill-last");
     k.wait_ready();
-    wait_for("every offset committed", Duration::from_secs(240), || {
-        (committed(&brokers, "eos-kill", "posts", PARTITIONS) == ends).then_some(())
-    });
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(30))
-        .expect("exit after SIGTERM");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    wait_committed(
+        &brokers,
+        "eos-kill",
+        PARTITIONS,
+        &ends,
+        Duration::from_secs(240),
+    );
+    k.terminate(Duration::from_secs(30));
 
     let committed_alerts = read_isolated(&brokers, "alerts", "read_committed", expected.len());
     assert_exactly_once(&committed_alerts, &expected);

@@ -15,8 +15,7 @@ fn a_broker_outage_mid_stream_is_ridden_out_without_losing_a_post() {
         return;
     }
     let mut broker = Broker::memory();
-    broker.create_kestrel_topics(PARTITIONS);
-    let rules = write_rules(broker.dir.path());
+    let rules = broker.prepare(PARTITIONS);
     let brokers = broker.addr();
     let n = 6_000;
     let (expected, bad) = expected_by_scan(broker.dir.path(), &rules, 0..n);
@@ -71,11 +70,7 @@ fn a_broker_outage_mid_stream_is_ridden_out_without_losing_a_post() {
         log.matches("\"WARN\"").count(),
         log.matches("delivery failed").count()
     );
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(15))
-        .expect("exit after SIGTERM");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    k.terminate(Duration::from_secs(15));
 
     let alerts = read_topic(
         &brokers,

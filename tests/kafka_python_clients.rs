@@ -33,8 +33,7 @@ fn python_clients_produce_posts_and_read_alerts_and_dead_letters() {
         return;
     }
     let broker = Broker::memory();
-    broker.create_kestrel_topics(PARTITIONS);
-    let rules = write_rules(broker.dir.path());
+    let rules = broker.prepare(PARTITIONS);
     let brokers = broker.addr();
     let n = 2_000;
     let (expected, bad) = expected_by_scan(broker.dir.path(), &rules, 0..n);
@@ -46,11 +45,7 @@ fn python_clients_produce_posts_and_read_alerts_and_dead_letters() {
     wait_for("every post finished", Duration::from_secs(120), || {
         (total(&committed(&brokers, "py", "posts", PARTITIONS)) == n as i64).then_some(())
     });
-    k.signal(libc::SIGTERM);
-    assert!(k
-        .wait_exit(Duration::from_secs(15))
-        .expect("exit")
-        .success());
+    k.terminate(Duration::from_secs(15));
 
     // Kafka's own consumer-groups tool sees kestrel's group: its committed
     // offsets cover the posts it read, and posts produced since are its lag.

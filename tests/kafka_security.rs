@@ -17,8 +17,7 @@ const PARTITIONS: i32 = 3;
 /// A secure broker with the three topics and the test rules.
 fn setup() -> (Broker, PathBuf) {
     let broker = Broker::secure();
-    broker.create_kestrel_topics(PARTITIONS);
-    let rules = write_rules(broker.dir.path());
+    let rules = broker.prepare(PARTITIONS);
     (broker, rules)
 }
 
@@ -58,17 +57,10 @@ fn run_to_completion(
     let started = Instant::now();
     let mut k = Kestrel::start_with_env(config, group, env);
     k.wait_ready();
-    wait_for("every offset committed", Duration::from_secs(120), || {
-        (committed(&brokers, group, "posts", PARTITIONS) == *ends).then_some(())
-    });
+    wait_committed(&brokers, group, PARTITIONS, ends, Duration::from_secs(120));
     let took = started.elapsed();
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(30))
-        .expect("exit after SIGTERM");
-    let log = k.log_text();
-    assert!(status.success(), "{status:?}\n{log}");
-    (took, log)
+    k.terminate(Duration::from_secs(30));
+    (took, k.log_text())
 }
 
 /// The alerts on the topic cover `expected` and nothing else.

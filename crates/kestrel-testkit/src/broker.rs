@@ -565,12 +565,14 @@ controlled.shutdown.enable=true
         );
     }
 
-    /// Creates kestrel's three topics ([`TOPICS`]), each with `partitions`
-    /// partitions.
-    pub fn create_kestrel_topics(&self, partitions: i32) {
+    /// Makes the broker ready for a test run of kestrel: its three topics
+    /// ([`TOPICS`]), each with `partitions` partitions, and the test rules
+    /// ([`crate::TEST_RULES`]) in the broker's folder, whose path it returns.
+    pub fn prepare(&self, partitions: i32) -> PathBuf {
         for t in TOPICS {
             self.create_topic(t, partitions);
         }
+        crate::write_rules(self.dir.path())
     }
 
     /// Replaces `topic`'s configuration overrides with `entries` (none: every

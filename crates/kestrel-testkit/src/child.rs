@@ -145,6 +145,14 @@ impl Kestrel {
         }
     }
 
+    /// SIGTERM, then waits up to `within` for the exit, which must be a
+    /// success: the test fails with the log otherwise.
+    pub fn terminate(&mut self, within: Duration) {
+        self.signal(libc::SIGTERM);
+        let status = self.wait_exit(within).expect("exit after SIGTERM");
+        assert!(status.success(), "{status:?}\n{}", self.log_text());
+    }
+
     /// SIGTERM, then the exit code within 30 s (`None`: it did not exit in
     /// time and was killed, or died of a signal).
     pub fn stop(&mut self) -> Option<i32> {

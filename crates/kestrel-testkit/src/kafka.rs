@@ -312,6 +312,20 @@ pub fn committed(brokers: &str, group: &str, topic: &str, partitions: i32) -> En
     }
 }
 
+/// Waits until `group` has committed exactly `ends` on `posts` (of
+/// `partitions` partitions), failing the test after `within`.
+pub fn wait_committed(
+    brokers: &str,
+    group: &str,
+    partitions: i32,
+    ends: &EndOffsets,
+    within: Duration,
+) {
+    crate::wait_for("every offset committed", within, || {
+        (committed(brokers, group, "posts", partitions) == *ends).then_some(())
+    });
+}
+
 /// A header's value as text.
 pub fn header(m: &OwnedMessage, key: &str) -> Option<String> {
     let h = m.headers()?;

@@ -37,7 +37,7 @@ pub use cli::{kestrel, rules_dir, run, scan, text, write_files};
 pub use config::{RunConfig, CONSUMER_SECRET, RESET_TOKEN};
 pub use kafka::{
     alert_pairs, committed, covers, distinct_keys, header, merge_ends, mock_cluster, produce,
-    produce_posts, read_isolated, read_topic, total, EndOffsets, Producer, Reader,
+    produce_posts, read_isolated, read_topic, total, wait_committed, EndOffsets, Producer, Reader,
 };
 pub use metrics::{
     family_names, http, http_with, metric_names_in, names_in_deploy_files, promtool, sample,
