@@ -14,15 +14,9 @@ const PARTITIONS: i32 = 3;
 
 fn python(args: &[&str]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/clients.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 is needed by this test");
-    assert!(
-        out.status.success(),
-        "clients.py {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_ok(
+        Command::new("python3").arg(script).args(args),
+        &format!("python3 clients.py {args:?}"),
     );
     String::from_utf8(out.stdout).unwrap()
 }

@@ -255,15 +255,9 @@ impl Broker {
         let tls = secure.then(|| {
             let certs = dir.path().join("tls");
             let script = root().join("scripts/kafka-dev.sh");
-            let out = Command::new(&script)
-                .arg("certs")
-                .arg(&certs)
-                .output()
-                .expect("running scripts/kafka-dev.sh certs");
-            assert!(
-                out.status.success(),
-                "making certificates: {}",
-                String::from_utf8_lossy(&out.stderr)
+            crate::output_ok(
+                Command::new(&script).arg("certs").arg(&certs),
+                "making certificates with scripts/kafka-dev.sh certs",
             );
             Tls {
                 ssl_port: free_port(),

@@ -39,6 +39,21 @@ pub fn run(mut cmd: Command, stdin: impl AsRef<[u8]>) -> Output {
     out
 }
 
+/// Runs `cmd` to its end; it must exit 0, or the test fails naming `what`
+/// with what the command printed on stderr.
+pub fn output_ok(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what} could not start: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+    out
+}
+
 /// Bytes as text, invalid UTF-8 replaced.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

@@ -168,3 +168,42 @@ fn set(props: &mut Vec<(String, String)>, key: &str, value: &str) {
         None => props.push((key.to_string(), value.to_string())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_setter_replaces_a_property_of_the_same_key_and_tables_come_last() {
+        let text = RunConfig::new("127.0.0.1:1", "g", Path::new("/r"))
+            .consumer("session.timeout.ms", "9000")
+            .producer("message.timeout.ms", "3000")
+            .tables("[alerts]\nevidence = \"none\"\n")
+            .text();
+        assert_eq!(text.matches("\"session.timeout.ms\"").count(), 1, "{text}");
+        assert!(text.contains("\"session.timeout.ms\" = \"9000\""), "{text}");
+        assert!(
+            text.contains("[kafka.producer]\n\"message.timeout.ms\" = \"3000\""),
+            "{text}"
+        );
+        assert!(!text.contains("[kafka.properties]"), "{text}");
+        assert!(text.trim_end().ends_with("evidence = \"none\""), "{text}");
+    }
+
+    #[test]
+    fn observed_sets_the_port_the_token_and_the_secret() {
+        let text = RunConfig::new("b", "g", Path::new("/r"))
+            .reload("watch")
+            .observed(4321)
+            .text();
+        for want in [
+            "reload = \"watch\"",
+            "listen = \"127.0.0.1:4321\"",
+            "reset_token = \"ops-test-reset-token\"",
+            "\"sasl.password\" = \"hunter2-never-in-logs\"",
+            "shutdown_timeout_ms = 5000",
+        ] {
+            assert!(text.contains(want), "{want} in {text}");
+        }
+    }
+}

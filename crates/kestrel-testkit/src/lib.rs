@@ -33,7 +33,7 @@ pub use broker::{
     broker_required, kafka_tool, serial, skip_without_broker, Broker, Tls, SASL_PASSWORD, SASL_USER,
 };
 pub use child::Kestrel;
-pub use cli::{kestrel, rules_dir, run, scan, text, write_files};
+pub use cli::{kestrel, output_ok, rules_dir, run, scan, text, write_files};
 pub use config::{RunConfig, CONSUMER_SECRET, RESET_TOKEN};
 pub use kafka::{
     alert_pairs, committed, covers, distinct_keys, header, merge_ends, mock_cluster, produce,

@@ -211,3 +211,47 @@ fn collect_exprs(v: &serde_json::Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCRAPE: &str = "# TYPE kestrel_posts_total counter\nkestrel_posts_total 3\nkestrel_dead_letters_total{reason=\"not_json\",topic=\"posts\"} 2\n";
+
+    #[test]
+    fn a_scrape_reads_by_series_and_by_labels() {
+        let by_series = series(SCRAPE);
+        assert_eq!(by_series["kestrel_posts_total"], 3.0);
+        assert_eq!(
+            by_series["kestrel_dead_letters_total{reason=\"not_json\",topic=\"posts\"}"],
+            2.0
+        );
+        assert_eq!(
+            sample(
+                SCRAPE,
+                "kestrel_dead_letters_total",
+                &[("reason", "not_json")]
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(SCRAPE, "kestrel_dead_letters_total", &[("reason", "x")]),
+            None
+        );
+        assert_eq!(
+            family_names(SCRAPE).into_iter().collect::<Vec<_>>(),
+            ["kestrel_posts_total"]
+        );
+    }
+
+    #[test]
+    fn metric_names_lose_histogram_suffixes_only_after_seconds() {
+        let names = metric_names_in(
+            "rate(kestrel_scan_seconds_bucket[5m]) + kestrel_posts_total + my_kestrel_x",
+        );
+        assert_eq!(
+            names.into_iter().collect::<Vec<_>>(),
+            ["kestrel_posts_total", "kestrel_scan_seconds"]
+        );
+    }
+}

@@ -91,18 +91,14 @@ pub fn expected_by_scan(
         text.push(b'\n');
     }
     std::fs::write(&file, text).unwrap();
-    let out = crate::kestrel()
-        .arg("scan")
-        .arg("--rules")
-        .arg(rules)
-        .arg("--quiet")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = crate::output_ok(
+        crate::kestrel()
+            .arg("scan")
+            .arg("--rules")
+            .arg(rules)
+            .arg("--quiet")
+            .arg(&file),
+        "kestrel scan",
     );
     let pairs = String::from_utf8(out.stdout)
         .unwrap()
