@@ -243,15 +243,4 @@ mod tests {
             ["kestrel_posts_total"]
         );
     }
-
-    #[test]
-    fn metric_names_lose_histogram_suffixes_only_after_seconds() {
-        let names = metric_names_in(
-            "rate(kestrel_scan_seconds_bucket[5m]) + kestrel_posts_total + my_kestrel_x",
-        );
-        assert_eq!(
-            names.into_iter().collect::<Vec<_>>(),
-            ["kestrel_posts_total", "kestrel_scan_seconds"]
-        );
-    }
 }
