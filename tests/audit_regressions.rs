@@ -4,63 +4,10 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
+use kestrel_testkit::{kestrel, rules_dir, run, scan, text};
 use serde_json::Value;
-
-fn kestrel() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kestrel"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("KESTREL_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-/// Rule files in a temporary directory.
-fn rules(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        let p = dir.path().join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    dir
-}
-
-fn run(mut cmd: Command, stdin: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    out
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// `kestrel scan --rules DIR ARGS…` with `posts` on stdin: alerts, stderr, exit code.
-fn scan(dir: &Path, posts: &str, extra: &[&str]) -> (Vec<Value>, String, i32) {
-    let mut c = kestrel();
-    c.arg("scan").arg("--rules").arg(dir).args(extra);
-    let out = run(c, posts.as_bytes());
-    let alerts = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (alerts, text(&out.stderr), out.status.code().unwrap())
-}
 
 const CALL_AND_LINK: &str = r#"
 rules:
@@ -82,7 +29,7 @@ rules:
 
 #[test]
 fn evidence_cap_keeps_a_span_of_every_condition_term_and_says_it_cut() {
-    let dir = rules(&[("rec.yaml", CALL_AND_LINK)]);
+    let dir = rules_dir(&[("rec.yaml", CALL_AND_LINK)]);
     let post = serde_json::json!({
         "id": "1",
         "text": format!("{}https://t.me/+AbCdEfGhIjKlMnOp", "join us! ".repeat(70)),
@@ -108,7 +55,7 @@ fn evidence_cap_keeps_a_span_of_every_condition_term_and_says_it_cut() {
 
 #[test]
 fn an_alert_with_every_span_has_no_omitted_count() {
-    let dir = rules(&[("rec.yaml", CALL_AND_LINK)]);
+    let dir = rules_dir(&[("rec.yaml", CALL_AND_LINK)]);
     let post = r#"{"id": "1", "text": "join us https://t.me/+AbCdEfGhIjKlMnOp"}"#;
     let (alerts, stderr, _) = scan(dir.path(), post, &[]);
     assert_eq!(alerts.len(), 1, "{stderr}");
@@ -137,7 +84,7 @@ rules:
 
 #[test]
 fn scan_refuses_a_rule_set_whose_tests_fail_unless_told_to_skip_them() {
-    let dir = rules(&[("rec.yaml", FAILING_TEST)]);
+    let dir = rules_dir(&[("rec.yaml", FAILING_TEST)]);
     let post = r#"{"id": "1", "text": "join us https://t.me/+AbCdEfGhIjKlMnOp"}"#;
     let (alerts, stderr, code) = scan(dir.path(), post, &[]);
     assert_eq!(code, 1, "{stderr}");
@@ -154,7 +101,7 @@ fn scan_refuses_a_rule_set_whose_tests_fail_unless_told_to_skip_them() {
 
 #[test]
 fn run_refuses_at_start_up_a_rule_set_whose_tests_fail() {
-    let dir = rules(&[("rec.yaml", FAILING_TEST)]);
+    let dir = rules_dir(&[("rec.yaml", FAILING_TEST)]);
     let cfg = dir.path().join("kestrel.toml");
     std::fs::write(
         &cfg,
@@ -193,7 +140,7 @@ fn run_refuses_at_start_up_a_rule_set_whose_tests_fail() {
 
 #[test]
 fn a_test_post_with_a_field_scan_never_reads_is_an_error() {
-    let dir = rules(&[(
+    let dir = rules_dir(&[(
         "rec.yaml",
         &CALL_AND_LINK.replace(
             "        - \"join us https://t.me/+AbCdEfGhIjKlMnOp\"",
@@ -225,7 +172,7 @@ fn the_shipped_pack_tests_only_configured_fields() {
 
 #[test]
 fn an_over_long_line_is_rejected_in_bounded_memory_and_the_scan_goes_on() {
-    let dir = rules(&[("rec.yaml", CALL_AND_LINK)]);
+    let dir = rules_dir(&[("rec.yaml", CALL_AND_LINK)]);
     // Written in pieces and given as a file, so that neither this process
     // nor the child before its exec holds the line (the child's peak RSS
     // includes the memory of the process that spawned it).
@@ -273,7 +220,7 @@ fn an_over_long_line_is_rejected_in_bounded_memory_and_the_scan_goes_on() {
 
 #[test]
 fn scan_counts_the_same_warnings_as_rules_check() {
-    let dir = rules(&[(
+    let dir = rules_dir(&[(
         "r.yaml",
         r#"
 rules:
@@ -308,7 +255,7 @@ rules:
 
 #[test]
 fn a_rule_without_status_is_active_and_lint_says_so() {
-    let dir = rules(&[(
+    let dir = rules_dir(&[(
         "rec.yaml",
         &CALL_AND_LINK.replace("    status: active\n", ""),
     )]);
@@ -328,7 +275,7 @@ fn a_rule_without_status_is_active_and_lint_says_so() {
 
 #[test]
 fn a_term_repeated_in_an_of_list_is_an_error() {
-    let dir = rules(&[(
+    let dir = rules_dir(&[(
         "rec.yaml",
         &CALL_AND_LINK.replace(
             "condition: call and link",
@@ -348,7 +295,7 @@ fn a_term_repeated_in_an_of_list_is_an_error() {
 
 #[test]
 fn a_past_review_date_is_reported_beside_errors() {
-    let dir = rules(&[(
+    let dir = rules_dir(&[(
         "rec.yaml",
         &CALL_AND_LINK.replace(
             "    status: active\n",
@@ -372,7 +319,7 @@ fn a_past_review_date_is_reported_beside_errors() {
 #[test]
 fn an_empty_id_is_called_empty() {
     for id in ["\"\"", ""] {
-        let dir = rules(&[(
+        let dir = rules_dir(&[(
             "rec.yaml",
             &CALL_AND_LINK.replace("id: rec.call-and-link", &format!("id: {id}")),
         )]);
@@ -386,7 +333,7 @@ fn an_empty_id_is_called_empty() {
 
 #[test]
 fn a_byte_order_mark_at_the_start_of_any_line_is_not_part_of_the_post() {
-    let dir = rules(&[("rec.yaml", CALL_AND_LINK)]);
+    let dir = rules_dir(&[("rec.yaml", CALL_AND_LINK)]);
     let post = "{\"id\": \"1\", \"text\": \"join us https://t.me/+AbCdEfGhIjKlMnOp\"}\n";
     // Two files that each start with a mark, joined by `cat`.
     let joined = format!("\u{feff}{post}\u{feff}{}", post.replace("\"1\"", "\"2\""));
@@ -398,7 +345,7 @@ fn a_byte_order_mark_at_the_start_of_any_line_is_not_part_of_the_post() {
 
 #[test]
 fn a_missing_file_is_reported_once_and_the_other_files_are_scanned() {
-    let dir = rules(&[("rec.yaml", CALL_AND_LINK)]);
+    let dir = rules_dir(&[("rec.yaml", CALL_AND_LINK)]);
     let posts = dir.path().join("posts.jsonl");
     std::fs::write(
         &posts,
@@ -448,7 +395,7 @@ fn rules_literals_into_a_closed_pipe_ends_quietly() {
 
 #[test]
 fn the_scan_summary_counts_alerts_per_rule() {
-    let dir = rules(&[("rec.yaml", CALL_AND_LINK)]);
+    let dir = rules_dir(&[("rec.yaml", CALL_AND_LINK)]);
     let post = r#"{"id": "1", "text": "join us https://t.me/+AbCdEfGhIjKlMnOp"}"#;
     let (_, stderr, _) = scan(dir.path(), post, &[]);
     assert!(
@@ -459,7 +406,7 @@ fn the_scan_summary_counts_alerts_per_rule() {
 
 #[test]
 fn a_long_scan_prints_progress_lines_when_stderr_is_not_a_terminal() {
-    let dir = rules(&[("rec.yaml", CALL_AND_LINK)]);
+    let dir = rules_dir(&[("rec.yaml", CALL_AND_LINK)]);
     let post =
         "{\"id\": \"1\", \"text\": \"nothing to see here, just a long enough ordinary post\"}\n";
     let posts = post.repeat(100_000);
@@ -520,7 +467,7 @@ fn explain(dir: &Path, args: &[&str]) -> (String, String, i32) {
 
 #[test]
 fn explain_rule_shows_only_that_rule_with_its_clauses_and_near_distance() {
-    let dir = rules(&[("rec.yaml", TWO_RULES)]);
+    let dir = rules_dir(&[("rec.yaml", TWO_RULES)]);
     let post = "join us, the link is https://t.me/+AbCdEfGhIjKlMnOp";
     let (stdout, stderr, code) = explain(dir.path(), &["--rule", "rec.call-near-link", post]);
     assert_eq!(code, 0, "{stderr}");
@@ -546,7 +493,7 @@ fn explain_rule_shows_only_that_rule_with_its_clauses_and_near_distance() {
 
 #[test]
 fn explain_prints_json_for_tools() {
-    let dir = rules(&[("rec.yaml", TWO_RULES)]);
+    let dir = rules_dir(&[("rec.yaml", TWO_RULES)]);
     let post = "join us, the link is https://t.me/+AbCdEfGhIjKlMnOp";
     let (stdout, stderr, code) = explain(dir.path(), &["--format", "json", post]);
     assert_eq!(code, 0, "{stderr}");
@@ -579,7 +526,7 @@ fn explain_prints_json_for_tools() {
 
 #[test]
 fn explain_takes_a_post_from_a_jsonl_file_by_line_or_by_id() {
-    let dir = rules(&[("rec.yaml", TWO_RULES)]);
+    let dir = rules_dir(&[("rec.yaml", TWO_RULES)]);
     let file = dir.path().join("posts.jsonl");
     std::fs::write(
         &file,

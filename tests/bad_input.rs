@@ -3,7 +3,9 @@
 //! its reason; none stops the scan, and the summary counts match.
 //! (`bad_input_kafka.rs` sends the same catalogue through `kestrel run`.)
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+
+use kestrel_testkit::kestrel;
 
 use serde_json::Value;
 
@@ -79,13 +81,7 @@ fn scan(lines: &[&[u8]], config: &str) -> Scanned {
     }
     data.extend_from_slice(b"{\"id\": \"last\", \"text\": \"donate last\"}\n");
     std::fs::write(&file, data).unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kestrel"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("KESTREL_") {
-            c.env_remove(k);
-        }
-    }
-    let out = c
+    let out = kestrel()
         .arg("scan")
         .arg("--rules")
         .arg(dir.path().join("rules"))

@@ -4,16 +4,12 @@
 //! scanned, the metrics count both, and no log line (at trace level) nor
 //! alert (with `evidence = "none"`) holds post text.
 
-mod support;
-
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use kestrel_testkit::*;
 use rdkafka::message::OwnedMessage;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{ClientConfig, Message};
-use support::*;
+use rdkafka::Message;
 
 /// In every post's text: it must appear in no log line.
 const MARKER: &str = "zqxvmarkerzqxv";
@@ -101,39 +97,13 @@ fn catalogue() -> Vec<Case> {
     ]
 }
 
-fn produce(brokers: &str, messages: &[Case]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "true")
-        .set("message.max.bytes", "20000000")
-        .create()
-        .unwrap();
+fn produce_cases(brokers: &str, messages: &[Case]) {
+    let producer = Producer::with(brokers, &[("message.max.bytes", "20000000")]);
     for (i, (value, _)) in messages.iter().enumerate() {
-        let key = i.to_string();
-        let mut rec: BaseRecord<'_, String, Vec<u8>> = BaseRecord::to("posts").key(&key);
-        if let Some(v) = value {
-            rec = rec.payload(v);
-        }
-        producer.send(rec).map_err(|(e, _)| e).unwrap();
+        producer.send("posts", i.to_string().as_bytes(), value.as_deref(), None);
         // One at a time: offsets follow the catalogue's order.
-        producer.flush(Duration::from_secs(60)).unwrap();
+        producer.flush();
     }
-}
-
-/// `name{labels} value` samples of a Prometheus scrape, by name and labels.
-fn scrape(addr: &str) -> BTreeMap<String, f64> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            Some((k.to_string(), v.parse().ok()?))
-        })
-        .collect()
 }
 
 #[test]
@@ -143,68 +113,33 @@ fn every_bad_message_is_dead_lettered_in_place_and_the_stream_goes_on() {
     }
     let _turn = serial();
     let broker = Broker::memory();
-    for t in ["posts", "alerts", "posts.dlq"] {
-        broker.create_topic(t, 1);
-    }
+    let rules = broker.prepare(1);
     broker.set_topic_config("posts", &[("max.message.bytes", "20000000")]);
     let brokers = broker.addr();
     let cases = catalogue();
-    produce(&brokers, &cases);
+    produce_cases(&brokers, &cases);
 
     let dir = broker.dir.path();
-    let rules = write_rules(dir);
-    let config = write_config(
-        dir,
-        &brokers,
-        "bad-input",
-        &rules,
-        "\n[alerts]\nevidence = \"none\"\n",
-    );
-    let log = dir.join("bad-input.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kestrel"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("KESTREL_") {
-            cmd.env_remove(k);
-        }
-    }
-    /// Ends the child however the test ends.
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut child = Stop(
-        cmd.args(["run", "--log-format", "json", "--config"])
-            .arg(&config)
-            .env("KESTREL_LOG", "trace")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let config = RunConfig::new(&brokers, "bad-input", &rules)
+        .tables("[alerts]\nevidence = \"none\"\n")
+        .write(dir);
+    let mut k = Kestrel::start_with_env(&config, "bad-input", &[("KESTREL_LOG", "trace")]);
     let addr: String = wait_for("the metrics address", Duration::from_secs(60), || {
-        logs().lines().find_map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            (v["fields"]["message"] == "metrics, health and status page listening")
-                .then(|| v["fields"]["addr"].as_str().map(str::to_string))
-                .flatten()
-        })
+        k.metrics_addr()
     });
     let n = cases.len() as f64;
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let metrics = loop {
-        if let Ok(Some(st)) = child.0.try_wait() {
-            panic!("kestrel run exited ({st}):\n{}", logs());
+        if let Some(st) = k.try_status() {
+            panic!("kestrel run exited ({st}):\n{}", k.log_text());
         }
-        let m = scrape(&addr);
+        let m = series(&scrape(&addr).unwrap());
         if m.get("kestrel_posts_finished_total") == Some(&n) {
             break m;
         }
         if std::time::Instant::now() > deadline {
-            let tail: Vec<String> = logs()
+            let tail: Vec<String> = k
+                .log_text()
                 .lines()
                 .filter(|l| !l.contains("\"TRACE\"") && !l.contains("\"DEBUG\""))
                 .map(|l| l.chars().take(400).collect())
@@ -221,9 +156,7 @@ fn every_bad_message_is_dead_lettered_in_place_and_the_stream_goes_on() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) };
-    let status = child.0.wait().unwrap();
-    assert!(status.success(), "{status:?}\n{}", logs());
+    k.terminate(Duration::from_secs(300));
 
     // The metrics count every case once.
     let scanned = cases.iter().filter(|(_, e)| e.is_ok()).count() as f64;
@@ -321,7 +254,7 @@ fn every_bad_message_is_dead_lettered_in_place_and_the_stream_goes_on() {
     assert_eq!(got, want);
 
     // Logs at trace level name places, never post text.
-    let text = logs();
+    let text = k.log_text();
     assert!(text.lines().count() > 10, "{text}");
     assert!(
         text.contains("bad post sent to the dead-letter topic"),

@@ -6,13 +6,14 @@
 //! lists where each case of the catalogue is tested.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 use kestrel::config::Config;
 use kestrel::engine::{Engine, EngineOptions};
 use kestrel::flood::FloodGuardConfig;
 use kestrel::reload::{Cause, Outcome, ServingRules};
+use kestrel_testkit::{kestrel, run, write_files};
 
 /// A good rule file: what the service serves before a bad file arrives.
 const GOOD: &str = r#"rules:
@@ -43,29 +44,11 @@ struct Case {
     want: &'static str,
 }
 
-fn kestrel() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kestrel"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("KESTREL_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-fn write(dir: &Path, files: &[(&str, String)]) {
-    for (name, text) in files {
-        let p = dir.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-}
-
 /// `kestrel rules check` on the case: it fails and names the place.
 fn check_fails(case: &Case) {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules");
-    write(&rules, &case.files);
+    write_files(&rules, &case.files);
     let cfg = dir.path().join("k.toml");
     std::fs::write(&cfg, format!("[rules.limits]\n{}\n", case.limits)).unwrap();
     let out = kestrel()
@@ -96,7 +79,7 @@ fn limits(toml: &str) -> kestrel::rules::RuleLimits {
 /// fails with the placed error and the set served is the same.
 fn reload_keeps_the_old_set(case: &Case) {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &[("r.yaml", GOOD.to_string())]);
+    write_files(dir.path(), &[("r.yaml", GOOD.to_string())]);
     let options = EngineOptions {
         limits: limits(case.limits),
         ..EngineOptions::default()
@@ -105,7 +88,7 @@ fn reload_keeps_the_old_set(case: &Case) {
     let engine = Engine::build(Arc::new(loaded.set), &options).unwrap();
     let serving = ServingRules::new(engine, dir.path(), options, FloodGuardConfig::default());
     let before = serving.current().ruleset_hash().to_string();
-    write(dir.path(), &case.files);
+    write_files(dir.path(), &case.files);
     match serving.reload(Cause::Request) {
         Outcome::Failed { problems } => {
             let want = format!("{}/{}", dir.path().display(), case.want);
@@ -328,34 +311,20 @@ catalogue!(
 #[test]
 fn a_catastrophic_looking_regex_loads_and_scans() {
     let dir = tempfile::tempdir().unwrap();
-    write(
+    write_files(
         dir.path(),
         &[(
             "r.yaml",
-            "rules:\n  - id: r.one\n    title: T\n    description: D.\n    category: other\n    severity: low\n    terms:\n      a: { regex: '(a+)+$', view: raw }\n      b: { regex: '(x|x?)*y', view: raw }\n    condition: a or b\n    tests:\n      match: [aaa]\n      no_match: ['aaa!']\n".into(),
+            "rules:\n  - id: r.one\n    title: T\n    description: D.\n    category: other\n    severity: low\n    terms:\n      a: { regex: '(a+)+$', view: raw }\n      b: { regex: '(x|x?)*y', view: raw }\n    condition: a or b\n    tests:\n      match: [aaa]\n      no_match: ['aaa!']\n",
         )],
     );
     let mut text = "a".repeat(200_000);
     text.push('!');
     text.push_str(&"x".repeat(200_000));
     let post = format!("{{\"id\": \"1\", \"text\": \"{text}\"}}\n");
-    let mut child = kestrel()
-        .arg("scan")
-        .arg("--rules")
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(post.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut c = kestrel();
+    c.arg("scan").arg("--rules").arg(dir.path());
+    let out = run(c, post);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("1 posts"), "{stderr}");

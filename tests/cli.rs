@@ -2,78 +2,8 @@
 //! service.md: rule files in temporary directories, posts on stdin or in
 //! files, alerts and messages read back.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
+use kestrel_testkit::{kestrel, rules_dir, run, scan, tempdir};
 use serde_json::Value;
-
-fn kestrel() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kestrel"));
-    // Configuration comes only from what a test passes.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("KESTREL_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-struct Rules {
-    dir: tempfile::TempDir,
-}
-
-impl Rules {
-    fn new(files: &[(&str, &str)]) -> Rules {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, text) in files {
-            let p = dir.path().join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        Rules { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
-
-fn run(mut cmd: Command, stdin: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn scan(rules: &Rules, posts: &str, extra: &[&str]) -> (Vec<Value>, String, i32) {
-    let mut c = kestrel();
-    c.arg("scan").arg("--rules").arg(rules.path()).args(extra);
-    let out = run(c, posts);
-    let alerts = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (
-        alerts,
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code().unwrap(),
-    )
-}
 
 fn rule_ids(alerts: &[Value]) -> Vec<String> {
     alerts
@@ -110,14 +40,14 @@ rules:
 
 #[test]
 fn scan_prints_one_alert_per_post_and_rule_in_the_contract_shape() {
-    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let rules = rules_dir(&[("fin.yaml", DONATION)]);
     let posts = concat!(
         r#"{"id": "1179", "created_at": "2015-01-06T21:07:00Z", "text": "D0NATE to $upport the mujahideen: 500 USD"}"#,
         "\n",
         r#"{"id": 2, "text": "nothing here"}"#,
         "\n"
     );
-    let (alerts, stderr, code) = scan(&rules, posts, &[]);
+    let (alerts, stderr, code) = scan(rules.path(), posts, &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let a = &alerts[0];
@@ -174,13 +104,13 @@ fn scan_prints_one_alert_per_post_and_rule_in_the_contract_shape() {
 
 #[test]
 fn alert_ids_are_deterministic_and_follow_the_revision() {
-    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let rules = rules_dir(&[("fin.yaml", DONATION)]);
     let post = r#"{"id": "7", "text": "donate 100 usd"}"#;
-    let (a1, _, _) = scan(&rules, post, &[]);
-    let (a2, _, _) = scan(&rules, post, &[]);
+    let (a1, _, _) = scan(rules.path(), post, &[]);
+    let (a2, _, _) = scan(rules.path(), post, &[]);
     assert_eq!(a1[0]["alert_id"], a2[0]["alert_id"]);
-    let bumped = Rules::new(&[("fin.yaml", &DONATION.replace("revision: 3", "revision: 4"))]);
-    let (a3, _, _) = scan(&bumped, post, &[]);
+    let bumped = rules_dir(&[("fin.yaml", &DONATION.replace("revision: 3", "revision: 4"))]);
+    let (a3, _, _) = scan(bumped.path(), post, &[]);
     assert_ne!(a1[0]["alert_id"], a3[0]["alert_id"]);
     assert_ne!(a1[0]["ruleset"], a3[0]["ruleset"]);
     assert_eq!(a3[0]["rule"]["revision"], 4);
@@ -191,9 +121,9 @@ fn alert_ids_are_deterministic_and_follow_the_revision() {
 /// as U+FFFD, and the evidence still points into the decoded text.
 #[test]
 fn an_unpaired_surrogate_escape_does_not_hide_a_post() {
-    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let rules = rules_dir(&[("fin.yaml", DONATION)]);
     let (alerts, stderr, code) = scan(
-        &rules,
+        rules.path(),
         concat!(
             r#"{"id": "1", "text": "Donate 500 dollars \ud83d"}"#,
             "\n",
@@ -211,9 +141,9 @@ fn an_unpaired_surrogate_escape_does_not_hide_a_post() {
 
 #[test]
 fn unless_suppresses_a_rule_that_would_fire() {
-    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let rules = rules_dir(&[("fin.yaml", DONATION)]);
     let (alerts, _, _) = scan(
-        &rules,
+        rules.path(),
         r#"{"id": "1", "text": "According to the court, he asked people to donate 500 dollars"}"#,
         &[],
     );
@@ -222,8 +152,8 @@ fn unless_suppresses_a_rule_that_would_fire() {
 
 #[test]
 fn bad_lines_are_reported_with_file_and_line_and_the_run_goes_on() {
-    let rules = Rules::new(&[("fin.yaml", DONATION)]);
-    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_dir(&[("fin.yaml", DONATION)]);
+    let dir = tempdir();
     let f = dir.path().join("posts.jsonl");
     std::fs::write(
         &f,
@@ -275,9 +205,9 @@ fn bad_lines_are_reported_with_file_and_line_and_the_run_goes_on() {
 
 #[test]
 fn a_byte_order_mark_at_the_start_of_the_input_is_not_part_of_the_first_post() {
-    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let rules = rules_dir(&[("fin.yaml", DONATION)]);
     let (alerts, stderr, code) = scan(
-        &rules,
+        rules.path(),
         "\u{FEFF}{\"id\": \"1\", \"text\": \"donate 10 usd\"}\n",
         &[],
     );
@@ -289,14 +219,14 @@ fn a_byte_order_mark_at_the_start_of_the_input_is_not_part_of_the_first_post() {
 
 #[test]
 fn a_broken_rule_set_stops_scan_before_it_reads_a_post() {
-    let rules = Rules::new(&[
+    let rules = rules_dir(&[
         ("good.yaml", DONATION),
         (
             "bad.yaml",
             "rules:\n  - id: r.bad\n    terms:\n      a: {words: [x]}\n    conditon: a\n",
         ),
     ]);
-    let (alerts, stderr, code) = scan(&rules, r#"{"id": "1", "text": "donate 10 usd"}"#, &[]);
+    let (alerts, stderr, code) = scan(rules.path(), r#"{"id": "1", "text": "donate 10 usd"}"#, &[]);
     assert_eq!(code, 1);
     assert!(alerts.is_empty());
     assert!(
@@ -309,7 +239,7 @@ fn a_broken_rule_set_stops_scan_before_it_reads_a_post() {
 
 #[test]
 fn shadow_rules_alert_with_shadow_true_and_disabled_rules_never_run() {
-    let rules = Rules::new(&[(
+    let rules = rules_dir(&[(
         "r.yaml",
         r#"
 rules:
@@ -321,7 +251,7 @@ rules:
     terms: { a: { words: [hijrah] } }
 "#,
     )]);
-    let (alerts, stderr, _) = scan(&rules, r#"{"id": "1", "text": "make hijrah"}"#, &[]);
+    let (alerts, stderr, _) = scan(rules.path(), r#"{"id": "1", "text": "make hijrah"}"#, &[]);
     assert_eq!(rule_ids(&alerts), vec!["r.shadow"]);
     assert_eq!(alerts[0]["shadow"], true);
     assert!(stderr.contains("0 active, 1 shadow"), "{stderr}");
@@ -343,7 +273,7 @@ rules:
 
 #[test]
 fn condition_grammar_counts_lists_and_proximity() {
-    let rules = Rules::new(&[(
+    let rules = rules_dir(&[(
         "r.yaml",
         r#"
 rules:
@@ -377,7 +307,7 @@ rules:
     )]);
     let ids = |text: &str| {
         let (alerts, _, _) = scan(
-            &rules,
+            rules.path(),
             &serde_json::json!({"id": "1", "text": text}).to_string(),
             &[],
         );
@@ -409,7 +339,7 @@ rules:
 
 #[test]
 fn fields_limit_which_post_fields_a_rule_scans() {
-    let rules = Rules::new(&[(
+    let rules = rules_dir(&[(
         "r.yaml",
         r#"
 rules:
@@ -420,7 +350,7 @@ rules:
     terms: { a: { words: [hijrah] } }
 "#,
     )]);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let cfg = dir.path().join("k.toml");
     std::fs::write(
         &cfg,
@@ -429,13 +359,13 @@ rules:
     .unwrap();
     let cfg = cfg.display().to_string();
     let (a, _, _) = scan(
-        &rules,
+        rules.path(),
         r#"{"id": "1", "text": "hijrah"}"#,
         &["--config", &cfg],
     );
     assert_eq!(rule_ids(&a), vec!["r.all"]);
     let (a, _, _) = scan(
-        &rules,
+        rules.path(),
         r#"{"id": "1", "title": "hijrah", "text": "x"}"#,
         &["--config", &cfg],
     );
@@ -447,13 +377,17 @@ rules:
 
 #[test]
 fn evidence_can_be_masked_or_left_out() {
-    let rules = Rules::new(&[("fin.yaml", DONATION)]);
-    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_dir(&[("fin.yaml", DONATION)]);
+    let dir = tempdir();
     let post = r#"{"id": "1", "text": "Donate 500 dollars"}"#;
     for (mode, want) in [("masked", Some("D****e")), ("none", None)] {
         let cfg = dir.path().join(format!("{mode}.toml"));
         std::fs::write(&cfg, format!("[alerts]\nevidence = \"{mode}\"\n")).unwrap();
-        let (a, _, _) = scan(&rules, post, &["--config", &cfg.display().to_string()]);
+        let (a, _, _) = scan(
+            rules.path(),
+            post,
+            &["--config", &cfg.display().to_string()],
+        );
         let ev = &a[0]["evidence"][0];
         assert_eq!(ev["term"], "appeal");
         assert_eq!(ev["text"].as_str(), want, "{mode}");
@@ -463,7 +397,7 @@ fn evidence_can_be_masked_or_left_out() {
 
 #[test]
 fn lists_resolve_relative_to_their_rule_file_and_raw_view_is_exact() {
-    let rules = Rules::new(&[
+    let rules = rules_dir(&[
         (
             "financing/sanctions.yaml",
             r#"
@@ -484,7 +418,7 @@ rules:
     ]);
     let ids = |text: &str| {
         let (a, _, _) = scan(
-            &rules,
+            rules.path(),
             &serde_json::json!({"id": "1", "text": text}).to_string(),
             &[],
         );
@@ -502,7 +436,7 @@ rules:
 
 #[test]
 fn rules_check_names_file_line_col_and_rule_for_each_problem() {
-    let rules = Rules::new(&[
+    let rules = rules_dir(&[
         (
             "a.yaml",
             "rules:\n  - id: dup.one\n    terms: { a: { words: [x] } }\n  - id: r.two\n    terms:\n      a: { words: [x] }\n      unused: { words: [y] }\n    condition: a and nope\n",
@@ -515,9 +449,9 @@ fn rules_check_names_file_line_col_and_rule_for_each_problem() {
     let out = run(c, "");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
-    let a = rules.file("a.yaml").display().to_string();
-    let b = rules.file("b.yaml").display().to_string();
-    let cf = rules.file("c.yaml").display().to_string();
+    let a = rules.path().join("a.yaml").display().to_string();
+    let b = rules.path().join("b.yaml").display().to_string();
+    let cf = rules.path().join("c.yaml").display().to_string();
     for want in [
         format!("{a}:8:22: error: rule 'r.two': condition: unknown term 'nope'"),
         format!("{b}:2:9: error: rule 'dup.one': id is already used at {a}:2:9"),
@@ -532,7 +466,7 @@ fn rules_check_names_file_line_col_and_rule_for_each_problem() {
 
 #[test]
 fn an_unused_term_is_an_error() {
-    let rules = Rules::new(&[(
+    let rules = rules_dir(&[(
         "a.yaml",
         "rules:\n  - id: r\n    terms:\n      a: { words: [x] }\n      b: { words: [y] }\n    condition: a\n",
     )]);
@@ -549,7 +483,7 @@ fn an_unused_term_is_an_error() {
 
 #[test]
 fn rules_test_reports_each_failing_case_with_what_matched() {
-    let rules = Rules::new(&[(
+    let rules = rules_dir(&[(
         "r.yaml",
         r#"
 rules:
@@ -591,7 +525,7 @@ rules:
 
 #[test]
 fn rules_test_passes_when_every_case_holds() {
-    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let rules = rules_dir(&[("fin.yaml", DONATION)]);
     let mut c = kestrel();
     c.arg("rules").arg("test").arg(rules.path());
     let out = run(c, "");
@@ -602,7 +536,7 @@ fn rules_test_passes_when_every_case_holds() {
 
 #[test]
 fn explain_shows_the_folded_text_and_raw_spans() {
-    let rules = Rules::new(&[("fin.yaml", DONATION)]);
+    let rules = rules_dir(&[("fin.yaml", DONATION)]);
     let mut c = kestrel();
     c.arg("explain")
         .arg("--rules")
@@ -621,11 +555,11 @@ fn explain_shows_the_folded_text_and_raw_spans() {
 
 #[test]
 fn a_config_with_an_unknown_key_is_a_usage_error() {
-    let rules = Rules::new(&[("fin.yaml", DONATION)]);
-    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_dir(&[("fin.yaml", DONATION)]);
+    let dir = tempdir();
     let cfg = dir.path().join("k.toml");
     std::fs::write(&cfg, "[alerts]\nevidenc = \"full\"\n").unwrap();
-    let (_, stderr, code) = scan(&rules, "", &["--config", &cfg.display().to_string()]);
+    let (_, stderr, code) = scan(rules.path(), "", &["--config", &cfg.display().to_string()]);
     assert_eq!(code, 2);
     assert!(stderr.contains("k.toml:2:1"), "{stderr}");
 }
@@ -636,13 +570,13 @@ const GRADED: &str = "rules:\n  - id: rec.call\n    category: recruitment\n    s
 
 #[test]
 fn graded_alerts_carry_the_effective_severity_and_what_raised_it() {
-    let rules = Rules::new(&[
+    let rules = rules_dir(&[
         ("lexicons/en.yaml", LEX_EN),
         ("lexicons/fr.yaml", LEX_FR),
         ("rec.yaml", GRADED),
     ]);
     let (alerts, _, code) = scan(
-        &rules,
+        rules.path(),
         "{\"id\":\"1\",\"text\":\"join\"}\n{\"id\":\"2\",\"text\":\"Rejoignez! DM me\"}\n{\"id\":\"3\",\"text\":\"dm me\"}\n",
         &["-q"],
     );
@@ -664,7 +598,7 @@ fn graded_alerts_carry_the_effective_severity_and_what_raised_it() {
 
 #[test]
 fn rules_test_fails_a_match_post_of_the_wrong_severity() {
-    let rules = Rules::new(&[
+    let rules = rules_dir(&[
         ("en.yaml", LEX_EN),
         ("fr.yaml", LEX_FR),
         ("rec.yaml", GRADED),
@@ -679,7 +613,7 @@ fn rules_test_fails_a_match_post_of_the_wrong_severity() {
         String::from_utf8_lossy(&out.stdout)
     );
     std::fs::write(
-        rules.file("rec.yaml"),
+        rules.path().join("rec.yaml"),
         GRADED.replace("expect_severity: high", "expect_severity: critical"),
     )
     .unwrap();
@@ -698,7 +632,7 @@ fn rules_test_fails_a_match_post_of_the_wrong_severity() {
 
 #[test]
 fn explain_names_the_lexicon_concept_and_the_grade() {
-    let rules = Rules::new(&[
+    let rules = rules_dir(&[
         ("en.yaml", LEX_EN),
         ("fr.yaml", LEX_FR),
         ("rec.yaml", GRADED),
@@ -725,7 +659,7 @@ fn explain_names_the_lexicon_concept_and_the_grade() {
 #[test]
 fn rules_check_places_an_unknown_concept_and_warns_of_an_unused_one() {
     let extra = "lexicon:\n  language: de\n  concepts:\n    call:\n      words: [beitreten]\n    unused:\n      words: [x]\n";
-    let rules = Rules::new(&[
+    let rules = rules_dir(&[
         ("en.yaml", LEX_EN),
         ("de.yaml", extra),
         ("rec.yaml", GRADED),
@@ -742,7 +676,7 @@ fn rules_check_places_an_unknown_concept_and_warns_of_an_unused_one() {
         "{stdout}"
     );
     std::fs::write(
-        rules.file("rec.yaml"),
+        rules.path().join("rec.yaml"),
         GRADED.replace("{lexicon: contact}", "{lexicon: kontact}"),
     )
     .unwrap();
@@ -765,14 +699,14 @@ const LABELED: &str = concat!(
     "{\"id\":\"n2\",\"label\":\"none\",\"lang\":\"en\",\"kind\":\"news\",\"text\":\"nothing to see\"}\n",
 );
 
-fn eval(rules: &Rules, labeled: &str, extra: &[&str]) -> (String, String, i32) {
-    let file = rules.file("labeled.jsonl");
+fn eval(rules: &tempfile::TempDir, labeled: &str, extra: &[&str]) -> (String, String, i32) {
+    let file = rules.path().join("labeled.jsonl");
     std::fs::write(&file, labeled).unwrap();
     let mut c = kestrel();
     c.arg("eval")
         .arg(&file)
         .arg("--rules")
-        .arg(rules.file("rules"))
+        .arg(rules.path().join("rules"))
         .args(extra);
     let out = run(c, "");
     (
@@ -784,7 +718,7 @@ fn eval(rules: &Rules, labeled: &str, extra: &[&str]) -> (String, String, i32) {
 
 #[test]
 fn eval_measures_recall_precision_and_false_alarms_with_each_case_explained() {
-    let rules = Rules::new(&[("rules/r.yaml", EVAL_RULES)]);
+    let rules = rules_dir(&[("rules/r.yaml", EVAL_RULES)]);
     let (stdout, stderr, code) = eval(&rules, LABELED, &[]);
     assert_eq!(code, 0, "{stderr}");
     // Shadow alerts count unless --active-only; both figures are shown.
@@ -849,7 +783,7 @@ fn eval_measures_recall_precision_and_false_alarms_with_each_case_explained() {
 
 #[test]
 fn eval_fails_a_floor_and_names_it() {
-    let rules = Rules::new(&[("rules/r.yaml", EVAL_RULES)]);
+    let rules = rules_dir(&[("rules/r.yaml", EVAL_RULES)]);
     let (stdout, stderr, code) = eval(
         &rules,
         LABELED,
@@ -901,7 +835,7 @@ fn eval_fails_a_floor_and_names_it() {
 
 #[test]
 fn eval_names_the_line_of_a_post_without_a_label() {
-    let rules = Rules::new(&[("rules/r.yaml", EVAL_RULES)]);
+    let rules = rules_dir(&[("rules/r.yaml", EVAL_RULES)]);
     let (_, stderr, code) = eval(
         &rules,
         "{\"id\":\"a\",\"label\":\"none\",\"text\":\"x\"}\n{\"id\":\"b\",\"text\":\"y\"}\n",

@@ -3,13 +3,11 @@
 //! checked against `kestrel scan` on the same posts, through SIGTERM,
 //! SIGKILL and a consumer-group member dying.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use kestrel_testkit::*;
 use rdkafka::Message;
-use support::*;
 
 const PARTITIONS: i32 = 3;
 
@@ -19,10 +17,7 @@ struct Setup {
 }
 
 fn setup(broker: Broker) -> Setup {
-    for t in ["posts", "alerts", "posts.dlq"] {
-        broker.create_topic(t, PARTITIONS);
-    }
-    let rules = write_rules(broker.dir.path());
+    let rules = broker.prepare(PARTITIONS);
     Setup { broker, rules }
 }
 
@@ -86,19 +81,19 @@ fn every_post_gets_its_alerts_and_every_bad_post_its_dead_letter() {
     let (expected, bad) = expected_by_scan(s.broker.dir.path(), &s.rules, 0..n);
     assert_eq!(bad, n / 50, "2% of the posts are bad");
 
-    let config = write_config(s.broker.dir.path(), &brokers, "volume", &s.rules, "");
+    let config = RunConfig::new(&brokers, "volume", &s.rules).write(s.broker.dir.path());
     let started = Instant::now();
     let mut k = Kestrel::start(&config, "volume");
     k.wait_ready();
-    wait_for("every offset committed", Duration::from_secs(240), || {
-        (committed(&brokers, "volume", "posts", PARTITIONS) == ends).then_some(())
-    });
+    wait_committed(
+        &brokers,
+        "volume",
+        PARTITIONS,
+        &ends,
+        Duration::from_secs(240),
+    );
     let took = started.elapsed();
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(15))
-        .expect("exit after SIGTERM");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    k.terminate(Duration::from_secs(15));
     eprintln!("{n} posts finished in {took:?}");
 
     let alerts = read_topic(
@@ -171,13 +166,9 @@ fn sigterm_exits_zero_within_the_bound_with_everything_in_flight_committed() {
     let n = 150_000;
     let ends = produce_posts(&brokers, "posts", 0..n);
     let (expected, _) = expected_by_scan(s.broker.dir.path(), &s.rules, 0..n);
-    let config = write_config(
-        s.broker.dir.path(),
-        &brokers,
-        "term",
-        &s.rules,
-        "shutdown_timeout_ms = 5000",
-    );
+    let config = RunConfig::new(&brokers, "term", &s.rules)
+        .pipeline("shutdown_timeout_ms = 5000")
+        .write(s.broker.dir.path());
 
     // Mid-stream: stop while posts are in flight.
     let mut k = Kestrel::start(&config, "term-1");
@@ -209,12 +200,14 @@ fn sigterm_exits_zero_within_the_bound_with_everything_in_flight_committed() {
     // Restart: it picks up at the committed offsets and finishes the topic.
     let mut k = Kestrel::start(&config, "term-2");
     k.wait_ready();
-    wait_for("every offset committed", Duration::from_secs(120), || {
-        (committed(&brokers, "term", "posts", PARTITIONS) == ends).then_some(())
-    });
-    k.signal(libc::SIGTERM);
-    let status = k.wait_exit(Duration::from_secs(7)).expect("exit");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    wait_committed(
+        &brokers,
+        "term",
+        PARTITIONS,
+        &ends,
+        Duration::from_secs(120),
+    );
+    k.terminate(Duration::from_secs(7));
     assert_eq!(committed(&brokers, "term", "posts", PARTITIONS), ends);
     let alerts = read_topic(
         &brokers,
@@ -239,7 +232,7 @@ fn sigkill_mid_stream_then_restart_leaves_no_post_without_its_alerts() {
     let n = 150_000;
     let ends = produce_posts(&brokers, "posts", 0..n);
     let (expected, bad) = expected_by_scan(s.broker.dir.path(), &s.rules, 0..n);
-    let config = write_config(s.broker.dir.path(), &brokers, "kill", &s.rules, "");
+    let config = RunConfig::new(&brokers, "kill", &s.rules).write(s.broker.dir.path());
 
     let mut k = Kestrel::start(&config, "kill-1");
     wait_for("kestrel at work", Duration::from_secs(60), || {
@@ -252,14 +245,14 @@ fn sigkill_mid_stream_then_restart_leaves_no_post_without_its_alerts() {
 
     let mut k = Kestrel::start(&config, "kill-2");
     k.wait_ready();
-    wait_for("every offset committed", Duration::from_secs(120), || {
-        (committed(&brokers, "kill", "posts", PARTITIONS) == ends).then_some(())
-    });
-    k.signal(libc::SIGTERM);
-    assert!(k
-        .wait_exit(Duration::from_secs(15))
-        .expect("exit")
-        .success());
+    wait_committed(
+        &brokers,
+        "kill",
+        PARTITIONS,
+        &ends,
+        Duration::from_secs(120),
+    );
+    k.terminate(Duration::from_secs(15));
 
     let alerts = read_topic(
         &brokers,
@@ -300,13 +293,9 @@ fn a_second_instance_that_joins_then_dies_loses_no_post() {
     let n = 40_000;
     let mut ends = produce_posts(&brokers, "posts", 0..n / 2);
     let (expected, _) = expected_by_scan(s.broker.dir.path(), &s.rules, 0..n);
-    let config = write_config(
-        s.broker.dir.path(),
-        &brokers,
-        "pair",
-        &s.rules,
-        "max_in_flight = 2000",
-    );
+    let config = RunConfig::new(&brokers, "pair", &s.rules)
+        .pipeline("max_in_flight = 2000")
+        .write(s.broker.dir.path());
 
     let mut a = Kestrel::start(&config, "pair-a");
     wait_for(
@@ -332,17 +321,14 @@ fn a_second_instance_that_joins_then_dies_loses_no_post() {
 
     // The survivor takes the dead member's partitions after its session
     // times out, and finishes everything.
-    wait_for("every offset committed", Duration::from_secs(120), || {
-        (committed(&brokers, "pair", "posts", PARTITIONS) == ends).then_some(())
-    });
-    a.signal(libc::SIGTERM);
-    assert!(
-        a.wait_exit(Duration::from_secs(15))
-            .expect("exit")
-            .success(),
-        "{}",
-        a.log_text()
+    wait_committed(
+        &brokers,
+        "pair",
+        PARTITIONS,
+        &ends,
+        Duration::from_secs(120),
     );
+    a.terminate(Duration::from_secs(15));
     let alerts = read_topic(
         &brokers,
         "alerts",

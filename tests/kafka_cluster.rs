@@ -6,14 +6,12 @@
 //! scan` gives for the same posts is on the alert topic, and every bad post
 //! has its dead letter.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::*;
+use kestrel_testkit::*;
 
 const PARTITIONS: i32 = 3;
 
@@ -42,14 +40,11 @@ fn kestrel_rides_out_a_killed_leader_a_stopped_broker_and_a_cluster_restart() {
         return;
     }
     let mut broker = Broker::cluster();
-    for t in ["posts", "alerts", "posts.dlq"] {
-        broker.create_topic(t, PARTITIONS);
-    }
-    let rules = write_rules(broker.dir.path());
+    let rules = broker.prepare(PARTITIONS);
     let brokers = broker.brokers();
     let n = 40_000;
     let (expected, bad) = expected_by_scan(broker.dir.path(), &rules, 0..n);
-    let config = write_config(broker.dir.path(), &brokers, "cluster", &rules, "");
+    let config = RunConfig::new(&brokers, "cluster", &rules).write(broker.dir.path());
     let mut k = Kestrel::start(&config, "cluster");
     k.wait_ready();
 
@@ -73,11 +68,7 @@ fn kestrel_rides_out_a_killed_leader_a_stopped_broker_and_a_cluster_restart() {
         })
     };
     let alive = |k: &mut Kestrel, when: &str| {
-        assert!(
-            k.child.try_wait().unwrap().is_none(),
-            "kestrel exited {when}:\n{}",
-            k.log_text()
-        );
+        assert!(k.is_running(), "kestrel exited {when}:\n{}", k.log_text());
     };
     let started = Instant::now();
 
@@ -140,11 +131,7 @@ fn kestrel_rides_out_a_killed_leader_a_stopped_broker_and_a_cluster_restart() {
     );
     alive(&mut k, "before the end");
     eprintln!("{:?}: every post committed", started.elapsed());
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(30))
-        .expect("exit after SIGTERM");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    k.terminate(Duration::from_secs(30));
 
     let alerts = read_topic(
         &brokers,

@@ -49,14 +49,7 @@ fn compose_services_ports_and_mounts_are_consistent() {
     assert!(s(&kafka["environment"]["KAFKA_PROCESS_ROLES"]).contains("controller"));
     assert!(s(&svc("kafka-init")["image"]).starts_with("apache/kafka:"));
     // The same Kafka version as the tests and scripts/kafka-dev.sh run.
-    let script =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kafka-dev.sh"))
-            .unwrap();
-    let pinned = script
-        .lines()
-        .find_map(|l| l.strip_prefix("KAFKA_VERSION="))
-        .expect("KAFKA_VERSION= in scripts/kafka-dev.sh")
-        .trim();
+    let pinned = kestrel_testkit::broker::kafka_version();
     for name in ["kafka", "kafka-init"] {
         assert_eq!(
             s(&svc(name)["image"]),

@@ -2,17 +2,7 @@
 //! overrides, pass-through properties, masked secrets, and the errors that
 //! stop it before it connects to anything.
 
-use std::process::Command;
-
-fn kestrel() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kestrel"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("KESTREL_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
+use kestrel_testkit::{kestrel, output_ok, text};
 
 #[test]
 fn print_config_applies_overrides_and_masks_secrets() {
@@ -31,11 +21,7 @@ fn print_config_applies_overrides_and_masks_secrets() {
         .env("KESTREL_PIPELINE__SHUTDOWN_TIMEOUT_MS", "2500")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("brokers = \"b:9093\""), "{text}");
     assert!(
@@ -112,4 +98,37 @@ fn unknown_keys_and_owned_properties_stop_run_with_exit_code_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("KESTREL_PIPELINE__WORKERZ"));
+}
+
+/// The configuration the Kafka and operations tests run with is one
+/// `kestrel run` takes, with every setter of the tests' writer in use.
+#[test]
+fn the_tests_configuration_is_accepted_and_its_secret_masked() {
+    let dir = kestrel_testkit::tempdir();
+    let rules = kestrel_testkit::write_rules(dir.path());
+    let config = kestrel_testkit::RunConfig::new("127.0.0.1:9", "tk", &rules)
+        .reload("signal")
+        .observed(9999)
+        .producer("message.timeout.ms", "3000")
+        .property("client.id", "tk")
+        .pipeline("max_in_flight = 2000")
+        .tables("[alerts]\nevidence = \"none\"\n")
+        .write(dir.path());
+    let out = output_ok(
+        kestrel()
+            .args(["run", "--print-config", "--config"])
+            .arg(&config),
+        "kestrel run --print-config",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains(kestrel_testkit::CONSUMER_SECRET), "{text}");
+    for want in [
+        "group_id = \"tk\"",
+        "reload = \"signal\"",
+        "max_in_flight = 2000",
+        "listen = \"127.0.0.1:9999\"",
+        "\"message.timeout.ms\" = \"3000\"",
+    ] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
 }

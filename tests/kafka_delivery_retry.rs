@@ -3,8 +3,6 @@
 //! records again itself (with a backoff) before it stores any offset past
 //! them. The pipeline runs in this process.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -14,18 +12,14 @@ use std::time::{Duration, Instant};
 use kestrel::config::Config;
 use kestrel::engine::{Engine, EngineOptions};
 use kestrel::pipeline::{self, Counters, Reason, RunContext, Shutdown, Stopped};
-use rdkafka::mocking::MockCluster;
+use kestrel_testkit::*;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use support::*;
 
 #[test]
 fn alerts_the_broker_refuses_are_sent_again_before_their_offsets_move() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let rules = write_rules(dir.path());
-    let cluster = MockCluster::new(1).unwrap();
-    for t in ["posts", "alerts", "posts.dlq"] {
-        cluster.create_topic(t, 3, 1).unwrap();
-    }
+    let cluster = mock_cluster(1, 3);
     let brokers = cluster.bootstrap_servers();
     let n = 3_000;
     let ends = produce_posts(&brokers, "posts", 0..n);
@@ -36,20 +30,7 @@ fn alerts_the_broker_refuses_are_sent_again_before_their_offsets_move() {
         RDKafkaApiKey::Produce,
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 3],
     );
-    let text = format!(
-        r#"[kafka]
-brokers = "{brokers}"
-group_id = "retry"
-[rules]
-dir = "{}"
-reload = "off"
-[pipeline]
-workers = 2
-[metrics]
-listen = "127.0.0.1:0"
-"#,
-        rules.display()
-    );
+    let text = RunConfig::new(&brokers, "retry", &rules).text();
     let config = Config::from_toml(&text, Path::new("retry.toml"), Vec::new()).unwrap();
     let loaded = kestrel::rules::load_dir(&rules).unwrap();
     let engine = Engine::build(Arc::new(loaded.set), &EngineOptions::default()).unwrap();
@@ -72,9 +53,7 @@ listen = "127.0.0.1:0"
     }
     // Every post finished means every alert and dead letter acknowledged.
     assert_eq!(counters.posts_finished.load(Ordering::Relaxed), n as u64);
-    wait_for("every offset committed", Duration::from_secs(30), || {
-        (committed(&brokers, "retry", "posts", 3) == ends).then_some(())
-    });
+    wait_committed(&brokers, "retry", 3, &ends, Duration::from_secs(30));
     shutdown.trigger(Reason::Requested);
     assert_eq!(handle.join().unwrap().unwrap(), Stopped::Drained);
     assert!(

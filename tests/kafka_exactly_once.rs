@@ -4,8 +4,6 @@
 //! and in this process against librdkafka's mock cluster (injected produce
 //! errors, a broker without transactions).
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -15,11 +13,8 @@ use std::time::Duration;
 use kestrel::config::Config;
 use kestrel::engine::{Engine, EngineOptions};
 use kestrel::pipeline::{self, Counters, PipelineError, Reason, RunContext, Shutdown, Stopped};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::mocking::MockCluster;
+use kestrel_testkit::*;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use rdkafka::ClientConfig;
-use support::*;
 
 const PARTITIONS: i32 = 3;
 
@@ -28,22 +23,10 @@ fn context(brokers: &str, rules: &Path, group: &str) -> (RunContext, Arc<Counter
         .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
         .with_test_writer()
         .try_init();
-    let text = format!(
-        r#"[kafka]
-brokers = "{brokers}"
-group_id = "{group}"
-[kafka.consumer]
-"session.timeout.ms" = "6000"
-[rules]
-dir = "{}"
-reload = "off"
-[pipeline]
-workers = 2
-delivery = "exactly_once"
-shutdown_timeout_ms = 5000
-"#,
-        rules.display()
-    );
+    let text = RunConfig::new(brokers, group, rules)
+        .pipeline("delivery = \"exactly_once\"")
+        .pipeline("shutdown_timeout_ms = 5000")
+        .text();
     let config = Config::from_toml(&text, Path::new("eos.toml"), Vec::new()).unwrap();
     let loaded = kestrel::rules::load_dir(rules).unwrap();
     let engine = Engine::build(Arc::new(loaded.set), &EngineOptions::default()).unwrap();
@@ -57,39 +40,6 @@ shutdown_timeout_ms = 5000
         shutdown: shutdown.clone(),
     };
     (ctx, counters, shutdown)
-}
-
-fn read_committed(brokers: &str, topic: &str, want: usize) -> Vec<rdkafka::message::OwnedMessage> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", format!("check-{topic}"))
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .create()
-        .unwrap();
-    c.subscribe(&[topic]).unwrap();
-    let mut out = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut quiet = std::time::Instant::now();
-    while std::time::Instant::now() < deadline {
-        match c.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                out.push(m.detach());
-                quiet = std::time::Instant::now();
-            }
-            _ if out.len() >= want && quiet.elapsed() > Duration::from_secs(2) => break,
-            _ => {}
-        }
-    }
-    out
-}
-
-fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
-    let cluster = MockCluster::new(3).unwrap();
-    for t in ["posts", "alerts", "posts.dlq"] {
-        cluster.create_topic(t, PARTITIONS, 3).unwrap();
-    }
-    cluster
 }
 
 /// Runs the pipeline until it has committed `n` posts in transactions,
@@ -130,7 +80,7 @@ fn run_until_done(
 fn exactly_once_commits_every_alert_once_with_the_offsets() {
     let dir = tempfile::tempdir().unwrap();
     let rules = write_rules(dir.path());
-    let cluster = cluster();
+    let cluster = mock_cluster(3, PARTITIONS);
     let brokers = cluster.bootstrap_servers();
     let n = 5_000;
     let ends = produce_posts(&brokers, "posts", 0..n);
@@ -139,12 +89,12 @@ fn exactly_once_commits_every_alert_once_with_the_offsets() {
     let r = run_until_done(ctx, &counters, shutdown, n as u64);
     assert_eq!(total(&ends), n as i64);
     assert!(matches!(r, Ok(Stopped::Drained)), "{r:?}");
-    let alerts = read_committed(&brokers, "alerts", expected.len());
+    let alerts = read_isolated(&brokers, "alerts", "read_committed", expected.len());
     let pairs = alert_pairs(&alerts);
     // Exactly once: the same set as kestrel scan, and no copies.
     assert_eq!(pairs.len(), expected.len());
     assert_eq!(pairs.into_iter().collect::<BTreeSet<_>>(), expected);
-    let dlq = read_committed(&brokers, "posts.dlq", bad);
+    let dlq = read_isolated(&brokers, "posts.dlq", "read_committed", bad);
     assert_eq!(dlq.len(), bad);
     assert!(dlq.iter().all(|m| header(m, "kestrel.error").is_some()));
     assert!(counters.transactions_committed.load(Ordering::Relaxed) >= 1);
@@ -159,7 +109,7 @@ fn exactly_once_commits_every_alert_once_with_the_offsets() {
 fn an_aborted_transaction_is_rewound_and_its_posts_redone_once() {
     let dir = tempfile::tempdir().unwrap();
     let rules = write_rules(dir.path());
-    let cluster = cluster();
+    let cluster = mock_cluster(3, PARTITIONS);
     let brokers = cluster.bootstrap_servers();
     let n = 5_000;
     let ends = produce_posts(&brokers, "posts", 0..n);
@@ -187,7 +137,7 @@ fn an_aborted_transaction_is_rewound_and_its_posts_redone_once() {
     // cluster's Fetch never reports aborted transactions, so its
     // read_committed consumers also see the aborted attempts' records; a
     // real broker hides them, as the first test shows without aborts.)
-    let alerts = read_committed(&brokers, "alerts", expected.len());
+    let alerts = read_isolated(&brokers, "alerts", "read_committed", expected.len());
     let pairs: BTreeSet<(String, String)> = alert_pairs(&alerts).into_iter().collect();
     assert_eq!(pairs, expected);
 }
@@ -196,7 +146,7 @@ fn an_aborted_transaction_is_rewound_and_its_posts_redone_once() {
 fn exactly_once_refuses_a_broker_without_transactions() {
     let dir = tempfile::tempdir().unwrap();
     let rules = write_rules(dir.path());
-    let cluster = cluster();
+    let cluster = mock_cluster(3, PARTITIONS);
     cluster
         .apiversion(RDKafkaApiKey::EndTxn, None, None)
         .unwrap();
@@ -214,42 +164,8 @@ fn exactly_once_refuses_a_broker_without_transactions() {
         "{e}"
     );
     // Nothing was written before the refusal.
-    let alerts = read_committed(&brokers, "alerts", 0);
+    let alerts = read_isolated(&brokers, "alerts", "read_committed", 0);
     assert!(alerts.is_empty());
-}
-
-/// Reads every message of `topic` with a fresh group at `isolation`
-/// (`read_committed` or `read_uncommitted`), until nothing more comes for a
-/// while after at least `want`.
-fn read_isolated(
-    brokers: &str,
-    topic: &str,
-    isolation: &str,
-    want: usize,
-) -> Vec<rdkafka::message::OwnedMessage> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", format!("check-{topic}-{}", free_port()))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", isolation)
-        .create()
-        .unwrap();
-    c.subscribe(&[topic]).unwrap();
-    let mut out = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let mut quiet = std::time::Instant::now();
-    while std::time::Instant::now() < deadline {
-        match c.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                out.push(m.detach());
-                quiet = std::time::Instant::now();
-            }
-            _ if out.len() >= want && quiet.elapsed() > Duration::from_secs(3) => break,
-            _ => {}
-        }
-    }
-    out
 }
 
 /// A broker with the three topics, the test rules and a kestrel config in
@@ -258,47 +174,22 @@ fn read_isolated(
 /// librdkafka's 60 s, so read_committed readers are held back less long.
 fn eos_setup(group: &str, short_timeout: bool) -> (Broker, std::path::PathBuf, std::path::PathBuf) {
     let broker = Broker::memory();
-    for t in ["posts", "alerts", "posts.dlq"] {
-        broker.create_topic(t, PARTITIONS);
-    }
-    let rules = write_rules(broker.dir.path());
-    let config = write_config(
-        broker.dir.path(),
-        &broker.addr(),
-        group,
-        &rules,
-        "delivery = \"exactly_once\"",
-    );
+    let rules = broker.prepare(PARTITIONS);
+    let mut config =
+        RunConfig::new(&broker.addr(), group, &rules).pipeline("delivery = \"exactly_once\"");
     if short_timeout {
-        let text = std::fs::read_to_string(&config).unwrap().replace(
-            "[rules]",
-            "[kafka.producer]\n\"transaction.timeout.ms\" = \"10000\"\n\n[rules]",
-        );
-        std::fs::write(&config, text).unwrap();
+        config = config.producer("transaction.timeout.ms", "10000");
     }
+    let config = config.write(broker.dir.path());
     (broker, rules, config)
 }
 
 /// `kestrel_transactions_total{result="committed"}` of a running kestrel,
 /// read from its metrics port (0 until it answers).
 fn committed_transactions(k: &Kestrel) -> u64 {
-    use std::io::{Read, Write};
-    let Some(addr) = k
-        .events("metrics, health and status page listening")
-        .first()
-        .and_then(|e| e["addr"].as_str().map(str::to_string))
-    else {
-        return 0;
-    };
-    let Ok(mut s) = std::net::TcpStream::connect(&addr) else {
-        return 0;
-    };
-    let _ = write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body.lines()
-        .find_map(|l| l.strip_prefix("kestrel_transactions_total{result=\"committed\"} "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
+    k.metrics_addr()
+        .and_then(|addr| scrape(&addr).ok())
+        .and_then(|s| sample(&s, "kestrel_transactions_total", &[("result", "committed")]))
         .map_or(0, |v| v as u64)
 }
 
@@ -365,14 +256,14 @@ fn on_kafka_transactions_commit_and_an_aborted_one_is_redone_once() {
     broker.set_topic_config("alerts", &[]);
     broker.set_topic_config("posts.dlq", &[]);
     merge_ends(&mut ends, first);
-    wait_for("every offset committed", Duration::from_secs(180), || {
-        (committed(&brokers, "eos-kafka", "posts", PARTITIONS) == ends).then_some(())
-    });
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(30))
-        .expect("exit after SIGTERM");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    wait_committed(
+        &brokers,
+        "eos-kafka",
+        PARTITIONS,
+        &ends,
+        Duration::from_secs(180),
+    );
+    k.terminate(Duration::from_secs(30));
     let aborted = k
         .events("transaction aborted; rewinding to its first posts")
         .len();
@@ -425,14 +316,14 @@ fn on_kafka_a_sigkill_between_produce_and_commit_leaves_no_copy_for_read_committ
     }
     let mut k = Kestrel::start(&config, "eos-kill-last");
     k.wait_ready();
-    wait_for("every offset committed", Duration::from_secs(240), || {
-        (committed(&brokers, "eos-kill", "posts", PARTITIONS) == ends).then_some(())
-    });
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(30))
-        .expect("exit after SIGTERM");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    wait_committed(
+        &brokers,
+        "eos-kill",
+        PARTITIONS,
+        &ends,
+        Duration::from_secs(240),
+    );
+    k.terminate(Duration::from_secs(30));
 
     let committed_alerts = read_isolated(&brokers, "alerts", "read_committed", expected.len());
     assert_exactly_once(&committed_alerts, &expected);

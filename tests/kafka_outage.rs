@@ -3,11 +3,9 @@
 //! ends up without its alerts. Apache Kafka keeps its data on disk, so the
 //! posts survive its restart.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::*;
+use kestrel_testkit::*;
 
 const PARTITIONS: i32 = 3;
 
@@ -17,21 +15,15 @@ fn a_broker_outage_mid_stream_is_ridden_out_without_losing_a_post() {
         return;
     }
     let mut broker = Broker::memory();
-    for t in ["posts", "alerts", "posts.dlq"] {
-        broker.create_topic(t, PARTITIONS);
-    }
-    let rules = write_rules(broker.dir.path());
+    let rules = broker.prepare(PARTITIONS);
     let brokers = broker.addr();
     let n = 6_000;
     let (expected, bad) = expected_by_scan(broker.dir.path(), &rules, 0..n);
     // A short delivery timeout, so the outage also goes through kestrel's
     // own re-send path, not only librdkafka's retries.
-    let config = write_config(broker.dir.path(), &brokers, "outage", &rules, "");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "[rules]",
-        "[kafka.producer]\n\"message.timeout.ms\" = \"3000\"\n\n[rules]",
-    );
-    std::fs::write(&config, text).unwrap();
+    let config = RunConfig::new(&brokers, "outage", &rules)
+        .producer("message.timeout.ms", "3000")
+        .write(broker.dir.path());
     let mut k = Kestrel::start(&config, "outage");
 
     // Posts keep coming, in small chunks, before, during and after the outage.
@@ -57,7 +49,7 @@ fn a_broker_outage_mid_stream_is_ridden_out_without_losing_a_post() {
     let down = Instant::now();
     while down.elapsed() < Duration::from_secs(10) {
         assert!(
-            k.child.try_wait().unwrap().is_none(),
+            k.is_running(),
             "kestrel exited during the outage:\n{}",
             k.log_text()
         );
@@ -71,21 +63,14 @@ fn a_broker_outage_mid_stream_is_ridden_out_without_losing_a_post() {
         Duration::from_secs(180),
         || (committed(&brokers, "outage", "posts", PARTITIONS) == ends).then_some(()),
     );
-    assert!(
-        k.child.try_wait().unwrap().is_none(),
-        "kestrel had to be restarted"
-    );
+    assert!(k.is_running(), "kestrel had to be restarted");
     let log = k.log_text();
     eprintln!(
         "outage ridden out: {} consumer/producer warnings, {} records sent again",
         log.matches("\"WARN\"").count(),
         log.matches("delivery failed").count()
     );
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(15))
-        .expect("exit after SIGTERM");
-    assert!(status.success(), "{status:?}\n{}", k.log_text());
+    k.terminate(Duration::from_secs(15));
 
     let alerts = read_topic(
         &brokers,

@@ -4,27 +4,19 @@
 //! installs both packages. Kafka's own `kafka-consumer-groups` tool shows
 //! kestrel's group and its lag.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use support::*;
+use kestrel_testkit::*;
 
 const PARTITIONS: i32 = 3;
 
 fn python(args: &[&str]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/clients.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 is needed by this test");
-    assert!(
-        out.status.success(),
-        "clients.py {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = output_ok(
+        Command::new("python3").arg(script).args(args),
+        &format!("python3 clients.py {args:?}"),
     );
     String::from_utf8(out.stdout).unwrap()
 }
@@ -35,26 +27,19 @@ fn python_clients_produce_posts_and_read_alerts_and_dead_letters() {
         return;
     }
     let broker = Broker::memory();
-    for t in ["posts", "alerts", "posts.dlq"] {
-        broker.create_topic(t, PARTITIONS);
-    }
-    let rules = write_rules(broker.dir.path());
+    let rules = broker.prepare(PARTITIONS);
     let brokers = broker.addr();
     let n = 2_000;
     let (expected, bad) = expected_by_scan(broker.dir.path(), &rules, 0..n);
     let posts_file = broker.dir.path().join(format!("posts-0-{n}.jsonl"));
     python(&["produce", &brokers, "posts", posts_file.to_str().unwrap()]);
 
-    let config = write_config(broker.dir.path(), &brokers, "py", &rules, "");
+    let config = RunConfig::new(&brokers, "py", &rules).write(broker.dir.path());
     let mut k = Kestrel::start(&config, "py");
     wait_for("every post finished", Duration::from_secs(120), || {
         (total(&committed(&brokers, "py", "posts", PARTITIONS)) == n as i64).then_some(())
     });
-    k.signal(libc::SIGTERM);
-    assert!(k
-        .wait_exit(Duration::from_secs(15))
-        .expect("exit")
-        .success());
+    k.terminate(Duration::from_secs(15));
 
     // Kafka's own consumer-groups tool sees kestrel's group: its committed
     // offsets cover the posts it read, and posts produced since are its lag.

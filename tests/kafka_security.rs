@@ -6,23 +6,18 @@
 //! password stops it at once with the reason, and the password never shows
 //! in what it prints.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::*;
+use kestrel_testkit::*;
 
 const PARTITIONS: i32 = 3;
 
 /// A secure broker with the three topics and the test rules.
 fn setup() -> (Broker, PathBuf) {
     let broker = Broker::secure();
-    for t in ["posts", "alerts", "posts.dlq"] {
-        broker.create_topic(t, PARTITIONS);
-    }
-    let rules = write_rules(broker.dir.path());
+    let rules = broker.prepare(PARTITIONS);
     (broker, rules)
 }
 
@@ -36,22 +31,12 @@ fn config_with(
     delivery: &str,
     properties: &[(&str, String)],
 ) -> PathBuf {
-    let path = write_config(
-        broker.dir.path(),
-        brokers,
-        group,
-        rules,
-        &format!("delivery = \"{delivery}\""),
-    );
-    let mut table = String::from("[kafka.properties]\n");
+    let mut config =
+        RunConfig::new(brokers, group, rules).pipeline(&format!("delivery = \"{delivery}\""));
     for (k, v) in properties {
-        table.push_str(&format!("\"{k}\" = \"{v}\"\n"));
+        config = config.property(k, v);
     }
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("[rules]", &format!("{table}\n[rules]"));
-    std::fs::write(&path, text).unwrap();
-    path
+    config.write(broker.dir.path())
 }
 
 fn ca_location(path: &Path) -> String {
@@ -72,17 +57,10 @@ fn run_to_completion(
     let started = Instant::now();
     let mut k = Kestrel::start_with_env(config, group, env);
     k.wait_ready();
-    wait_for("every offset committed", Duration::from_secs(120), || {
-        (committed(&brokers, group, "posts", PARTITIONS) == *ends).then_some(())
-    });
+    wait_committed(&brokers, group, PARTITIONS, ends, Duration::from_secs(120));
     let took = started.elapsed();
-    k.signal(libc::SIGTERM);
-    let status = k
-        .wait_exit(Duration::from_secs(30))
-        .expect("exit after SIGTERM");
-    let log = k.log_text();
-    assert!(status.success(), "{status:?}\n{log}");
-    (took, log)
+    k.terminate(Duration::from_secs(30));
+    (took, k.log_text())
 }
 
 /// The alerts on the topic cover `expected` and nothing else.

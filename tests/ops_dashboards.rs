@@ -4,15 +4,7 @@
 //! metric they name is exported is checked against a live scrape in
 //! tests/ops_live.rs.)
 
-mod ops_support;
-
-use std::path::Path;
-
-use ops_support::{names_in_deploy_files, promtool};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use kestrel_testkit::{metric_names_in, names_in_deploy_files, promtool, root};
 
 #[test]
 fn promtool_accepts_the_alert_rules_and_the_scrape_configuration() {
@@ -85,7 +77,7 @@ fn the_dashboard_is_provisioned_and_has_the_panels_operators_watch() {
             exprs.push('\n');
         }
     }
-    let used = ops_support::metric_names_in(&exprs);
+    let used = metric_names_in(&exprs);
     for metric in [
         "kestrel_posts_consumed_total",
         "kestrel_alerts_total",
@@ -109,7 +101,7 @@ fn the_dashboard_is_provisioned_and_has_the_panels_operators_watch() {
 
 #[test]
 fn metric_names_are_found_in_expressions() {
-    let names = ops_support::metric_names_in(
+    let names = metric_names_in(
         "histogram_quantile(0.9, sum by (le) (rate(kestrel_scan_duration_seconds_bucket[5m]))) / xkestrel_no + kestrel_posts_consumed_total",
     );
     assert_eq!(

@@ -3,8 +3,6 @@
 //! the status page, a rule set whose own tests fail never serving, and a
 //! scan worker serving the rules a reload added.
 
-mod ops_support;
-
 use std::path::Path;
 use std::sync::Arc;
 
@@ -17,7 +15,7 @@ use kestrel::pipeline::work::{InMessage, OutRecord, RecordKind, ScanSetup, Scann
 use kestrel::pipeline::Counters;
 use kestrel::post::{Pointer, PostSchema};
 use kestrel::reload::{Cause, Outcome, ServingRules};
-use ops_support::{http, http_with};
+use kestrel_testkit::{http, http_with};
 
 fn rules_yaml(revision: u32, title: &str, must_match: &str) -> String {
     format!(

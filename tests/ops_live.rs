@@ -4,12 +4,10 @@
 //! expect, shadow rules and the flood guard mark alerts, the status page
 //! shows it all, and the logs never carry post text or secrets.
 
-mod ops_support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ops_support::*;
+use kestrel_testkit::*;
 use serde_json::Value;
 
 const RULES: &str = r#"
@@ -69,7 +67,7 @@ fn a_live_run_exports_checked_metrics_shadow_alerts_and_demotes_a_runaway_rule()
     if skip_without_broker() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let broker = Broker::memory();
     broker.create_topic("posts", 2);
     broker.create_topic("alerts", 1);
@@ -79,25 +77,25 @@ fn a_live_run_exports_checked_metrics_shadow_alerts_and_demotes_a_runaway_rule()
     std::fs::write(rules.join("t.yaml"), RULES).unwrap();
     let port = free_port();
     let flood = "[flood_guard]\nwindow_secs = 600\nmax_alerts_per_window = 1000\n[flood_guard.rules]\n\"t.every\" = 5\n";
-    let mut k = Kestrel::start(
-        dir.path(),
+    let mut k = Kestrel::serve(
+        &RunConfig::new(&broker.addr(), "ops-live", &rules)
+            .reload("watch")
+            .observed(port)
+            .tables(flood)
+            .write_as(dir.path(), "live"),
         "live",
-        &config(&broker.addr(), "ops-live", &rules, "watch", port, flood),
-        port,
     );
 
     // Health: alive at once; ready only once partitions are assigned.
     assert_eq!(k.get("/healthz").0, 200);
-    wait_for("/readyz to answer 200", Duration::from_secs(60), || {
-        (k.get("/readyz").0 == 200).then_some(())
-    });
+    k.wait_readyz();
 
     let mut posts: Vec<(String, String)> = (0..20).map(post).collect();
     posts.push(("bad1".into(), "this is not json".into()));
     posts.push(("bad2".into(), r#"{"text": "post without an id"}"#.into()));
     produce(&broker.addr(), "posts", &posts);
 
-    let mut alerts = TopicReader::new(&broker.addr(), "alerts");
+    let mut alerts = Reader::new(&broker.addr(), "alerts");
     let all = alerts
         .until("40 alerts", Duration::from_secs(60), |a| a.len() >= 40)
         .to_vec();
@@ -310,10 +308,10 @@ fn a_live_run_exports_checked_metrics_shadow_alerts_and_demotes_a_runaway_rule()
 
     // Logs: JSON events with fields at the top level, one per state change,
     // never post text or a secret.
-    let logs = k.logs();
+    let logs = k.log_text();
     assert!(!logs.contains("zebracorn"), "post text in the logs");
     assert!(!logs.contains("hunter2"), "a secret in the logs");
-    let events = k.events();
+    let events = k.log_events();
     assert!(events.len() > 3, "{logs}");
     let count = |msg: &str| events.iter().filter(|e| e["message"] == msg).count();
     assert_eq!(count("flood guard: rule demoted to shadow"), 2, "{logs}");
@@ -344,7 +342,7 @@ fn status_page_screenshot() {
     }
     let out = std::env::var("KESTREL_SCREENSHOT")
         .unwrap_or_else(|_| format!("{}/docs/status-page.png", env!("CARGO_MANIFEST_DIR")));
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let broker = Broker::memory();
     broker.create_topic("posts", 3);
     broker.create_topic("alerts", 1);
@@ -404,15 +402,15 @@ fn status_page_screenshot() {
     std::fs::write(rules.join("demo.yaml"), demo(1)).unwrap();
     let port = free_port();
     let flood = "[flood_guard]\nwindow_secs = 300\nmax_alerts_per_window = 500\n[flood_guard.rules]\n\"oth.too-broad\" = 20\n";
-    let mut k = Kestrel::start(
-        dir.path(),
+    let mut k = Kestrel::serve(
+        &RunConfig::new(&broker.addr(), "ops-shot", &rules)
+            .reload("watch")
+            .observed(port)
+            .tables(flood)
+            .write_as(dir.path(), "shot"),
         "shot",
-        &config(&broker.addr(), "ops-shot", &rules, "watch", port, flood),
-        port,
     );
-    wait_for("ready", Duration::from_secs(60), || {
-        (k.get("/readyz").0 == 200).then_some(())
-    });
+    k.wait_readyz();
     let texts = [
         "donate to the wallet, support the brothers",
         "join us, hijrah is a duty",
@@ -470,7 +468,7 @@ fn status_page_screenshot() {
             && sample(&s, "kestrel_consumer_lag", &[("partition", "2")]).is_some())
         .then_some(())
     });
-    let profile = tempfile::tempdir().unwrap();
+    let profile = tempdir();
     let status = std::process::Command::new("chromium")
         .args([
             "--headless",

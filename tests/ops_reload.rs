@@ -3,13 +3,11 @@
 //! file keeps the old set alerting while the failure shows in metrics and
 //! logs; SIGHUP reloads.
 
-mod ops_support;
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ops_support::*;
+use kestrel_testkit::*;
 use serde_json::Value;
 
 fn rule(revision: u32, words: &str) -> String {
@@ -83,20 +81,19 @@ fn a_rule_changed_while_posts_flow_is_live_for_the_next_posts_and_a_broken_file_
     if skip_without_broker() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let (broker, rules) = setup(dir.path());
     let port = free_port();
-    let mut k = Kestrel::start(
-        dir.path(),
+    let mut k = Kestrel::serve(
+        &RunConfig::new(&broker.addr(), "ops-reload", &rules)
+            .reload("watch")
+            .observed(port)
+            .write_as(dir.path(), "watch"),
         "watch",
-        &config(&broker.addr(), "ops-reload", &rules, "watch", port, ""),
-        port,
     );
-    wait_for("ready", Duration::from_secs(60), || {
-        (k.get("/readyz").0 == 200).then_some(())
-    });
+    k.wait_readyz();
     let (stop, produced, producer) = flowing(broker.addr());
-    let mut alerts = TopicReader::new(&broker.addr(), "alerts");
+    let mut alerts = Reader::new(&broker.addr(), "alerts");
     let first = alerts
         .until("alerts of revision 1", Duration::from_secs(60), |a| {
             a.len() >= 5
@@ -220,11 +217,11 @@ fn a_rule_changed_while_posts_flow_is_live_for_the_next_posts_and_a_broken_file_
     stop.store(true, Ordering::Release);
     producer.join().unwrap();
     assert_eq!(k.stop(), Some(0));
-    let events = k.events();
+    let events = k.log_events();
     let problem = events
         .iter()
         .find(|e| e["message"] == "rules reload problem")
-        .unwrap_or_else(|| panic!("no reload problem logged:\n{}", k.logs()));
+        .unwrap_or_else(|| panic!("no reload problem logged:\n{}", k.log_text()));
     let text = problem["problem"].as_str().unwrap();
     assert!(
         text.contains("donate.yaml:6:5: error: rule 't.donate'"),
@@ -251,18 +248,17 @@ fn sighup_reloads_the_rules_when_reload_is_signal() {
     if skip_without_broker() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let (broker, rules) = setup(dir.path());
     let port = free_port();
-    let mut k = Kestrel::start(
-        dir.path(),
+    let mut k = Kestrel::serve(
+        &RunConfig::new(&broker.addr(), "ops-sighup", &rules)
+            .reload("signal")
+            .observed(port)
+            .write_as(dir.path(), "signal"),
         "signal",
-        &config(&broker.addr(), "ops-sighup", &rules, "signal", port, ""),
-        port,
     );
-    wait_for("ready", Duration::from_secs(60), || {
-        (k.get("/readyz").0 == 200).then_some(())
-    });
+    k.wait_readyz();
     std::fs::write(rules.join("donate.yaml"), rule(7, "donate")).unwrap();
     // No watcher in signal mode: nothing reloads on its own.
     let s = k.scrape();
@@ -279,7 +275,7 @@ fn sighup_reloads_the_rules_when_reload_is_signal() {
             .then_some(())
     });
     produce(&broker.addr(), "posts", &[post(1)]);
-    let mut alerts = TopicReader::new(&broker.addr(), "alerts");
+    let mut alerts = Reader::new(&broker.addr(), "alerts");
     let a = alerts.until("the alert", Duration::from_secs(60), |a| !a.is_empty())[0].clone();
     assert_eq!(a["rule"]["revision"], 7);
     // A second SIGHUP with nothing changed swaps nothing.
@@ -295,7 +291,7 @@ fn sighup_reloads_the_rules_when_reload_is_signal() {
     });
     assert_eq!(k.stop(), Some(0), "SIGHUP does not end the process");
     let reloaded: Vec<Value> = k
-        .events()
+        .log_events()
         .into_iter()
         .filter(|e| e["message"] == "rules reloaded")
         .collect();

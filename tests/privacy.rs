@@ -3,8 +3,7 @@
 //! and secrets when it prints its configuration. (`bad_input_kafka.rs`
 //! checks the logs of `kestrel run` at trace level.)
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use kestrel_testkit::{kestrel, run};
 
 /// In every post's text.
 const MARKER: &str = "zqxvmarkerzqxv";
@@ -25,27 +24,6 @@ const RULES: &str = r#"rules:
     tests:
       match: ["zqxvmarkerzqxv"]
 "#;
-
-fn kestrel() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kestrel"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("KESTREL_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-fn run(mut c: Command, stdin: &[u8]) -> Output {
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
-}
 
 /// Good and bad posts, each with the marker in its text.
 fn marked_posts() -> Vec<u8> {
@@ -90,7 +68,7 @@ fn scan(evidence: &str, log: &str) -> (String, String) {
         .arg(&cfg)
         .env("KESTREL_LOG", log)
         .env("RUST_LOG", log);
-    let out = run(c, &marked_posts());
+    let out = run(c, marked_posts());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     (String::from_utf8(out.stdout).unwrap(), stderr)

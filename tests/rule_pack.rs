@@ -4,21 +4,14 @@
 //! precision documented in docs/rule-pack.md.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use kestrel_testkit::root;
 
 fn kestrel() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kestrel"));
+    let mut c = kestrel_testkit::kestrel();
     c.current_dir(root());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("KESTREL_") {
-            c.env_remove(k);
-        }
-    }
     c
 }
 
