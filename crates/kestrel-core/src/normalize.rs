@@ -84,8 +84,12 @@
 //! `il nya`; patterns fold the same way), because folding turns every
 //! separator into one space and a second folding would join them: folding
 //! must be idempotent, and a word's raw span must fold back to the word.
-//! With white space only there is nothing to tell a split word from its
-//! neighbours (`j o i n a` → `joina`).
+//! With white space only, a wider gap (two or more white-space characters,
+//! or a line break) among single ones splits words the same way:
+//! `ا د ع م  ر و ا ت ب` → `ادعم رواتب`, `j o i n  t h e  r a n k s` →
+//! `join the ranks` (`f a i t e s  u n  d o n` → `faites u n don`: `u n`
+//! is under three letters). With gaps all alike there is nothing to tell a
+//! split word from its neighbours (`j o i n a` → `joina`).
 //!
 //! Order: per-character steps, then per token: leet, collapse; then across
 //! words: split-letter join and collapse again.
@@ -1336,9 +1340,10 @@ fn flush_pending_run(bytes: &[u8], out: &mut Out, pending: &mut Vec<Item>, joine
 }
 
 /// Writes a run of single letters (and leet digits between ASCII letters),
-/// joining what is a split word. When the letters are split by white space
-/// only, or all the same way (`j.o.i.n`, `j o i n`, `j . o . i . n`), the
-/// run is one word. When some separators have no white space (`.`, `-`,
+/// joining what is a split word. When the letters are split all the same
+/// way (`j.o.i.n`, `j o i n`, `j . o . i . n`), the run is one word; with
+/// white space only, a wider gap (two white-space characters or a line
+/// break) among single ones splits words as white space does below. When some separators have no white space (`.`, `-`,
 /// `_`, `'`, any mix of them) and others do, the first kind splits letters
 /// and the second words: `please j.o.i.n a group` → `join a`, `I j.o.i.n` →
 /// `i join`, `j.o-i_n, a` → `join a`. A stretch of three letters or more
@@ -1355,14 +1360,27 @@ fn emit_split_run(bytes: &[u8], out: &mut Out, joined: &mut Vec<Item>, run: &[It
         }
         return;
     }
-    // spaced[k]: the separator before item k holds white space (items of
-    // one raw character, `℅` → `c o`, have no separator between them).
-    let spaced: Vec<bool> = (0..n)
+    // gap[k]: the white space in the separator before item k (items of one
+    // raw character, `℅` → `c o`, have no separator between them).
+    let gap: Vec<Gap> = (0..n)
         .map(|k| {
             let (lo, hi) = (run[k.max(1) - 1].re as usize, run[k].rs as usize);
-            k > 0 && lo < hi && holds_white_space(&bytes[lo..hi])
+            if k > 0 && lo < hi {
+                white_space_gap(&bytes[lo..hi])
+            } else {
+                Gap::None
+            }
         })
         .collect();
+    let all_white = gap[1..].iter().all(|&g| g != Gap::None);
+    // With white space only, a wider gap (two white-space characters or a
+    // line break) among single spaces splits words, as the other kinds of
+    // separator do below: `ا د ع م  ر و ا ت ب` → `ادعم رواتب`.
+    let spaced: Vec<bool> = if all_white {
+        gap.iter().map(|&g| g == Gap::Wide).collect()
+    } else {
+        gap.iter().map(|&g| g != Gap::None).collect()
+    };
     if spaced[1..].iter().all(|&x| x) || !spaced[1..].iter().any(|&x| x) {
         emit_joined(out, joined, run);
         return;
@@ -1427,8 +1445,20 @@ fn emit_trimmed(out: &mut Out, joined: &mut Vec<Item>, part: &[Item]) {
     }
 }
 
-/// Whether a separator holds white space (of any script).
-fn holds_white_space(sep: &[u8]) -> bool {
+/// The white space in a separator between single letters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gap {
+    /// None (`.`, `-`, `_`, `'`).
+    None,
+    /// One white-space character (of any script), not a line break.
+    Narrow,
+    /// Two or more, or a line break.
+    Wide,
+}
+
+/// How much white space a separator holds.
+fn white_space_gap(sep: &[u8]) -> Gap {
+    let mut white = 0;
     let mut i = 0;
     while i < sep.len() {
         let (c, l) = if sep[i] < 0x80 {
@@ -1436,12 +1466,22 @@ fn holds_white_space(sep: &[u8]) -> bool {
         } else {
             decode(sep, i)
         };
+        if matches!(
+            c,
+            '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+        ) {
+            return Gap::Wide;
+        }
         if c.is_whitespace() {
-            return true;
+            white += 1;
         }
         i += l;
     }
-    false
+    match white {
+        0 => Gap::None,
+        1 => Gap::Narrow,
+        _ => Gap::Wide,
+    }
 }
 
 /// Writes `run` as one word, reading its leet digits as letters.

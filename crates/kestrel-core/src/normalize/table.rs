@@ -281,11 +281,13 @@ fn one_pass(c: char) -> Vec<char> {
 
 /// Letters that neither compatibility decomposition nor the confusable
 /// skeleton bring to a Latin letter, though every reader sees one: small
-/// capitals (`ᴊᴏɪɴ`), negative circled and negative squared letters
+/// capitals (`ᴊᴏɪɴ`, and the Cyrillic `ғ`, `Ғ` that small-capital text
+/// generators write for an F, whose own small capital `ꜰ` few fonts have:
+/// `ᴋʜɪʟᴀғᴀʜ`), negative circled and negative squared letters
 /// (`🅹🅾🅸🅽`, `🅙`) and regional-indicator letters (`🇯🇴🇮🇳`). Circled,
 /// squared and parenthesised letters decompose by NFKC already.
 fn letter_lookalike(c: char) -> Option<char> {
-    const SMALL_CAPITALS: [(char, char); 26] = [
+    const SMALL_CAPITALS: [(char, char); 28] = [
         ('\u{1D00}', 'a'),
         ('\u{0299}', 'b'),
         ('\u{1D04}', 'c'),
@@ -312,6 +314,9 @@ fn letter_lookalike(c: char) -> Option<char> {
         ('\u{028F}', 'y'),
         ('\u{1D22}', 'z'),
         ('\u{1D19}', 'r'),
+        // CYRILLIC SMALL, CAPITAL LETTER GHE WITH STROKE: the generators' F.
+        ('\u{0493}', 'f'),
+        ('\u{0492}', 'f'),
     ];
     let letter = |base: u32| char::from_u32(u32::from(b'a') + (c as u32 - base));
     match c as u32 {
