@@ -145,6 +145,10 @@ pub struct Engine {
     terms: Vec<TermInfo>,
     /// Folded-view literals wanted as whole words.
     folded_words: Option<WordGroup>,
+    /// Those of them that start with an Arabic word, matched again on
+    /// Arabic words read without their clitic prefixes (whatever
+    /// `word_set` says).
+    folded_stems: Option<WordGroup>,
     /// Folded-view literals wanted anywhere (substrings).
     folded: Option<LiteralGroup>,
     /// Raw-view literals: long address-like entries behind a run-length

@@ -451,10 +451,18 @@ fn rule_json(
 /// `concept (language)`.
 pub fn lexicon_sources(lex: &LexiconTerm, folded: Option<&str>, raw: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    // An entry matched through an Arabic word read without its prefixes
+    // is named with the prefix: `group (ar) as "المجاهدين" after "ل"`.
     for p in &lex.parts {
         let literal = |e: &String| match folded {
             Some(f) => normalize::fold(e) == f,
             None => e.as_str() == raw,
+        };
+        let stem = |e: &String| {
+            let f = folded?;
+            let entry = normalize::fold(e);
+            normalize::prefixed_reading(f, &entry)
+                .map(|(prefix, _)| format!(" as {entry:?} after {prefix:?}"))
         };
         let regex = |pat: &String| {
             let (pat, hay) = match folded {
@@ -466,12 +474,18 @@ pub fn lexicon_sources(lex: &LexiconTerm, folded: Option<&str>, raw: &str) -> Ve
             };
             regex::Regex::new(&format!("^(?:{pat})$")).is_ok_and(|re| re.is_match(hay))
         };
-        let hit = p.words.iter().any(literal)
+        let mut hit = p.words.iter().any(literal)
             || p.substrings.iter().any(literal)
             || p.list.iter().any(literal)
             || p.regex.iter().any(regex);
+        let mut via = String::new();
+        if !hit {
+            if let Some(v) = p.words.iter().chain(&p.list).find_map(stem) {
+                (hit, via) = (true, v);
+            }
+        }
         if hit {
-            let s = format!("{} ({})", p.concept, p.language);
+            let s = format!("{} ({}){via}", p.concept, p.language);
             if !out.contains(&s) {
                 out.push(s);
             }

@@ -97,6 +97,32 @@
 //! Patterns get the same treatment: [`fold`] for word lists, [`fold_regex`]
 //! for the literal parts of regexes.
 //!
+//! ## Arabic prefixes (at match time, not in the folded text)
+//!
+//! Arabic writes conjunctions, prepositions and the article as part of the
+//! word: `وانفروا` (and go forth), `فبايعوا`, `بالمجاهدين`, `للمجاهدين`
+//! (`ل` and `المجاهدين`, written with `لل`, which folds to `ل` like any
+//! repeat).
+//! Folding leaves the word as written, and so do raw spans; the engine's
+//! whole-word matcher reads it a second way. [`for_each_arabic_stem`] gives
+//! the readings of a folded word as prefixes from a closed list and a stem:
+//! - an optional conjunction `و` or `ف`, then an optional `ب`, `ك`, `ل`, or
+//!   `س` before an imperfect verb (`ي ت ن ا`), then an optional article `ال`;
+//!   at least one of them;
+//! - after `ل`, the stem may also take the article back (`لمجاهدين` reads as
+//!   `المجاهدين`: `للمجاهدين` folded);
+//! - the stem starts with an Arabic letter and keeps at least
+//!   [`MIN_STEM_LETTERS`] (4) letters, so `بروج` (towers) is not `ب` + `روج`.
+//!
+//! A `words` or `list` entry whose first word is Arabic then matches a word
+//! of the text when it is one of those stems, unless an entry already
+//! starts at that word as written (a word that is itself an entry, such as
+//! `بايعوا`, is never read as `ب` + `ايعوا`). The match spans the whole
+//! prefixed word, so evidence and `near` distances name what was posted;
+//! `kestrel explain` names the entry and the prefix (`as "المجاهدين" after
+//! "ل"`). Only the first word of a phrase is read so; its other words match
+//! as written. Substrings and regexes are not affected.
+//!
 //! # Offsets
 //!
 //! Every folded byte records the raw byte span it came from: a letter, the raw
@@ -119,9 +145,11 @@
 //! kept as stretches (linear or block), not per byte. Once a [`FoldedText`]
 //! has grown to the size of the posts it sees, folding allocates nothing.
 
+mod clitic;
 mod pattern;
 mod table;
 
+pub use clitic::{for_each_arabic_stem, prefixed_reading, Stem, ARTICLE, MIN_STEM_LETTERS};
 pub use pattern::fold_regex;
 
 use table::{

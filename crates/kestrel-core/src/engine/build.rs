@@ -35,6 +35,14 @@ impl Engine {
             rules.push(compiled);
         }
         let literal_count = b.folded.patterns.len() + b.raw.patterns.len();
+        let folded_stems = b.folded.picked(|pattern, t| {
+            t.whole_word
+                && words::accepts(pattern)
+                && pattern
+                    .as_bytes()
+                    .first()
+                    .is_some_and(|b| (0xD8..=0xDB).contains(b))
+        });
         let (folded_words, folded) = if options.word_set {
             // Entries wanted as whole words go to the word set, the rest to
             // the automaton.
@@ -50,6 +58,7 @@ impl Engine {
             rules,
             terms,
             folded_words: folded_words.build_words(),
+            folded_stems: folded_stems.build_words(),
             folded: folded.build()?,
             raw: raw_groups(b.raw)?,
             folded_regex: b.folded_regex.build()?,

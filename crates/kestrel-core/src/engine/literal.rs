@@ -187,6 +187,19 @@ impl LiteralBuilder {
         (picked, rest)
     }
 
+    /// A copy of the entries and targets that `keep` picks.
+    pub(super) fn picked(&self, keep: impl Fn(&str, &Target) -> bool) -> LiteralBuilder {
+        let mut out = LiteralBuilder::default();
+        for (pattern, targets) in self.patterns.iter().zip(&self.targets) {
+            for t in targets {
+                if keep(pattern, t) {
+                    out.add(pattern.clone(), *t);
+                }
+            }
+        }
+        out
+    }
+
     /// The same entries in lower case, matched without regard to ASCII case;
     /// entries that differ only in case become one.
     pub(super) fn lowercased(self) -> LiteralBuilder {

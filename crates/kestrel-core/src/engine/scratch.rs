@@ -113,6 +113,13 @@ impl Engine {
                 push(&g.targets[a as usize..b as usize], fs, fe);
             });
         }
+        if let Some(g) = &self.folded_stems {
+            g.set
+                .for_each_prefixed_match(ftext.as_bytes(), |pid, fs, fe| {
+                    let (a, b) = g.ranges[pid];
+                    push(&g.targets[a as usize..b as usize], fs, fe);
+                });
+        }
         if let Some(g) = self.folded.as_ref().filter(|g| g.admits(ftext.as_bytes())) {
             g.ac.for_each_match(ftext.as_bytes(), |pid, fs, fe| {
                 let (a, b) = g.ranges[pid];

@@ -10,6 +10,11 @@
 //! byte, and the table stays small enough for the CPU caches however many
 //! patterns a pack holds; an Aho-Corasick DFA over thousands of folded
 //! phrases does not.
+//!
+//! [`WordSet::for_each_prefixed_match`] reads Arabic words without their
+//! clitic prefixes, for the patterns that start with an Arabic word.
+
+use crate::normalize;
 
 /// One slot of the open-addressing table.
 #[derive(Clone, Copy)]
@@ -265,6 +270,138 @@ impl WordSet {
         }
     }
 
+    /// Calls `f(pattern, start, end)` for every pattern that occurs at an
+    /// Arabic word of `hay` read without its clitic prefixes
+    /// ([`normalize::for_each_arabic_stem`]): the pattern's first word is a
+    /// stem of the text's word, its other words follow as written, and the
+    /// match spans the whole prefixed word (`وانفروا` for `انفروا`). A word
+    /// is read so only when no pattern starts with it as written. Words
+    /// that do not start with an Arabic letter cost nothing but the search
+    /// for the bytes that start one (`0xD8`, `0xD9`: every prefix letter).
+    pub(super) fn for_each_prefixed_match(
+        &self,
+        hay: &[u8],
+        mut f: impl FnMut(usize, usize, usize),
+    ) {
+        let mut at = 0;
+        while let Some(i) = memchr::memchr2(0xD8, 0xD9, &hay[at.min(hay.len())..]) {
+            let start = at + i;
+            let end = memchr::memchr(b' ', &hay[start..]).map_or(hay.len(), |k| start + k);
+            if start == 0 || hay[start - 1] == b' ' {
+                self.prefixed_word(hay, start, end, &mut f);
+            }
+            at = end + 1;
+        }
+    }
+
+    /// The prefixed readings of the word `hay[start..end]`.
+    #[inline(never)]
+    fn prefixed_word(
+        &self,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+        f: &mut impl FnMut(usize, usize, usize),
+    ) {
+        let next = (end < hay.len()).then(|| {
+            let ns = end + 1;
+            (
+                ns,
+                memchr::memchr(b' ', &hay[ns..]).map_or(hay.len(), |k| ns + k),
+            )
+        });
+        let h = hash_word(hay, start, end);
+        let hn = next.map(|(ns, ne)| hash_word(hay, ns, ne));
+        let mut written = false;
+        if self.maybe(h) {
+            self.lookup(h, hay, start, end, &mut |_, _, _| written = true);
+        }
+        if let (Some((_, ne)), Some(hn)) = (next, hn) {
+            let hp = hash_pair(h, hn);
+            if self.maybe(hp) {
+                self.lookup(hp, hay, start, ne, &mut |_, _, _| written = true);
+            }
+        }
+        if written {
+            return;
+        }
+        let word = &hay[start..end];
+        let mut buf = [0u8; 128];
+        normalize::for_each_arabic_stem(word, |stem| {
+            let rest = &word[stem.prefix..];
+            let art = if stem.article {
+                normalize::ARTICLE.as_bytes()
+            } else {
+                &[]
+            };
+            let n = art.len() + rest.len();
+            if n > buf.len() {
+                return;
+            }
+            buf[..art.len()].copy_from_slice(art);
+            buf[art.len()..n].copy_from_slice(rest);
+            let key = &buf[..n];
+            let hs = hash_word(key, 0, n);
+            if self.maybe(hs) {
+                self.lookup_stem(hs, key, None, hay, end, start, f);
+            }
+            if let (Some((ns, ne)), Some(hn)) = (next, hn) {
+                let hp = hash_pair(hs, hn);
+                if self.maybe(hp) {
+                    self.lookup_stem(hp, key, Some(&hay[ns..ne]), hay, ne, start, f);
+                }
+            }
+        });
+    }
+
+    /// Looks up the key `stem` (followed by a space and `second`, when
+    /// given), whose text ends at `hay[key_end]`, with hash `hv`, and reports
+    /// the patterns of its entry that occur there, from `start`.
+    #[allow(clippy::too_many_arguments)]
+    fn lookup_stem(
+        &self,
+        hv: u64,
+        stem: &[u8],
+        second: Option<&[u8]>,
+        hay: &[u8],
+        key_end: usize,
+        start: usize,
+        f: &mut impl FnMut(usize, usize, usize),
+    ) {
+        let key_len = stem.len() + second.map_or(0, |w| 1 + w.len());
+        let is_key = |k: &[u8]| {
+            k.len() == key_len
+                && k[..stem.len()] == *stem
+                && second.is_none_or(|w| k[stem.len()] == b' ' && k[stem.len() + 1..] == *w)
+        };
+        let mask = self.slots.len() - 1;
+        let mut s = (hv >> self.shift) as usize;
+        let entry = loop {
+            let slot = self.slots[s];
+            if slot.entry == EMPTY {
+                return;
+            }
+            if slot.hash == hv {
+                let e = &self.entries[slot.entry as usize];
+                if is_key(&self.bytes[e.key.0 as usize..e.key.1 as usize]) {
+                    break e;
+                }
+            }
+            s = (s + 1) & mask;
+        };
+        for &id in &self.order[entry.patterns.0 as usize..entry.patterns.1 as usize] {
+            let (a, b) = self.spans[id as usize];
+            let len = (b - a) as usize;
+            let stop = key_end + (len - key_len);
+            if stop <= hay.len()
+                && (stop == hay.len() || hay[stop] == b' ')
+                && hay[key_end..stop] == self.bytes[a as usize + key_len..b as usize]
+            {
+                f(id as usize, start, stop);
+            }
+        }
+    }
+
     /// Looks up the key `hay[start..end]` with hash `hv` and reports the
     /// patterns of its entry that occur at `start`.
     #[inline(never)]
@@ -355,6 +492,59 @@ mod tests {
                 assert_eq!(space_mask(&block), want, "{block:?}");
             }
         }
+    }
+
+    fn prefixed(patterns: &[&str], hay: &str) -> Vec<(String, String)> {
+        let set = WordSet::new(patterns);
+        let mut out = Vec::new();
+        set.for_each_prefixed_match(hay.as_bytes(), |id, s, e| {
+            out.push((patterns[id].to_string(), hay[s..e].to_string()))
+        });
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn arabic_words_are_read_without_their_prefixes() {
+        let pats = ["انفروا", "المجاهدين", "انفروا الي الشام", "دعم", "join"];
+        // A conjunction; the whole prefixed word is the match.
+        assert_eq!(
+            prefixed(&pats, "يا شباب وانفروا"),
+            vec![("انفروا".to_string(), "وانفروا".to_string())]
+        );
+        // The first word of a phrase, the rest as written.
+        assert_eq!(
+            prefixed(&pats, "فانفروا الي الشام"),
+            vec![
+                ("انفروا".to_string(), "فانفروا".to_string()),
+                (
+                    "انفروا الي الشام".to_string(),
+                    "فانفروا الي الشام".to_string()
+                ),
+            ]
+        );
+        // `للمجاهدين` folds to `لمجاهدين`: `ل` + the article; and `وبال`.
+        assert_eq!(
+            prefixed(&pats, "لمجاهدين وبالمجاهدين"),
+            vec![
+                ("المجاهدين".to_string(), "لمجاهدين".to_string()),
+                ("المجاهدين".to_string(), "وبالمجاهدين".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn prefixed_readings_stay_out_of_other_words() {
+        let pats = ["انفروا", "المجاهدين", "دعم", "وانفروا", "join"];
+        // Matches as written are the main scan's: nothing here.
+        assert!(prefixed(&pats, "انفروا المجاهدين join").is_empty());
+        // A word that is an entry as written is not read again.
+        assert!(prefixed(&["وانفروا", "انفروا"], "وانفروا").is_empty());
+        // Not a listed prefix, a stem under four letters, a phrase cut short.
+        assert!(prefixed(&pats, "تانفروا بدعم").is_empty());
+        assert!(prefixed(&["انفروا الي الشام"], "فانفروا الي").is_empty());
+        // Latin words are never read so.
+        assert!(prefixed(&["oin"], "join").is_empty());
     }
 
     #[test]
