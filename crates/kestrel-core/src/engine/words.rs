@@ -294,7 +294,9 @@ impl WordSet {
         }
     }
 
-    /// The prefixed readings of the word `hay[start..end]`.
+    /// The prefixed readings of the word `hay[start..end]`. Most stems stop
+    /// at the filter; the word as written and the next word are looked at
+    /// only for a stem that passes it.
     #[inline(never)]
     fn prefixed_word(
         &self,
@@ -303,29 +305,11 @@ impl WordSet {
         end: usize,
         f: &mut impl FnMut(usize, usize, usize),
     ) {
-        let next = (end < hay.len()).then(|| {
-            let ns = end + 1;
-            (
-                ns,
-                memchr::memchr(b' ', &hay[ns..]).map_or(hay.len(), |k| ns + k),
-            )
-        });
-        let h = hash_word(hay, start, end);
-        let hn = next.map(|(ns, ne)| hash_word(hay, ns, ne));
-        let mut written = false;
-        if self.maybe(h) {
-            self.lookup(h, hay, start, end, &mut |_, _, _| written = true);
-        }
-        if let (Some((_, ne)), Some(hn)) = (next, hn) {
-            let hp = hash_pair(h, hn);
-            if self.maybe(hp) {
-                self.lookup(hp, hay, start, ne, &mut |_, _, _| written = true);
-            }
-        }
-        if written {
-            return;
-        }
         let word = &hay[start..end];
+        // The next word (start, end, hash), once needed.
+        let mut next: Option<Option<(usize, usize, u64)>> = None;
+        // Whether an entry starts at the word as written, once needed.
+        let mut written: Option<bool> = None;
         let mut buf = [0u8; 128];
         normalize::for_each_arabic_stem(word, |stem| {
             let rest = &word[stem.prefix..];
@@ -342,16 +326,53 @@ impl WordSet {
             buf[art.len()..n].copy_from_slice(rest);
             let key = &buf[..n];
             let hs = hash_word(key, 0, n);
-            if self.maybe(hs) {
+            let single = self.maybe(hs);
+            let nx = *next.get_or_insert_with(|| {
+                (end < hay.len()).then(|| {
+                    let ns = end + 1;
+                    let ne = memchr::memchr(b' ', &hay[ns..]).map_or(hay.len(), |k| ns + k);
+                    (ns, ne, hash_word(hay, ns, ne))
+                })
+            });
+            let pair = nx
+                .map(|(ns, ne, hn)| (ns, ne, hash_pair(hs, hn)))
+                .filter(|&(_, _, hp)| self.maybe(hp));
+            if !single && pair.is_none() {
+                return;
+            }
+            if *written.get_or_insert_with(|| self.starts_here(hay, start, end, nx)) {
+                return;
+            }
+            if single {
                 self.lookup_stem(hs, key, None, hay, end, start, f);
             }
-            if let (Some((ns, ne)), Some(hn)) = (next, hn) {
-                let hp = hash_pair(hs, hn);
-                if self.maybe(hp) {
-                    self.lookup_stem(hp, key, Some(&hay[ns..ne]), hay, ne, start, f);
-                }
+            if let Some((ns, ne, hp)) = pair {
+                self.lookup_stem(hp, key, Some(&hay[ns..ne]), hay, ne, start, f);
             }
         });
+    }
+
+    /// Whether some pattern occurs at the word `hay[start..end]` as written
+    /// (`next`: the next word and its hash).
+    fn starts_here(
+        &self,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+        next: Option<(usize, usize, u64)>,
+    ) -> bool {
+        let mut found = false;
+        let h = hash_word(hay, start, end);
+        if self.maybe(h) {
+            self.lookup(h, hay, start, end, &mut |_, _, _| found = true);
+        }
+        if let Some((_, ne, hn)) = next {
+            let hp = hash_pair(h, hn);
+            if !found && self.maybe(hp) {
+                self.lookup(hp, hay, start, ne, &mut |_, _, _| found = true);
+            }
+        }
+        found
     }
 
     /// Looks up the key `stem` (followed by a space and `second`, when
