@@ -84,7 +84,9 @@
 //! `il nya`; patterns fold the same way), because folding turns every
 //! separator into one space and a second folding would join them: folding
 //! must be idempotent, and a word's raw span must fold back to the word.
-//! With white space only, a wider gap (two or more white-space characters,
+//! A word of two ASCII letters directly followed by `.`, `-` or `_` and a
+//! single letter joins the run (`Sh.a.m` → `sham`, `Ph.D.` → `phd`;
+//! `x-ray` and `he's` stay apart). With white space only, a wider gap (two or more white-space characters,
 //! or a line break) among single ones splits words the same way:
 //! `ا د ع م  ر و ا ت ب` → `ادعم رواتب`, `j o i n  t h e  r a n k s` →
 //! `join the ranks` (`f a i t e s  u n  d o n` → `faites u n don`: `u n`
@@ -1122,6 +1124,18 @@ fn ascii_word(out: &mut Out, scratch: &mut Scratch, bytes: &[u8], s: usize, e: u
         });
         return;
     }
+    if w.len() == 2 && leads_split_letters(bytes, e) {
+        for (k, &b) in w.iter().enumerate() {
+            scratch.pending.push(Item {
+                ch: (b | 0x20) as char,
+                cls: C_ASCII,
+                upper: false,
+                rs: (s + k) as u32,
+                re: (s + k + 1) as u32,
+            });
+        }
+        return;
+    }
     flush_pending(bytes, out, &mut scratch.pending, &mut scratch.joined);
     out.begin_word();
     if !repeats {
@@ -1138,6 +1152,19 @@ fn ascii_word(out: &mut Out, scratch: &mut Scratch, bytes: &[u8], s: usize, e: u
         return;
     }
     out.push_ascii_collapsing(s, w.iter().map(|&b| (b | 0x20, true)));
+}
+
+/// Whether a word of two ASCII letters ending at raw `e` starts a split
+/// word: a `.`, `-` or `_` follows it, then a single ASCII letter, then a
+/// separator or the end (`Sh.a.m`, `Sh-a-m`). Its letters then wait with the
+/// single letters for the split-letter decision (`Sh.a.m` → `sham`).
+#[inline]
+fn leads_split_letters(bytes: &[u8], e: usize) -> bool {
+    matches!(bytes.get(e), Some(b'.' | b'-' | b'_'))
+        && bytes.get(e + 1).is_some_and(u8::is_ascii_alphabetic)
+        && bytes
+            .get(e + 2)
+            .is_none_or(|&b| b < 0x80 && ASCII_CLASS[b as usize] == A_SEP)
 }
 
 /// Leet reading, then words out of the token's items.
@@ -1308,6 +1335,14 @@ fn word_done(
             re: word[word.len() - 1].re,
             ..first
         });
+        return;
+    }
+    if word.len() == 2
+        && word.iter().all(|it| it.cls == C_ASCII)
+        && word[0].ch != word[1].ch
+        && leads_split_letters(bytes, word[1].re as usize)
+    {
+        pending.extend_from_slice(word);
         return;
     }
     flush_pending(bytes, out, pending, joined);
