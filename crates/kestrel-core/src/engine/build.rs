@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use super::literal::{LiteralBuilder, LiteralGroup, GATE_MIN_LEN};
 use super::regexes::RegexBuilder;
-use super::{words, BuildError, CompiledRule, Engine, EngineOptions, Target, TermInfo};
+use super::words::{self, WordSet};
+use super::{BuildError, CompiledRule, Engine, EngineOptions, Target, TermInfo};
 use crate::indicators::{IndicatorKind, IndicatorSet};
 use crate::normalize;
 use crate::rules::condition::Facts;
@@ -57,8 +58,8 @@ impl Engine {
             set: set.clone(),
             rules,
             terms,
-            folded_words: folded_words.build_words(),
-            folded_stems: folded_stems.build_words(),
+            folded_words: folded_words.build_words(WordSet::new),
+            folded_stems: folded_stems.build_words(WordSet::for_stems),
             folded: folded.build()?,
             raw: raw_groups(b.raw)?,
             folded_regex: b.folded_regex.build()?,

@@ -215,12 +215,14 @@ impl LiteralBuilder {
         out
     }
 
-    pub(super) fn build_words(self) -> Option<WordGroup> {
+    /// `make`: [`WordSet::new`], or [`WordSet::for_stems`] for the set of
+    /// prefixed Arabic readings.
+    pub(super) fn build_words(self, make: fn(&[&str]) -> WordSet) -> Option<WordGroup> {
         if self.patterns.is_empty() {
             return None;
         }
         let refs: Vec<&str> = self.patterns.iter().map(String::as_str).collect();
-        let set = WordSet::new(&refs);
+        let set = make(&refs);
         let (ranges, targets) = flatten(self.targets);
         Some(WordGroup {
             set,

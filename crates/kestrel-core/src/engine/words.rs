@@ -221,6 +221,23 @@ impl WordSet {
         }
     }
 
+    /// A set for [`WordSet::for_each_prefixed_match`]: its filter also
+    /// holds the first word of every key of two words, so that one probe
+    /// rules a stem out both as a one-word pattern and as the start of a
+    /// phrase.
+    pub(super) fn for_stems(patterns: &[&str]) -> WordSet {
+        let mut set = WordSet::new(patterns);
+        let filter_bits = 64 - set.filter_shift;
+        for e in &set.entries {
+            let key = &set.bytes[e.key.0 as usize..e.key.1 as usize];
+            if let Some(sp) = memchr::memchr(b' ', key) {
+                let bit = hash_word(key, 0, sp) >> (64 - filter_bits);
+                set.filter[(bit >> 6) as usize] |= 1 << (bit & 63);
+            }
+        }
+        set
+    }
+
     #[inline(always)]
     fn maybe(&self, hv: u64) -> bool {
         let bit = hv >> self.filter_shift;
@@ -326,7 +343,11 @@ impl WordSet {
             buf[art.len()..n].copy_from_slice(rest);
             let key = &buf[..n];
             let hs = hash_word(key, 0, n);
-            let single = self.maybe(hs);
+            // Neither a one-word pattern nor the first word of a phrase (in
+            // a set built by `for_stems`).
+            if !self.maybe(hs) {
+                return;
+            }
             let nx = *next.get_or_insert_with(|| {
                 (end < hay.len()).then(|| {
                     let ns = end + 1;
@@ -337,15 +358,10 @@ impl WordSet {
             let pair = nx
                 .map(|(ns, ne, hn)| (ns, ne, hash_pair(hs, hn)))
                 .filter(|&(_, _, hp)| self.maybe(hp));
-            if !single && pair.is_none() {
-                return;
-            }
             if *written.get_or_insert_with(|| self.starts_here(hay, start, end, nx)) {
                 return;
             }
-            if single {
-                self.lookup_stem(hs, key, None, hay, end, start, f);
-            }
+            self.lookup_stem(hs, key, None, hay, end, start, f);
             if let Some((ns, ne, hp)) = pair {
                 self.lookup_stem(hp, key, Some(&hay[ns..ne]), hay, ne, start, f);
             }
@@ -516,7 +532,7 @@ mod tests {
     }
 
     fn prefixed(patterns: &[&str], hay: &str) -> Vec<(String, String)> {
-        let set = WordSet::new(patterns);
+        let set = WordSet::for_stems(patterns);
         let mut out = Vec::new();
         set.for_each_prefixed_match(hay.as_bytes(), |id, s, e| {
             out.push((patterns[id].to_string(), hay[s..e].to_string()))
@@ -543,6 +559,11 @@ mod tests {
                     "فانفروا الي الشام".to_string()
                 ),
             ]
+        );
+        // A phrase whose first word is no pattern of its own.
+        assert_eq!(
+            prefixed(&["الحقوا بالركب"], "فالحقوا بالركب"),
+            vec![("الحقوا بالركب".to_string(), "فالحقوا بالركب".to_string())]
         );
         // `للمجاهدين` folds to `لمجاهدين`: `ل` + the article; and `وبال`.
         assert_eq!(
