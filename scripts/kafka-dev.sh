@@ -147,8 +147,26 @@ cds() {
   true
 }
 
+# The text of the template $1 with each @NAME@ in it replaced by VALUE, for
+# each NAME=VALUE argument after it; a placeholder left over is an error.
+fill() {
+  local template=$1 text pair
+  text=$(<"$template")
+  shift
+  for pair in "$@"; do
+    # Quoted, so that no character of the value (& or \) is special.
+    text=${text//"@${pair%%=*}@"/"${pair#*=}"}
+  done
+  if [[ $text =~ @[A-Z_]+@ ]]; then
+    echo "kafka-dev: $template has no value for ${BASH_REMATCH[0]}" >&2
+    exit 1
+  fi
+  printf '%s\n' "$text"
+}
+
 # server.properties of node $1 of $2 (1 or 3) with client ports from $PORT and
-# controller ports 100 above.
+# controller ports 100 above: scripts/kafka-server.properties (which the
+# tests' brokers use too), then this broker's own segment size.
 node_config() {
   local id=$1 n=$2 voters="" i
   for i in $(seq 1 "$n"); do
@@ -156,50 +174,21 @@ node_config() {
   done
   local rf=1 isr=1
   [ "$n" -ge 3 ] && rf=3 && isr=2
-  cat <<EOF
-process.roles=broker,controller
-node.id=$id
-controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$((PORT + id - 1)),CONTROLLER://127.0.0.1:$((PORT + 100 + id - 1))
-advertised.listeners=PLAINTEXT://127.0.0.1:$((PORT + id - 1))
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
-log.dirs=$DIR/node-$id/data
-num.partitions=3
-default.replication.factor=$rf
-min.insync.replicas=$isr
-offsets.topic.replication.factor=$rf
-offsets.topic.num.partitions=3
-transaction.state.log.replication.factor=$rf
-transaction.state.log.min.isr=$isr
-transaction.state.log.num.partitions=3
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
-num.network.threads=2
-num.io.threads=2
-background.threads=2
-log.segment.bytes=67108864
-EOF
+  fill scripts/kafka-server.properties NODE_ID="$id" VOTERS="$voters" \
+    PORT="$((PORT + id - 1))" CONTROLLER_PORT="$((PORT + 100 + id - 1))" \
+    NODE_DIR="$DIR/node-$id" RF="$rf" ISR="$isr"
+  echo "log.segment.bytes=67108864"
 }
 
 # Listeners, keystore and SASL settings of a broker started by start-secure
-# (appended to node_config's; later keys win).
+# (appended to node_config's; later keys win): scripts/kafka-server-secure.properties.
 secure_config() {
   local tls
   tls=$(cd "$DIR/tls" && pwd)
-  cat <<EOF
-listeners=PLAINTEXT://127.0.0.1:$PORT,SSL://127.0.0.1:$((PORT + 1)),SASL_SSL://127.0.0.1:$((PORT + 2)),CONTROLLER://127.0.0.1:$((PORT + 100))
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SSL://127.0.0.1:$((PORT + 1)),SASL_SSL://127.0.0.1:$((PORT + 2))
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
-ssl.keystore.type=PKCS12
-ssl.keystore.location=$tls/broker.p12
-ssl.keystore.password=$STORE_PASSWORD
-ssl.key.password=$STORE_PASSWORD
-sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256
-listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$SASL_PASSWORD";
-listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
-EOF
+  fill scripts/kafka-server-secure.properties PORT="$PORT" \
+    SSL_PORT="$((PORT + 1))" SASL_PORT="$((PORT + 2))" CONTROLLER_PORT="$((PORT + 100))" \
+    KEYSTORE="$tls/broker.p12" STORE_PASSWORD="$STORE_PASSWORD" \
+    SASL_USER="$SASL_USER" SASL_PASSWORD="$SASL_PASSWORD"
 }
 
 # A throwaway CA, a certificate for 127.0.0.1 and localhost signed by it in

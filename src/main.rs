@@ -79,9 +79,6 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
     },
-    /// Measure `kestrel run` end to end: produce a corpus into a broker,
-    /// time posts/s and latency, against a plain consumer as the ceiling.
-    Load(kestrel::pipeline::load::LoadArgs),
     /// Check and lint rule files.
     Rules {
         #[command(subcommand)]
@@ -267,11 +264,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print_config,
             log_format,
         } => cmd_run(config, print_config, log_format),
-        Command::Load(args) => {
-            init_logs(LogFormat::Text);
-            kestrel::pipeline::load::run(args)?;
-            Ok(ExitCode::SUCCESS)
-        }
         Command::Rules { command } => match command {
             RulesCommand::Check {
                 dir,

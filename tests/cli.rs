@@ -564,6 +564,27 @@ fn a_config_with_an_unknown_key_is_a_usage_error() {
     assert!(stderr.contains("k.toml:2:1"), "{stderr}");
 }
 
+/// The load tool is a development binary of its own (crates/kestrel-load),
+/// not a command of the installed `kestrel`.
+#[test]
+fn load_is_not_a_command_of_kestrel() {
+    let mut cmd = kestrel();
+    cmd.args(["load", "--brokers", "127.0.0.1:9"]);
+    let out = run(cmd, "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("unrecognized subcommand 'load'"),
+        "{stderr}"
+    );
+    let mut cmd = kestrel();
+    cmd.arg("--help");
+    let help = run(cmd, "");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("scan"), "{help}");
+    assert!(!help.contains("load"), "{help}");
+}
+
 const LEX_EN: &str = "lexicon:\n  language: en\n  concepts:\n    call:\n      words: [join]\n    contact:\n      words: [dm me]\n";
 const LEX_FR: &str = "lexicon:\n  language: fr\n  concepts:\n    call:\n      words: [rejoignez]\n    contact:\n      words: [en mp]\n";
 const GRADED: &str = "rules:\n  - id: rec.call\n    category: recruitment\n    severity: medium\n    terms:\n      call: {lexicon: call}\n      contact: {lexicon: contact}\n    condition: call\n    escalate:\n      - {when: contact, severity: high}\n    tests:\n      match:\n        - {text: \"join\", expect_severity: medium}\n        - {text: \"rejoignez, en MP\", expect_severity: high}\n      no_match:\n        - \"en mp\"\n";

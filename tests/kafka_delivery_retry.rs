@@ -4,76 +4,50 @@
 //! them. The pipeline runs in this process.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use kestrel::config::Config;
-use kestrel::engine::{Engine, EngineOptions};
-use kestrel::pipeline::{self, Counters, Reason, RunContext, Shutdown, Stopped};
+use kestrel::pipeline::Stopped;
 use kestrel_testkit::*;
-use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use rdkafka::types::RDKafkaRespErr;
 
 #[test]
 fn alerts_the_broker_refuses_are_sent_again_before_their_offsets_move() {
     let dir = tempdir();
-    let rules = write_rules(dir.path());
-    let cluster = mock_cluster(1, 3);
-    let brokers = cluster.bootstrap_servers();
     let n = 3_000;
-    let ends = produce_posts(&brokers, "posts", 0..n);
-    let (expected, bad) = expected_by_scan(dir.path(), &rules, 0..n);
+    let posts = mock_posts(dir.path(), 1, 3, n);
+    let brokers = &posts.brokers;
     // From now on, the next produce requests fail with an error no retry of
     // librdkafka's own fixes: every record in them comes back failed.
-    cluster.request_errors(
-        RDKafkaApiKey::Produce,
-        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 3],
+    posts.fail_produce_requests(
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+        3,
     );
-    let text = RunConfig::new(&brokers, "retry", &rules).text();
-    let config = Config::from_toml(&text, Path::new("retry.toml"), Vec::new()).unwrap();
-    let loaded = kestrel::rules::load_dir(&rules).unwrap();
-    let engine = Engine::build(Arc::new(loaded.set), &EngineOptions::default()).unwrap();
-    let counters = Arc::new(Counters::default());
-    let shutdown = Shutdown::new();
-    let ctx = RunContext {
-        schema: Arc::new(config.posts.schema().unwrap()),
-        config,
-        engine: Arc::new(kestrel::reload::ServingRules::fixed(engine)),
-        counters: counters.clone(),
-        shutdown: shutdown.clone(),
-    };
-    let handle = std::thread::spawn(move || pipeline::run(ctx));
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while counters.posts_finished.load(Ordering::Relaxed) < n as u64
-        && Instant::now() < deadline
-        && !handle.is_finished()
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let config = RunConfig::new(brokers, "retry", &posts.rules);
+    let run = InProcess::new(&config, "retry.toml").start(n as u64, Duration::from_secs(120));
+    let counters = run.counters.clone();
     // Every post finished means every alert and dead letter acknowledged.
     assert_eq!(counters.posts_finished.load(Ordering::Relaxed), n as u64);
-    wait_committed(&brokers, "retry", 3, &ends, Duration::from_secs(30));
-    shutdown.trigger(Reason::Requested);
-    assert_eq!(handle.join().unwrap().unwrap(), Stopped::Drained);
+    wait_committed(brokers, "retry", 3, &posts.ends, Duration::from_secs(30));
+    assert_eq!(run.stop().unwrap(), Stopped::Drained);
     assert!(
         counters.delivery_retries.load(Ordering::Relaxed) > 0,
         "no record was refused: the test proves nothing"
     );
     assert_eq!(
         counters.alerts_acked.load(Ordering::Relaxed),
-        expected.len() as u64
+        posts.expected.len() as u64
     );
     assert_eq!(
         counters.dead_letters_acked.load(Ordering::Relaxed),
-        bad as u64
+        posts.bad as u64
     );
     let alerts = read_topic(
-        &brokers,
+        brokers,
         "alerts",
         Duration::from_secs(60),
-        covers(&expected),
+        covers(&posts.expected),
     );
     let got: BTreeSet<(String, String)> = alert_pairs(&alerts).into_iter().collect();
-    assert_eq!(got, expected);
+    assert_eq!(got, posts.expected);
 }

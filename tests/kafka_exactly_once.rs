@@ -5,41 +5,23 @@
 //! errors, a broker without transactions).
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kestrel::config::Config;
-use kestrel::engine::{Engine, EngineOptions};
-use kestrel::pipeline::{self, Counters, PipelineError, Reason, RunContext, Shutdown, Stopped};
+use kestrel::pipeline::{Counters, PipelineError, Stopped};
 use kestrel_testkit::*;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 const PARTITIONS: i32 = 3;
 
-fn context(brokers: &str, rules: &Path, group: &str) -> (RunContext, Arc<Counters>, Shutdown) {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
-        .with_test_writer()
-        .try_init();
-    let text = RunConfig::new(brokers, group, rules)
+/// The pipeline of this process on the mock cluster of `posts` in
+/// exactly-once mode, with a 5 s shutdown bound.
+fn eos(posts: &MockPosts, group: &str) -> InProcess {
+    let config = RunConfig::new(&posts.brokers, group, &posts.rules)
         .pipeline("delivery = \"exactly_once\"")
-        .pipeline("shutdown_timeout_ms = 5000")
-        .text();
-    let config = Config::from_toml(&text, Path::new("eos.toml"), Vec::new()).unwrap();
-    let loaded = kestrel::rules::load_dir(rules).unwrap();
-    let engine = Engine::build(Arc::new(loaded.set), &EngineOptions::default()).unwrap();
-    let counters = Arc::new(Counters::default());
-    let shutdown = Shutdown::new();
-    let ctx = RunContext {
-        schema: Arc::new(config.posts.schema().unwrap()),
-        config,
-        engine: Arc::new(kestrel::reload::ServingRules::fixed(engine)),
-        counters: counters.clone(),
-        shutdown: shutdown.clone(),
-    };
-    (ctx, counters, shutdown)
+        .pipeline("shutdown_timeout_ms = 5000");
+    InProcess::new(&config, "eos.toml")
 }
 
 /// Runs the pipeline until it has committed `n` posts in transactions,
@@ -47,22 +29,10 @@ fn context(brokers: &str, rules: &Path, group: &str) -> (RunContext, Arc<Counter
 /// carries but does not store them for OffsetFetch, so the transactions'
 /// own count is what says the work is done here; the tests on Kafka check
 /// committed offsets.)
-fn run_until_done(
-    ctx: RunContext,
-    counters: &Counters,
-    shutdown: Shutdown,
-    n: u64,
-) -> Result<Stopped, PipelineError> {
-    let handle = std::thread::spawn(move || pipeline::run(ctx));
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while std::time::Instant::now() < deadline
-        && !handle.is_finished()
-        && counters.posts_finished.load(Ordering::Relaxed) < n
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    shutdown.trigger(Reason::Requested);
-    let r = handle.join().unwrap();
+fn run_until_done(p: InProcess, n: u64) -> (Result<Stopped, PipelineError>, Arc<Counters>) {
+    let run = p.start(n, Duration::from_secs(120));
+    let counters = run.counters.clone();
+    let r = run.stop();
     if r.is_ok() {
         assert_eq!(counters.posts_finished.load(Ordering::Relaxed), n, "{r:?}");
         // Every post committed has its end-to-end latency observed.
@@ -73,28 +43,24 @@ fn run_until_done(
             .sum();
         assert_eq!(observed, n);
     }
-    r
+    (r, counters)
 }
 
 #[test]
 fn exactly_once_commits_every_alert_once_with_the_offsets() {
-    let dir = tempfile::tempdir().unwrap();
-    let rules = write_rules(dir.path());
-    let cluster = mock_cluster(3, PARTITIONS);
-    let brokers = cluster.bootstrap_servers();
+    let dir = tempdir();
     let n = 5_000;
-    let ends = produce_posts(&brokers, "posts", 0..n);
-    let (expected, bad) = expected_by_scan(dir.path(), &rules, 0..n);
-    let (ctx, counters, shutdown) = context(&brokers, &rules, "eos");
-    let r = run_until_done(ctx, &counters, shutdown, n as u64);
-    assert_eq!(total(&ends), n as i64);
+    let posts = mock_posts(dir.path(), 3, PARTITIONS, n);
+    let (brokers, expected, bad) = (&posts.brokers, &posts.expected, posts.bad);
+    let (r, counters) = run_until_done(eos(&posts, "eos"), n as u64);
+    assert_eq!(total(&posts.ends), n as i64);
     assert!(matches!(r, Ok(Stopped::Drained)), "{r:?}");
-    let alerts = read_isolated(&brokers, "alerts", "read_committed", expected.len());
+    let alerts = read_isolated(brokers, "alerts", "read_committed", expected.len());
     let pairs = alert_pairs(&alerts);
     // Exactly once: the same set as kestrel scan, and no copies.
     assert_eq!(pairs.len(), expected.len());
-    assert_eq!(pairs.into_iter().collect::<BTreeSet<_>>(), expected);
-    let dlq = read_isolated(&brokers, "posts.dlq", "read_committed", bad);
+    assert_eq!(&pairs.into_iter().collect::<BTreeSet<_>>(), expected);
+    let dlq = read_isolated(brokers, "posts.dlq", "read_committed", bad);
     assert_eq!(dlq.len(), bad);
     assert!(dlq.iter().all(|m| header(m, "kestrel.error").is_some()));
     assert!(counters.transactions_committed.load(Ordering::Relaxed) >= 1);
@@ -107,22 +73,15 @@ fn exactly_once_commits_every_alert_once_with_the_offsets() {
 
 #[test]
 fn an_aborted_transaction_is_rewound_and_its_posts_redone_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let rules = write_rules(dir.path());
-    let cluster = mock_cluster(3, PARTITIONS);
-    let brokers = cluster.bootstrap_servers();
+    let dir = tempdir();
     let n = 5_000;
-    let ends = produce_posts(&brokers, "posts", 0..n);
-    let (expected, _) = expected_by_scan(dir.path(), &rules, 0..n);
+    let posts = mock_posts(dir.path(), 3, PARTITIONS, n);
+    let (brokers, expected) = (&posts.brokers, &posts.expected);
     // The first produce requests fail for good: the transaction holding
     // them cannot commit and must be aborted.
-    cluster.request_errors(
-        RDKafkaApiKey::Produce,
-        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE; 2],
-    );
-    let (ctx, counters, shutdown) = context(&brokers, &rules, "eos-abort");
-    let r = run_until_done(ctx, &counters, shutdown, n as u64);
-    assert_eq!(total(&ends), n as i64);
+    posts.fail_produce_requests(RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, 2);
+    let (r, counters) = run_until_done(eos(&posts, "eos-abort"), n as u64);
+    assert_eq!(total(&posts.ends), n as i64);
     assert!(matches!(r, Ok(Stopped::Drained)), "{r:?}");
     assert!(
         counters.transactions_aborted.load(Ordering::Relaxed) >= 1,
@@ -137,23 +96,21 @@ fn an_aborted_transaction_is_rewound_and_its_posts_redone_once() {
     // cluster's Fetch never reports aborted transactions, so its
     // read_committed consumers also see the aborted attempts' records; a
     // real broker hides them, as the first test shows without aborts.)
-    let alerts = read_isolated(&brokers, "alerts", "read_committed", expected.len());
+    let alerts = read_isolated(brokers, "alerts", "read_committed", expected.len());
     let pairs: BTreeSet<(String, String)> = alert_pairs(&alerts).into_iter().collect();
-    assert_eq!(pairs, expected);
+    assert_eq!(&pairs, expected);
 }
 
 #[test]
 fn exactly_once_refuses_a_broker_without_transactions() {
-    let dir = tempfile::tempdir().unwrap();
-    let rules = write_rules(dir.path());
-    let cluster = mock_cluster(3, PARTITIONS);
-    cluster
+    let dir = tempdir();
+    let posts = mock_posts(dir.path(), 3, PARTITIONS, 100);
+    // The brokers stop offering EndTxn before kestrel connects.
+    posts
+        .cluster
         .apiversion(RDKafkaApiKey::EndTxn, None, None)
         .unwrap();
-    let brokers = cluster.bootstrap_servers();
-    produce_posts(&brokers, "posts", 0..100);
-    let (ctx, counters, shutdown) = context(&brokers, &rules, "eos-none");
-    let r = run_until_done(ctx, &counters, shutdown, 100);
+    let (r, _) = run_until_done(eos(&posts, "eos-none"), 100);
     let e = r.unwrap_err();
     assert!(
         matches!(e, PipelineError::TransactionsUnsupported(_)),
@@ -164,7 +121,7 @@ fn exactly_once_refuses_a_broker_without_transactions() {
         "{e}"
     );
     // Nothing was written before the refusal.
-    let alerts = read_isolated(&brokers, "alerts", "read_committed", 0);
+    let alerts = read_isolated(&posts.brokers, "alerts", "read_committed", 0);
     assert!(alerts.is_empty());
 }
 

@@ -17,7 +17,6 @@ pub mod at_least_once;
 pub mod client;
 pub mod counters;
 pub mod exactly_once;
-pub mod load;
 pub mod observed;
 pub mod phase;
 pub mod tracker;

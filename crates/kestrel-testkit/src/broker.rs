@@ -176,6 +176,48 @@ struct Node {
     child: Option<Child>,
 }
 
+/// The settings of one KRaft node, the same file `scripts/kafka-dev.sh`
+/// fills in for its broker.
+const SERVER_PROPERTIES: &str = include_str!("../../../scripts/kafka-server.properties");
+
+/// What a broker with SSL and SASL_SSL listeners adds after them, the same
+/// file as `scripts/kafka-dev.sh start-secure`'s.
+const SECURE_PROPERTIES: &str = include_str!("../../../scripts/kafka-server-secure.properties");
+
+/// The tests' own tuning after the shared settings: small segments, and a
+/// cluster that notices a stopped or killed node within seconds.
+const TEST_TUNING: &str = "log.segment.bytes=16777216
+replica.lag.time.max.ms=10000
+broker.session.timeout.ms=6000
+broker.heartbeat.interval.ms=500
+controlled.shutdown.enable=true
+";
+
+/// The password of the keystore `scripts/kafka-dev.sh certs` makes.
+const STORE_PASSWORD: &str = "kestrel-dev-store";
+
+/// `template` with each `@NAME@` replaced by its value; a placeholder left
+/// over is a mistake of the template or of the caller, and panics naming it.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut text = template.to_string();
+    for (name, value) in values {
+        text = text.replace(&format!("@{name}@"), value);
+    }
+    // As the script's check: an @, capitals or _, an @.
+    let left = text.match_indices('@').find_map(|(i, _)| {
+        let rest = &text[i + 1..];
+        let len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_uppercase() || *b == b'_')
+            .count();
+        (len > 0 && rest[len..].starts_with('@')).then(|| rest[..len].to_string())
+    });
+    if let Some(name) = left {
+        panic!("no value for @{name}@ in a broker properties template");
+    }
+    text
+}
+
 /// The SASL user of a broker started by [`Broker::secure`], for PLAIN and
 /// SCRAM-SHA-256.
 pub const SASL_USER: &str = "kestrel";
@@ -316,78 +358,53 @@ impl Broker {
     }
 
     fn write_config(&self, i: usize) -> PathBuf {
-        let node = &self.nodes[i];
-        let (rf, isr) = if self.nodes.len() >= 3 {
-            (3, 2)
-        } else {
-            (1, 1)
-        };
-        let data = self.dir.path().join(format!("node-{}", node.id));
+        let data = self.dir.path().join(format!("node-{}", self.nodes[i].id));
         std::fs::create_dir_all(&data).unwrap();
         let path = data.join("server.properties");
-        // A secure broker's listeners and keys, after the others: later
-        // keys win.
-        let secure = match &self.tls {
-            None => String::new(),
-            Some(t) => format!(
-                "listeners=PLAINTEXT://127.0.0.1:{port},SSL://127.0.0.1:{ssl},SASL_SSL://127.0.0.1:{sasl},CONTROLLER://127.0.0.1:{cport}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port},SSL://127.0.0.1:{ssl},SASL_SSL://127.0.0.1:{sasl}
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
-ssl.keystore.type=PKCS12
-ssl.keystore.location={keystore}
-ssl.keystore.password=kestrel-dev-store
-ssl.key.password=kestrel-dev-store
-sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256
-listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_{SASL_USER}=\"{SASL_PASSWORD}\";
-listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
-",
-                port = node.port,
-                cport = node.controller_port,
-                ssl = t.ssl_port,
-                sasl = t.sasl_port,
-                keystore = t.keystore.display(),
-            ),
-        };
-        std::fs::write(
-            &path,
-            format!(
-                "process.roles=broker,controller
-node.id={id}
-controller.quorum.voters={voters}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
-log.dirs={data}/data
-num.partitions=3
-default.replication.factor={rf}
-min.insync.replicas={isr}
-offsets.topic.replication.factor={rf}
-offsets.topic.num.partitions=3
-transaction.state.log.replication.factor={rf}
-transaction.state.log.min.isr={isr}
-transaction.state.log.num.partitions=3
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
-num.network.threads=2
-num.io.threads=2
-background.threads=2
-log.segment.bytes=16777216
-replica.lag.time.max.ms=10000
-broker.session.timeout.ms=6000
-broker.heartbeat.interval.ms=500
-controlled.shutdown.enable=true
-{secure}",
-                id = node.id,
-                voters = self.voters(),
-                port = node.port,
-                cport = node.controller_port,
-                data = data.display(),
-            ),
-        )
-        .unwrap();
+        std::fs::write(&path, self.server_properties(i, &data)).unwrap();
         path
+    }
+
+    /// server.properties of node `i`, its data under `data`: the settings
+    /// `scripts/kafka-dev.sh` starts its broker with, the tests' tuning, and
+    /// a secure broker's listeners and keys (later keys win).
+    fn server_properties(&self, i: usize, data: &Path) -> String {
+        let node = &self.nodes[i];
+        let (rf, isr) = if self.nodes.len() >= 3 {
+            ("3", "2")
+        } else {
+            ("1", "1")
+        };
+        let (port, cport) = (node.port.to_string(), node.controller_port.to_string());
+        let mut text = fill(
+            SERVER_PROPERTIES,
+            &[
+                ("NODE_ID", &node.id.to_string()),
+                ("VOTERS", &self.voters()),
+                ("PORT", &port),
+                ("CONTROLLER_PORT", &cport),
+                ("NODE_DIR", &data.display().to_string()),
+                ("RF", rf),
+                ("ISR", isr),
+            ],
+        );
+        text.push_str(TEST_TUNING);
+        if let Some(t) = &self.tls {
+            text.push_str(&fill(
+                SECURE_PROPERTIES,
+                &[
+                    ("PORT", &port),
+                    ("SSL_PORT", &t.ssl_port.to_string()),
+                    ("SASL_PORT", &t.sasl_port.to_string()),
+                    ("CONTROLLER_PORT", &cport),
+                    ("KEYSTORE", &t.keystore.display().to_string()),
+                    ("STORE_PASSWORD", STORE_PASSWORD),
+                    ("SASL_USER", SASL_USER),
+                    ("SASL_PASSWORD", SASL_PASSWORD),
+                ],
+            ));
+        }
+        text
     }
 
     fn spawn(&mut self, i: usize) {
@@ -693,4 +710,100 @@ impl Drop for Broker {
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A broker that is only described: nothing started.
+    fn described(n: usize, secure: bool) -> Broker {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = secure.then(|| Tls {
+            ssl_port: 7001,
+            sasl_port: 7002,
+            ca: dir.path().join("tls/ca.pem"),
+            other_ca: dir.path().join("tls/other-ca.pem"),
+            keystore: dir.path().join("tls/broker.p12"),
+        });
+        let nodes: Vec<Node> = (1..=n)
+            .map(|id| Node {
+                id,
+                port: 6000 + id as u16,
+                controller_port: 6100 + id as u16,
+                child: None,
+            })
+            .collect();
+        Broker {
+            port: nodes[0].port,
+            nodes,
+            dir,
+            tls,
+        }
+    }
+
+    /// The value a broker reads for `key`: the last one given.
+    fn value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+        text.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+    }
+
+    #[test]
+    fn fill_replaces_every_placeholder() {
+        let t = fill(
+            "a=@A@\nb=@B_C@,@A@\n# @…@ is not one\n",
+            &[("A", "1&\\"), ("B_C", "x@y")],
+        );
+        assert_eq!(t, "a=1&\\\nb=x@y,1&\\\n# @…@ is not one\n");
+    }
+
+    #[test]
+    #[should_panic(expected = "no value for @B@")]
+    fn fill_names_a_placeholder_left_over() {
+        fill("a=@A@\nb=@B@\n", &[("A", "1")]);
+    }
+
+    #[test]
+    fn a_cluster_node_has_the_shared_settings_and_the_tests_tuning() {
+        let b = described(3, false);
+        let data = b.dir.path().join("node-2");
+        let text = b.server_properties(1, &data);
+        assert_eq!(value(&text, "node.id"), Some("2"));
+        assert_eq!(
+            value(&text, "controller.quorum.voters"),
+            Some("1@127.0.0.1:6101,2@127.0.0.1:6102,3@127.0.0.1:6103")
+        );
+        assert_eq!(
+            value(&text, "listeners"),
+            Some("PLAINTEXT://127.0.0.1:6002,CONTROLLER://127.0.0.1:6102")
+        );
+        assert_eq!(
+            value(&text, "log.dirs"),
+            Some(format!("{}/data", data.display()).as_str())
+        );
+        assert_eq!(value(&text, "min.insync.replicas"), Some("2"));
+        assert_eq!(
+            value(&text, "transaction.state.log.replication.factor"),
+            Some("3")
+        );
+        assert_eq!(value(&text, "log.segment.bytes"), Some("16777216"));
+        assert_eq!(value(&text, "broker.session.timeout.ms"), Some("6000"));
+    }
+
+    #[test]
+    fn a_secure_node_ends_with_its_listeners_and_the_tests_password() {
+        let b = described(1, true);
+        let text = b.server_properties(0, &b.dir.path().join("node-1"));
+        assert_eq!(
+            value(&text, "listeners"),
+            Some("PLAINTEXT://127.0.0.1:6001,SSL://127.0.0.1:7001,SASL_SSL://127.0.0.1:7002,CONTROLLER://127.0.0.1:6101")
+        );
+        assert_eq!(value(&text, "ssl.keystore.password"), Some(STORE_PASSWORD));
+        let jaas = value(&text, "listener.name.sasl_ssl.plain.sasl.jaas.config").unwrap();
+        assert!(
+            jaas.ends_with(&format!("user_{SASL_USER}=\"{SASL_PASSWORD}\";")),
+            "{jaas}"
+        );
+    }
 }

@@ -6,6 +6,9 @@
 //! - [`child`]: one `kestrel run` child process ([`Kestrel`]): start, wait
 //!   until it consumes or serves, signal, kill, exit status, its JSON log;
 //! - [`config`]: one writer of `kestrel run` configurations ([`RunConfig`]);
+//! - [`inprocess`]: `kestrel run`'s pipeline on a thread of the test
+//!   ([`InProcess`]), and librdkafka's mock cluster holding the test posts
+//!   ([`mock_posts`]);
 //! - [`broker`]: an Apache Kafka broker (or a 3-broker cluster) of a test's
 //!   own, from the jars of `scripts/kafka-dev.sh install`, and whether a test
 //!   without one skips or fails;
@@ -22,6 +25,7 @@ pub mod broker;
 pub mod child;
 pub mod cli;
 pub mod config;
+pub mod inprocess;
 pub mod kafka;
 pub mod metrics;
 pub mod posts;
@@ -35,6 +39,7 @@ pub use broker::{
 pub use child::Kestrel;
 pub use cli::{kestrel, output_ok, rules_dir, run, scan, text, write_files};
 pub use config::{RunConfig, CONSUMER_SECRET, RESET_TOKEN};
+pub use inprocess::{mock_posts, InProcess, MockPosts, Running};
 pub use kafka::{
     alert_pairs, committed, covers, distinct_keys, header, merge_ends, mock_cluster, produce,
     produce_posts, read_isolated, read_topic, total, wait_committed, EndOffsets, Producer, Reader,

@@ -1,6 +1,6 @@
 //! Reading rule files: YAML nodes to checked [`Rule`]s, with every problem placed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -217,6 +217,35 @@ impl Ctx {
             rule: rule.map(str::to_string),
             message,
         });
+    }
+
+    /// The entries of a YAML mapping, each key at its first use only: a key
+    /// given again is an error placed at that second use (`{what}: key 'K'
+    /// appears twice`, `what` naming the mapping, e.g. `term 'x'`) and is
+    /// left out. A key that is not a plain scalar reads as "".
+    fn unique_keys<'a>(
+        &mut self,
+        entries: &'a [(Node, Node)],
+        file: &Path,
+        rid: Option<&str>,
+        what: &str,
+    ) -> Vec<(&'a str, &'a Node, &'a Node)> {
+        let mut seen = HashSet::new();
+        let mut unique = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            let key = k.as_scalar().unwrap_or("");
+            if seen.insert(key) {
+                unique.push((key, k, v));
+            } else {
+                self.error(
+                    file,
+                    k.mark,
+                    rid,
+                    format!("{what}: key '{key}' appears twice"),
+                );
+            }
+        }
+        unique
     }
 
     fn hash_file(&mut self, base: &Path, file: &Path, bytes: &[u8]) {
@@ -646,6 +675,34 @@ mod lexicon_tests {
                 "missing {w:?} in {p:#?}"
             );
         }
+    }
+
+    #[test]
+    fn a_key_given_twice_in_a_concept_or_a_term_is_placed_at_its_second_use() {
+        let d = dir(&[
+            (
+                "en.yaml",
+                "lexicon:\n  language: en\n  concepts:\n    call:\n      words: [join]\n      words: [enlist]\n",
+            ),
+            (
+                "r.yaml",
+                &rule(
+                    "      c: {lexicon: call}\n      w:\n        words: [x]\n        min_count: 2\n        min_count: 3\n",
+                    "c and w",
+                ),
+            ),
+        ]);
+        let p = problems(&d);
+        let want = [
+            "en.yaml:6:7: error: concept 'call': key 'words' appears twice",
+            "r.yaml:8:9: error: term 'w': key 'min_count' appears twice",
+        ];
+        for w in want {
+            assert!(p.iter().any(|p| p == w), "missing {w:?} in {p:#?}");
+        }
+        // Once each: the first use of a key is read, the second only reported.
+        let twice = p.iter().filter(|p| p.contains("appears twice")).count();
+        assert_eq!(twice, want.len(), "{p:#?}");
     }
 
     #[test]

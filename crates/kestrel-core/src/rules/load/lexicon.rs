@@ -1,6 +1,5 @@
 //! Lexicon files: one language's concepts, and the `lexicon:` terms that name them.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::term::{check_literal, check_regex};
@@ -203,24 +202,13 @@ impl Ctx {
             list: Vec::new(),
             used: false,
         };
-        let mut seen = HashSet::new();
-        for (k, v) in entries {
-            let key = k.as_scalar().unwrap_or("");
-            if !seen.insert(key) {
-                self.error(
-                    file,
-                    k.mark,
-                    None,
-                    format!("concept '{name}': key '{key}' appears twice"),
-                );
-                continue;
-            }
+        let what = format!("concept '{name}'");
+        for (key, k, v) in self.unique_keys(entries, file, None, &what) {
             match key {
                 "words" | "substrings" | "regex" => {
                     self.concept_patterns(file, name, key, (k, v), &mut c)
                 }
                 "list" => {
-                    let what = format!("concept '{name}'");
                     if let Some((_, list)) = self.list_file(file, None, &what, v, View::Folded) {
                         c.list = list;
                     }

@@ -1,6 +1,5 @@
 //! One term of a rule: its kind, patterns, view and options.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use super::{plain, suggest, Ctx, RuleLimits};
@@ -108,18 +107,7 @@ impl Ctx {
             whole_word: None,
             languages: None,
         };
-        let mut seen = HashSet::new();
-        for (k, v) in entries {
-            let key = k.as_scalar().unwrap_or("");
-            if !seen.insert(key) {
-                self.error(
-                    file,
-                    k.mark,
-                    rid,
-                    format!("term '{name}': key '{key}' appears twice"),
-                );
-                continue;
-            }
+        for (key, k, v) in self.unique_keys(entries, file, rid, &format!("term '{name}'")) {
             match key {
                 "words" | "substrings" | "regex" | "list" | "indicator" | "lexicon" => {
                     if let Some((other, _)) = keys.kind {

@@ -1,4 +1,4 @@
-//! `kestrel load`: measures `kestrel run` end to end against a real broker.
+//! The measurement: `kestrel run` end to end against a real broker.
 //!
 //! 1. Produces `--posts` posts (the corpus lines, cycled, each with a unique
 //!    id) into a fresh topic, before anything reads it.
@@ -46,7 +46,7 @@ pub enum LoadError {
     Timeout(String),
 }
 
-/// Options of `kestrel load`.
+/// Options of `kestrel-load`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct LoadArgs {
     /// Broker address.
@@ -71,7 +71,8 @@ pub struct LoadArgs {
     /// Length of the latency phase, seconds.
     #[arg(long, default_value_t = 20)]
     pub latency_secs: u64,
-    /// The kestrel binary to run (default: this one).
+    /// The kestrel binary to run (default: the `kestrel` next to this
+    /// tool, as `cargo build --release` leaves it in target/release).
     #[arg(long)]
     pub kestrel: Option<PathBuf>,
     /// One post in this many is a positive test case of an active rule
@@ -83,14 +84,14 @@ pub struct LoadArgs {
 
 /// Texts that the active rules' own tests say must raise an alert.
 fn signal_texts(rules: &std::path::Path) -> Vec<String> {
-    let Ok(loaded) = crate::rules::load_dir(rules) else {
+    let Ok(loaded) = kestrel::rules::load_dir(rules) else {
         return Vec::new();
     };
     loaded
         .set
         .rules
         .iter()
-        .filter(|r| r.status == crate::rules::Status::Active)
+        .filter(|r| r.status == kestrel::rules::Status::Active)
         .flat_map(|r| r.tests.must_match.iter())
         .filter_map(|t| t.fields.first().map(|(_, text)| text.clone()))
         .collect()
@@ -299,7 +300,7 @@ pub fn run(args: LoadArgs) -> Result<(), LoadError> {
     // 3. kestrel run on the same posts.
     let exe = match &args.kestrel {
         Some(p) => p.clone(),
-        None => std::env::current_exe().map_err(|e| LoadError::Child(e.to_string()))?,
+        None => beside_this_tool()?,
     };
     let group = format!("{tag}.kestrel");
     let dir = std::env::temp_dir();
@@ -494,6 +495,27 @@ pub fn run(args: LoadArgs) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// The `kestrel` binary in the folder of this tool's own executable.
+fn beside_this_tool() -> Result<PathBuf, LoadError> {
+    let me = std::env::current_exe().map_err(|e| LoadError::Child(e.to_string()))?;
+    kestrel_beside(&me)
+}
+
+/// The `kestrel` binary in the folder of `tool`, when it is there.
+fn kestrel_beside(tool: &std::path::Path) -> Result<PathBuf, LoadError> {
+    let exe = tool
+        .with_file_name("kestrel")
+        .with_extension(std::env::consts::EXE_EXTENSION);
+    if exe.is_file() {
+        Ok(exe)
+    } else {
+        Err(LoadError::Child(format!(
+            "no kestrel binary at {} (build it with `cargo build --release`, or name one with --kestrel)",
+            exe.display()
+        )))
+    }
+}
+
 fn spawn_kestrel(
     exe: &std::path::Path,
     args: &LoadArgs,
@@ -552,4 +574,25 @@ fn send_sigterm(pid: u32) {
         .arg("-TERM")
         .arg(pid.to_string())
         .status();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_kestrel_is_the_one_beside_the_tool() {
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("kestrel-load");
+        let err = kestrel_beside(&tool).unwrap_err().to_string();
+        assert!(err.contains("no kestrel binary at"), "{err}");
+        assert!(err.contains("--kestrel"), "{err}");
+
+        let exe = dir
+            .path()
+            .join("kestrel")
+            .with_extension(std::env::consts::EXE_EXTENSION);
+        std::fs::write(&exe, b"").unwrap();
+        assert_eq!(kestrel_beside(&tool).unwrap(), exe);
+    }
 }
