@@ -411,20 +411,8 @@ impl WordSet {
                 && k[..stem.len()] == *stem
                 && second.is_none_or(|w| k[stem.len()] == b' ' && k[stem.len() + 1..] == *w)
         };
-        let mask = self.slots.len() - 1;
-        let mut s = (hv >> self.shift) as usize;
-        let entry = loop {
-            let slot = self.slots[s];
-            if slot.entry == EMPTY {
-                return;
-            }
-            if slot.hash == hv {
-                let e = &self.entries[slot.entry as usize];
-                if is_key(&self.bytes[e.key.0 as usize..e.key.1 as usize]) {
-                    break e;
-                }
-            }
-            s = (s + 1) & mask;
+        let Some(entry) = self.find(hv, is_key) else {
+            return;
         };
         for &id in &self.order[entry.patterns.0 as usize..entry.patterns.1 as usize] {
             let (a, b) = self.spans[id as usize];
@@ -439,6 +427,27 @@ impl WordSet {
         }
     }
 
+    /// The entry whose key has hash `hv` and passes `is_key`: linear probing
+    /// from the hash's slot up to the first empty one.
+    #[inline(always)]
+    fn find(&self, hv: u64, is_key: impl Fn(&[u8]) -> bool) -> Option<&Entry> {
+        let mask = self.slots.len() - 1;
+        let mut s = (hv >> self.shift) as usize;
+        loop {
+            let slot = self.slots[s];
+            if slot.entry == EMPTY {
+                return None;
+            }
+            if slot.hash == hv {
+                let e = &self.entries[slot.entry as usize];
+                if is_key(&self.bytes[e.key.0 as usize..e.key.1 as usize]) {
+                    return Some(e);
+                }
+            }
+            s = (s + 1) & mask;
+        }
+    }
+
     /// Looks up the key `hay[start..end]` with hash `hv` and reports the
     /// patterns of its entry that occur at `start`.
     #[inline(never)]
@@ -450,20 +459,8 @@ impl WordSet {
         end: usize,
         f: &mut impl FnMut(usize, usize, usize),
     ) {
-        let mask = self.slots.len() - 1;
-        let mut s = (hv >> self.shift) as usize;
-        let entry = loop {
-            let slot = self.slots[s];
-            if slot.entry == EMPTY {
-                return;
-            }
-            if slot.hash == hv {
-                let e = &self.entries[slot.entry as usize];
-                if self.bytes[e.key.0 as usize..e.key.1 as usize] == hay[start..end] {
-                    break e;
-                }
-            }
-            s = (s + 1) & mask;
+        let Some(entry) = self.find(hv, |k| k == &hay[start..end]) else {
+            return;
         };
         let key_len = end - start;
         for &id in &self.order[entry.patterns.0 as usize..entry.patterns.1 as usize] {
