@@ -59,6 +59,7 @@ mod iban;
 pub use crypto::is_caseless_address;
 mod links;
 mod scan;
+mod split;
 
 /// The note strings that [`IndicatorMatch::note`] and [`validate`] can carry.
 pub mod notes {
@@ -123,6 +124,25 @@ pub mod notes {
     pub const PATREON: &str = "patreon";
     /// payment_handle: a GoFundMe campaign link (`gofundme.com/f/…`, `gofund.me/…`).
     pub const GOFUNDME: &str = "gofundme";
+    /// btc/ltc/eth/trx/xmr: an address written in pieces (`1BvBMSEY-stWetqTFn-…`,
+    /// one piece per line, …) whose pieces joined pass the checksum; the
+    /// match spans all the pieces. The `split_…` notes below add the note the
+    /// joined address has.
+    pub const SPLIT: &str = "split";
+    /// A split address that joined is a pay-to-script-hash address ([`P2SH`]).
+    pub const SPLIT_P2SH: &str = "split_p2sh";
+    /// A split segwit address of version 1–16 ([`BECH32M`]).
+    pub const SPLIT_BECH32M: &str = "split_bech32m";
+    /// A split one-case Ethereum address ([`UNCHECKSUMMED`]).
+    pub const SPLIT_UNCHECKSUMMED: &str = "split_unchecksummed";
+    /// A split Monero integrated address ([`INTEGRATED`]).
+    pub const SPLIT_INTEGRATED: &str = "split_integrated";
+    /// A split Monero subaddress ([`SUBADDRESS`]).
+    pub const SPLIT_SUBADDRESS: &str = "split_subaddress";
+    /// A split Monero testnet address ([`TESTNET`]).
+    pub const SPLIT_TESTNET: &str = "split_testnet";
+    /// A split Monero stagenet address ([`STAGENET`]).
+    pub const SPLIT_STAGENET: &str = "split_stagenet";
 }
 
 /// From this shortest run length up, probing every `run_min` bytes
@@ -239,6 +259,9 @@ pub struct IndicatorSet {
     run_min: usize,
     /// Link hosts of the enabled kinds.
     links: links::LinkScanner,
+    /// Whether a cryptocurrency kind is enabled, so that addresses written
+    /// in pieces are looked for.
+    split: bool,
 }
 
 impl IndicatorSet {
@@ -251,6 +274,15 @@ impl IndicatorSet {
         IndicatorSet {
             run_min: crypto::min_run_len(mask),
             links: links::LinkScanner::new(mask),
+            split: [
+                IndicatorKind::Btc,
+                IndicatorKind::Ltc,
+                IndicatorKind::Eth,
+                IndicatorKind::Trx,
+                IndicatorKind::Xmr,
+            ]
+            .into_iter()
+            .any(|k| mask.has(k)),
             kinds: sorted,
             mask,
         }
@@ -268,9 +300,10 @@ impl IndicatorSet {
         let base = out.len();
         let mut emit = |m: IndicatorMatch| out.push(m);
         let iban = self.mask.has(IndicatorKind::Iban);
-        if iban || (self.run_min > 0 && self.run_min < PROBE_MIN) {
-            let mut iban_end = 0;
-            scan::for_each_candidate(text.as_bytes(), self.run_min, iban, |c| match c {
+        if iban || self.split || (self.run_min > 0 && self.run_min < PROBE_MIN) {
+            let (mut iban_end, mut split_end) = (0, 0);
+            let pieces = self.split;
+            scan::for_each_candidate(text.as_bytes(), self.run_min, iban, pieces, |c| match c {
                 scan::Candidate::Run(s, e) => {
                     crypto::classify_run(text, s, e, self.mask, &mut emit)
                 }
@@ -280,7 +313,12 @@ impl IndicatorSet {
                         emit(m);
                     }
                 }
-                scan::Candidate::IbanStart(_) => {}
+                scan::Candidate::SplitStart(s) if s >= split_end => {
+                    if let Some(e) = split::match_at(text, s, self.mask, &mut emit) {
+                        split_end = e;
+                    }
+                }
+                scan::Candidate::IbanStart(_) | scan::Candidate::SplitStart(_) => {}
             });
         } else if self.run_min > 0 {
             scan::for_each_run(text.as_bytes(), self.run_min, |s, e| {
@@ -295,16 +333,18 @@ impl IndicatorSet {
 /// Validators usable alone (used by tests and by `kestrel explain`): return
 /// Some(note) when valid (note may be None), None when invalid.
 ///
-/// `candidate` is the whole token exactly: an address, an IBAN (printed or
+/// `candidate` is the whole token exactly: an address (in one run, or in
+/// pieces as `find_all` reports it, note `split…`), an IBAN (printed or
 /// grouped), a link (with or without scheme) or a `$cashtag`; no surrounding
 /// text or punctuation is trimmed.
 pub fn validate(kind: IndicatorKind, candidate: &str) -> Option<Option<&'static str>> {
+    let or_split = |v: Option<Note>| v.or_else(|| split::validate(kind, candidate));
     match kind {
-        IndicatorKind::Btc => crypto::btc(candidate),
-        IndicatorKind::Eth => crypto::eth(candidate),
-        IndicatorKind::Trx => crypto::trx(candidate),
-        IndicatorKind::Xmr => crypto::xmr(candidate),
-        IndicatorKind::Ltc => crypto::ltc(candidate),
+        IndicatorKind::Btc => or_split(crypto::btc(candidate)),
+        IndicatorKind::Eth => or_split(crypto::eth(candidate)),
+        IndicatorKind::Trx => or_split(crypto::trx(candidate)),
+        IndicatorKind::Xmr => or_split(crypto::xmr(candidate)),
+        IndicatorKind::Ltc => or_split(crypto::ltc(candidate)),
         IndicatorKind::Iban => iban::validate(candidate),
         IndicatorKind::Messenger => {
             crypto::session(candidate).or_else(|| links::validate(kind, candidate))

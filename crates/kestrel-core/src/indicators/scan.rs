@@ -1,5 +1,7 @@
 //! Cheap candidate finders shared by the detectors.
 
+use super::split::MIN_PIECE;
+
 /// Calls `f(start, end)` for every maximal run of ASCII letters and digits
 /// at least `min` bytes long, in order.
 ///
@@ -54,11 +56,17 @@ pub(crate) enum Candidate {
     /// Two ASCII letters then two ASCII digits, not after an ASCII letter or
     /// digit: where an IBAN may start.
     IbanStart(usize),
+    /// The start of a maximal run of ASCII letters and digits, at least
+    /// [`MIN_PIECE`] long, with a letter next to a digit or a lower-case
+    /// letter followed by a capital in it: where an address written in
+    /// pieces may start (`1BvBMSEY-…`, `bc1q ar0s …`, `0x5aAe …`).
+    SplitStart(usize),
 }
 
-/// Bit `i` set where byte `i` of the 64-byte block is an ASCII letter, and
-/// where it is an ASCII digit; eight bytes at a time (SWAR), portable.
-fn block_masks(block: &[u8; 64]) -> (u64, u64) {
+/// Bit `i` set where byte `i` of the 64-byte block is an ASCII letter, where
+/// it is an ASCII digit and (only when `UPPER`, else 0) where it is an ASCII
+/// capital; eight bytes at a time (SWAR), portable.
+fn block_masks<const UPPER: bool>(block: &[u8; 64]) -> (u64, u64, u64) {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -74,51 +82,72 @@ fn block_masks(block: &[u8; 64]) -> (u64, u64) {
         let above = t + ONES * (127 - u64::from(lo) + 1);
         below & above & !w & HIGH
     };
-    let (mut letters, mut digits) = (0, 0);
+    let (mut letters, mut digits, mut upper) = (0, 0, 0);
     for (k, word) in block.chunks_exact(8).enumerate() {
         let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
         let d = between(w, w & LOW7, b'0', b'9');
         let l = between(w, (w | CASE_BIT) & LOW7, b'a', b'z');
         digits |= ((d >> 7).wrapping_mul(GATHER) >> 56) << (8 * k);
         letters |= ((l >> 7).wrapping_mul(GATHER) >> 56) << (8 * k);
+        if UPPER {
+            let u = between(w, w & LOW7, b'A', b'Z');
+            upper |= ((u >> 7).wrapping_mul(GATHER) >> 56) << (8 * k);
+        }
     }
-    (letters, digits)
+    (letters, digits, upper)
 }
 
 /// Calls `f` for every maximal run of ASCII letters and digits at least
-/// `run_min` bytes long (none when `run_min` is 0) and, when `iban`, for
-/// every place an IBAN may start; in text order within each kind.
+/// `run_min` bytes long (none when `run_min` is 0), when `iban` for every
+/// place an IBAN may start, and when `split` for every place an address
+/// written in pieces may start; in text order within each kind.
 ///
-/// One pass over 64-byte blocks builds letter and digit bit masks; runs of at
-/// least `min(run_min, 64)` set bits and the letter-letter-digit-digit
-/// pattern are found with shifts over two blocks at a time, so text without
-/// candidates costs a few word operations per eight bytes.
+/// One pass over 64-byte blocks builds letter and digit (and, for `split`,
+/// capital) bit masks; runs of at least `min(run_min, 64)` set bits, the
+/// letter-letter-digit-digit pattern and the letter-digit, digit-letter and
+/// lower-capital pairs are found with shifts over two blocks at a time, so
+/// text without candidates costs a few word operations per eight bytes.
 pub(crate) fn for_each_candidate(
+    b: &[u8],
+    run_min: usize,
+    iban: bool,
+    split: bool,
+    f: impl FnMut(Candidate),
+) {
+    if split {
+        candidates::<true>(b, run_min, iban, f)
+    } else {
+        candidates::<false>(b, run_min, iban, f)
+    }
+}
+
+fn candidates<const SPLIT: bool>(
     b: &[u8],
     run_min: usize,
     iban: bool,
     mut f: impl FnMut(Candidate),
 ) {
     let n = b.len();
-    let masks_at = |k: usize| -> (u64, u64) {
+    let masks_at = |k: usize| -> (u64, u64, u64) {
         let s = k * 64;
         if s >= n {
-            (0, 0)
+            (0, 0, 0)
         } else if let Some(block) = b.get(s..s + 64) {
-            block_masks(block.try_into().expect("64 bytes"))
+            block_masks::<SPLIT>(block.try_into().expect("64 bytes"))
         } else {
             let mut block = [0u8; 64];
             block[..n - s].copy_from_slice(&b[s..]);
-            block_masks(&block)
+            block_masks::<SPLIT>(&block)
         }
     };
     let width = run_min.clamp(1, 64);
-    let (mut l0, mut d0) = masks_at(0);
+    let (mut l0, mut d0, mut u0) = masks_at(0);
     let mut alnum_before = 0; // bit 0: the byte before this block is alphanumeric
     let mut run_end = 0;
+    let mut split_end = 0;
     for k in 0..n.div_ceil(64) {
         let base = k * 64;
-        let (l1, d1) = masks_at(k + 1);
+        let (l1, d1, u1) = masks_at(k + 1);
         let (a0, a1) = (l0 | d0, l1 | d1);
         if run_min > 0 {
             // Bit i of `x` ends up set iff bits i..i+width of the two blocks are.
@@ -162,8 +191,34 @@ pub(crate) fn for_each_candidate(
                 starts &= starts - 1;
             }
         }
+        if SPLIT {
+            let l = (u128::from(l1) << 64) | u128::from(l0);
+            let d = (u128::from(d1) << 64) | u128::from(d0);
+            let u = (u128::from(u1) << 64) | u128::from(u0);
+            let pairs = (l & (d >> 1)) | (d & (l >> 1)) | (l & !u & (u >> 1));
+            let mut at = pairs as u64;
+            while at != 0 {
+                let i = base + at.trailing_zeros() as usize;
+                at &= at - 1;
+                if i < split_end {
+                    continue;
+                }
+                let mut s = i;
+                while s > 0 && b[s - 1].is_ascii_alphanumeric() {
+                    s -= 1;
+                }
+                let mut e = i + 2;
+                while e < n && b[e].is_ascii_alphanumeric() {
+                    e += 1;
+                }
+                split_end = e;
+                if e - s >= MIN_PIECE {
+                    f(Candidate::SplitStart(s));
+                }
+            }
+        }
         alnum_before = a0 >> 63;
-        (l0, d0) = (l1, d1);
+        (l0, d0, u0) = (l1, d1, u1);
     }
 }
 
@@ -228,7 +283,7 @@ mod tests {
         }
     }
 
-    fn naive_candidates(b: &[u8], run_min: usize, iban: bool) -> Vec<Candidate> {
+    fn naive_candidates(b: &[u8], run_min: usize, iban: bool, split: bool) -> Vec<Candidate> {
         let alnum = |i: usize| b.get(i).is_some_and(u8::is_ascii_alphanumeric);
         let mut v = Vec::new();
         if run_min > 0 {
@@ -261,17 +316,41 @@ mod tests {
                 }
             }
         }
+        if split {
+            let mut i = 0;
+            while i < b.len() {
+                if !alnum(i) {
+                    i += 1;
+                    continue;
+                }
+                let s = i;
+                while alnum(i) {
+                    i += 1;
+                }
+                let pair = |x: u8, y: u8| {
+                    (x.is_ascii_alphabetic() && y.is_ascii_digit())
+                        || (x.is_ascii_digit() && y.is_ascii_alphabetic())
+                        || (x.is_ascii_lowercase() && y.is_ascii_uppercase())
+                };
+                if i - s >= MIN_PIECE && b[s..i].windows(2).any(|w| pair(w[0], w[1])) {
+                    v.push(Candidate::SplitStart(s));
+                }
+            }
+        }
         v
     }
 
-    fn candidates(b: &[u8], run_min: usize, iban: bool) -> Vec<Candidate> {
+    fn candidates(b: &[u8], run_min: usize, iban: bool, split: bool) -> Vec<Candidate> {
         let mut runs = Vec::new();
         let mut starts = Vec::new();
-        for_each_candidate(b, run_min, iban, |c| match c {
+        let mut splits = Vec::new();
+        for_each_candidate(b, run_min, iban, split, |c| match c {
             Candidate::Run(..) => runs.push(c),
             Candidate::IbanStart(_) => starts.push(c),
+            Candidate::SplitStart(_) => splits.push(c),
         });
         runs.extend(starts);
+        runs.extend(splits);
         runs
     }
 
@@ -282,11 +361,13 @@ mod tests {
             for (i, c) in block.iter_mut().enumerate() {
                 *c = (base + i) as u8;
             }
-            let (l, d) = block_masks(&block);
+            let (l, d, u) = block_masks::<true>(&block);
             for (i, c) in block.iter().enumerate() {
                 assert_eq!(l >> i & 1 == 1, c.is_ascii_alphabetic(), "{c}");
                 assert_eq!(d >> i & 1 == 1, c.is_ascii_digit(), "{c}");
+                assert_eq!(u >> i & 1 == 1, c.is_ascii_uppercase(), "{c}");
             }
+            assert_eq!(block_masks::<false>(&block).2, 0);
         }
     }
 
@@ -295,13 +376,15 @@ mod tests {
         for run_min in [1, 4, 14, 15, 42, 63, 64, 65, 95, 106] {
             for pad in [0, 1, 50, 60, 61, 62, 63, 64, 65, 120, 127, 128] {
                 for len in [3, 4, 13, 14, 15, 64, 65, 95, 106, 130] {
-                    let text = format!("{}DE89{}-", " ".repeat(pad), "a".repeat(len));
+                    let text = format!("{}DE89{}-aB x1y", " ".repeat(pad), "a".repeat(len));
                     let b = text.as_bytes();
-                    assert_eq!(
-                        candidates(b, run_min, true),
-                        naive_candidates(b, run_min, true),
-                        "{run_min} {pad} {len}"
-                    );
+                    for split in [false, true] {
+                        assert_eq!(
+                            candidates(b, run_min, true, split),
+                            naive_candidates(b, run_min, true, split),
+                            "{run_min} {pad} {len}"
+                        );
+                    }
                 }
             }
         }
@@ -313,9 +396,13 @@ mod tests {
             text in "([a-zA-Z0-9]{0,70}|[ _.é€-]{1,3}){0,12}",
             run_min in 0usize..110,
             iban: bool,
+            split: bool,
         ) {
             let b = text.as_bytes();
-            proptest::prop_assert_eq!(candidates(b, run_min, iban), naive_candidates(b, run_min, iban));
+            proptest::prop_assert_eq!(
+                candidates(b, run_min, iban, split),
+                naive_candidates(b, run_min, iban, split)
+            );
         }
     }
 
