@@ -301,7 +301,7 @@ impl IndicatorSet {
         let mut emit = |m: IndicatorMatch| out.push(m);
         let iban = self.mask.has(IndicatorKind::Iban);
         if iban || self.split || (self.run_min > 0 && self.run_min < PROBE_MIN) {
-            let (mut iban_end, mut split_end) = (0, 0);
+            let (mut iban_end, mut split_end, mut split_tried) = (0, 0, None);
             let pieces = self.split;
             scan::for_each_candidate(text.as_bytes(), self.run_min, iban, pieces, |c| match c {
                 scan::Candidate::Run(s, e) => {
@@ -313,12 +313,13 @@ impl IndicatorSet {
                         emit(m);
                     }
                 }
-                scan::Candidate::SplitStart(s) if s >= split_end => {
-                    if let Some(e) = split::match_at(text, s, self.mask, &mut emit) {
+                scan::Candidate::SplitStart(s, _) if s >= split_end => {
+                    let tried = &mut split_tried;
+                    if let Some(e) = split::find(text, s, self.mask, tried, &mut emit) {
                         split_end = e;
                     }
                 }
-                scan::Candidate::IbanStart(_) | scan::Candidate::SplitStart(_) => {}
+                scan::Candidate::IbanStart(_) | scan::Candidate::SplitStart(..) => {}
             });
         } else if self.run_min > 0 {
             scan::for_each_run(text.as_bytes(), self.run_min, |s, e| {

@@ -1,7 +1,5 @@
 //! Cheap candidate finders shared by the detectors.
 
-use super::split::MIN_PIECE;
-
 /// Calls `f(start, end)` for every maximal run of ASCII letters and digits
 /// at least `min` bytes long, in order.
 ///
@@ -56,17 +54,15 @@ pub(crate) enum Candidate {
     /// Two ASCII letters then two ASCII digits, not after an ASCII letter or
     /// digit: where an IBAN may start.
     IbanStart(usize),
-    /// The start of a maximal run of ASCII letters and digits, at least
-    /// [`MIN_PIECE`] long, with a letter next to a digit or a lower-case
-    /// letter followed by a capital in it: where an address written in
-    /// pieces may start (`1BvBMSEY-…`, `bc1q ar0s …`, `0x5aAe …`).
-    SplitStart(usize),
+    /// A maximal run of ASCII letters and digits, `start..end`, with a letter
+    /// next to a digit in it: it may be a piece of an address written in
+    /// pieces (`1BvBMSEY-…`, `bc1q ar0s …`, `0x5aAe …`).
+    SplitStart(usize, usize),
 }
 
-/// Bit `i` set where byte `i` of the 64-byte block is an ASCII letter, where
-/// it is an ASCII digit and (only when `UPPER`, else 0) where it is an ASCII
-/// capital; eight bytes at a time (SWAR), portable.
-fn block_masks<const UPPER: bool>(block: &[u8; 64]) -> (u64, u64, u64) {
+/// Bit `i` set where byte `i` of the 64-byte block is an ASCII letter, and
+/// where it is an ASCII digit; eight bytes at a time (SWAR), portable.
+fn block_masks(block: &[u8; 64]) -> (u64, u64) {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -82,31 +78,28 @@ fn block_masks<const UPPER: bool>(block: &[u8; 64]) -> (u64, u64, u64) {
         let above = t + ONES * (127 - u64::from(lo) + 1);
         below & above & !w & HIGH
     };
-    let (mut letters, mut digits, mut upper) = (0, 0, 0);
+    let (mut letters, mut digits) = (0, 0);
     for (k, word) in block.chunks_exact(8).enumerate() {
         let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
         let d = between(w, w & LOW7, b'0', b'9');
         let l = between(w, (w | CASE_BIT) & LOW7, b'a', b'z');
         digits |= ((d >> 7).wrapping_mul(GATHER) >> 56) << (8 * k);
         letters |= ((l >> 7).wrapping_mul(GATHER) >> 56) << (8 * k);
-        if UPPER {
-            let u = between(w, w & LOW7, b'A', b'Z');
-            upper |= ((u >> 7).wrapping_mul(GATHER) >> 56) << (8 * k);
-        }
     }
-    (letters, digits, upper)
+    (letters, digits)
 }
 
 /// Calls `f` for every maximal run of ASCII letters and digits at least
 /// `run_min` bytes long (none when `run_min` is 0), when `iban` for every
-/// place an IBAN may start, and when `split` for every place an address
-/// written in pieces may start; in text order within each kind.
+/// place an IBAN may start, and when `split` for every maximal run with a
+/// letter next to a digit (a possible piece of an address written in
+/// pieces); in text order within each kind.
 ///
-/// One pass over 64-byte blocks builds letter and digit (and, for `split`,
-/// capital) bit masks; runs of at least `min(run_min, 64)` set bits, the
-/// letter-letter-digit-digit pattern and the letter-digit, digit-letter and
-/// lower-capital pairs are found with shifts over two blocks at a time, so
-/// text without candidates costs a few word operations per eight bytes.
+/// One pass over 64-byte blocks builds letter and digit bit masks; runs of
+/// at least `min(run_min, 64)` set bits, the letter-letter-digit-digit
+/// pattern and a letter next to a digit are found with shifts over two
+/// blocks at a time, so text without candidates costs a few word operations
+/// per eight bytes.
 pub(crate) fn for_each_candidate(
     b: &[u8],
     run_min: usize,
@@ -128,26 +121,26 @@ fn candidates<const SPLIT: bool>(
     mut f: impl FnMut(Candidate),
 ) {
     let n = b.len();
-    let masks_at = |k: usize| -> (u64, u64, u64) {
+    let masks_at = |k: usize| -> (u64, u64) {
         let s = k * 64;
         if s >= n {
-            (0, 0, 0)
+            (0, 0)
         } else if let Some(block) = b.get(s..s + 64) {
-            block_masks::<SPLIT>(block.try_into().expect("64 bytes"))
+            block_masks(block.try_into().expect("64 bytes"))
         } else {
             let mut block = [0u8; 64];
             block[..n - s].copy_from_slice(&b[s..]);
-            block_masks::<SPLIT>(&block)
+            block_masks(&block)
         }
     };
     let width = run_min.clamp(1, 64);
-    let (mut l0, mut d0, mut u0) = masks_at(0);
+    let (mut l0, mut d0) = masks_at(0);
     let mut alnum_before = 0; // bit 0: the byte before this block is alphanumeric
     let mut run_end = 0;
     let mut split_end = 0;
     for k in 0..n.div_ceil(64) {
         let base = k * 64;
-        let (l1, d1, u1) = masks_at(k + 1);
+        let (l1, d1) = masks_at(k + 1);
         let (a0, a1) = (l0 | d0, l1 | d1);
         if run_min > 0 {
             // Bit i of `x` ends up set iff bits i..i+width of the two blocks are.
@@ -194,8 +187,7 @@ fn candidates<const SPLIT: bool>(
         if SPLIT {
             let l = (u128::from(l1) << 64) | u128::from(l0);
             let d = (u128::from(d1) << 64) | u128::from(d0);
-            let u = (u128::from(u1) << 64) | u128::from(u0);
-            let pairs = (l & (d >> 1)) | (d & (l >> 1)) | (l & !u & (u >> 1));
+            let pairs = (l & (d >> 1)) | (d & (l >> 1));
             let mut at = pairs as u64;
             while at != 0 {
                 let i = base + at.trailing_zeros() as usize;
@@ -212,13 +204,13 @@ fn candidates<const SPLIT: bool>(
                     e += 1;
                 }
                 split_end = e;
-                if e - s >= MIN_PIECE {
-                    f(Candidate::SplitStart(s));
-                }
+                // The run's other pairs in this block.
+                at &= u64::MAX.checked_shl((e - base) as u32).unwrap_or(0);
+                f(Candidate::SplitStart(s, e));
             }
         }
         alnum_before = a0 >> 63;
-        (l0, d0, u0) = (l1, d1, u1);
+        (l0, d0) = (l1, d1);
     }
 }
 
@@ -330,10 +322,9 @@ mod tests {
                 let pair = |x: u8, y: u8| {
                     (x.is_ascii_alphabetic() && y.is_ascii_digit())
                         || (x.is_ascii_digit() && y.is_ascii_alphabetic())
-                        || (x.is_ascii_lowercase() && y.is_ascii_uppercase())
                 };
-                if i - s >= MIN_PIECE && b[s..i].windows(2).any(|w| pair(w[0], w[1])) {
-                    v.push(Candidate::SplitStart(s));
+                if b[s..i].windows(2).any(|w| pair(w[0], w[1])) {
+                    v.push(Candidate::SplitStart(s, i));
                 }
             }
         }
@@ -347,7 +338,7 @@ mod tests {
         for_each_candidate(b, run_min, iban, split, |c| match c {
             Candidate::Run(..) => runs.push(c),
             Candidate::IbanStart(_) => starts.push(c),
-            Candidate::SplitStart(_) => splits.push(c),
+            Candidate::SplitStart(..) => splits.push(c),
         });
         runs.extend(starts);
         runs.extend(splits);
@@ -361,13 +352,11 @@ mod tests {
             for (i, c) in block.iter_mut().enumerate() {
                 *c = (base + i) as u8;
             }
-            let (l, d, u) = block_masks::<true>(&block);
+            let (l, d) = block_masks(&block);
             for (i, c) in block.iter().enumerate() {
                 assert_eq!(l >> i & 1 == 1, c.is_ascii_alphabetic(), "{c}");
                 assert_eq!(d >> i & 1 == 1, c.is_ascii_digit(), "{c}");
-                assert_eq!(u >> i & 1 == 1, c.is_ascii_uppercase(), "{c}");
             }
-            assert_eq!(block_masks::<false>(&block).2, 0);
         }
     }
 

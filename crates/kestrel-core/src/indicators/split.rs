@@ -11,12 +11,17 @@
 //!
 //! * **Start.** The first piece starts a whole token and begins like an
 //!   address of an enabled kind: `1`, `3`, `bc1` (btc); `L`, `M`, `3`, `ltc1`
-//!   (ltc); `0x` (eth); `T` (trx); `4`, `8`, `9`, `A`, `B`, `5`, `7` (xmr). The
-//!   candidate finder ([`super::scan::for_each_candidate`]) only offers a
-//!   piece that has a letter next to a digit or a lower-case letter followed
-//!   by a capital (`1BvB`, `bc1q`, `0x5a`, `TQnY`): ordinary words and numbers
-//!   never do, so text without address pieces costs nothing more than the
-//!   bit masks it already builds.
+//!   (ltc); `0x` (eth); `T` (trx); `4`, `8` (xmr mainnet; testnet and
+//!   stagenet addresses, worthless coins, are only found in one run).
+//! * **Cost.** The candidate finder ([`super::scan::for_each_candidate`])
+//!   offers only runs with a letter next to a digit (`1BvB`, `bc1q`, `0x5a`,
+//!   `4Au4m`), found with shifts over the letter and digit bit masks it
+//!   already builds. From such a run the pieces joined before it are walked
+//!   back and each that begins like an address is tried, earliest first,
+//!   so an address whose first piece has no digit (`TQnYkhRp-…`) is still
+//!   found through a later piece. Ordinary words and numbers never have a
+//!   letter next to a digit, so text without address pieces calls no
+//!   validator and walks nothing.
 //! * **Pieces.** Every piece but the last has at least [`MIN_PIECE`]
 //!   characters; the last may be shorter (`… wf5m dq`). The joined length
 //!   never exceeds the longest address the start allows (35 for base58
@@ -82,7 +87,7 @@ fn start_kinds(first: &[u8], mask: KindMask) -> (KindMask, usize) {
         b'T' => add(IndicatorKind::Trx, 34),
         _ => {}
     }
-    if matches!(first[0], b'4' | b'8' | b'9' | b'A' | b'B' | b'5' | b'7') {
+    if matches!(first[0], b'4' | b'8') {
         add(IndicatorKind::Xmr, MAX_JOINED);
     }
     (kinds, max)
@@ -103,10 +108,62 @@ fn split_note(note: Note) -> &'static str {
     }
 }
 
+/// What a character is between two pieces.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sep {
+    Gap,
+    LineBreak,
+    Mark,
+}
+
+fn sep_class(c: char) -> Option<Sep> {
+    match c {
+        '\n' => Some(Sep::LineBreak),
+        ' ' | '\t' | '\r' | '\u{a0}' | '\u{2009}' | '\u{202f}' | '\u{200b}' | '\u{200c}'
+        | '\u{200d}' | '\u{2060}' | '\u{feff}' => Some(Sep::Gap),
+        '-'
+        | '/'
+        | '.'
+        | '|'
+        | '_'
+        | '+'
+        | '\u{2010}'..='\u{2015}'
+        | '\u{b7}'
+        | '\u{2022}'
+        | '\u{2795}' => Some(Sep::Mark),
+        _ => None,
+    }
+}
+
+/// Counts the characters of one separator and says when it is too long.
+#[derive(Default)]
+struct SepCount {
+    gaps: usize,
+    breaks: usize,
+    marks: usize,
+}
+
+impl SepCount {
+    /// Adds `c`; false when `c` is no separator character or the separator
+    /// has become too long.
+    fn add(&mut self, c: char) -> bool {
+        match sep_class(c) {
+            None => return false,
+            Some(Sep::Gap) => self.gaps += 1,
+            Some(Sep::LineBreak) => {
+                self.gaps += 1;
+                self.breaks += 1;
+            }
+            Some(Sep::Mark) => self.marks += 1,
+        }
+        self.gaps <= MAX_GAP && self.breaks <= MAX_LINE_BREAKS && self.marks <= 1
+    }
+}
+
 /// Where the piece after the separator that starts at byte `e` begins, if
 /// that separator is one (see the module notes) and a piece follows it.
 fn next_piece(text: &str, e: usize) -> Option<usize> {
-    let (mut gaps, mut breaks, mut marks) = (0, 0, 0);
+    let mut count = SepCount::default();
     let mut i = e;
     let b = text.as_bytes();
     loop {
@@ -116,31 +173,87 @@ fn next_piece(text: &str, e: usize) -> Option<usize> {
             Some(&c) if c.is_ascii() => char::from(c),
             Some(_) => text[i..].chars().next()?,
         };
-        match c {
-            '\n' => {
-                gaps += 1;
-                breaks += 1;
-            }
-            ' ' | '\t' | '\r' | '\u{a0}' | '\u{2009}' | '\u{202f}' | '\u{200b}' | '\u{200c}'
-            | '\u{200d}' | '\u{2060}' | '\u{feff}' => gaps += 1,
-            '-'
-            | '/'
-            | '.'
-            | '|'
-            | '_'
-            | '+'
-            | '\u{2010}'..='\u{2015}'
-            | '\u{b7}'
-            | '\u{2022}'
-            | '\u{2795}' => marks += 1,
-            _ => return None,
-        }
-        if gaps > MAX_GAP || breaks > MAX_LINE_BREAKS || marks > 1 {
+        if !count.add(c) {
             return None;
         }
         i += c.len_utf8();
     }
     (i > e).then_some(i)
+}
+
+/// Where the piece before the one starting at byte `s` begins, if a
+/// separator joins them and that piece has at least [`MIN_PIECE`]
+/// characters.
+fn prev_piece(text: &str, s: usize) -> Option<usize> {
+    let mut count = SepCount::default();
+    let b = text.as_bytes();
+    let mut i = s;
+    loop {
+        let c = match i.checked_sub(1).map(|j| b[j]) {
+            None => return None,
+            Some(c) if c.is_ascii_alphanumeric() => break,
+            Some(c) if c.is_ascii() => char::from(c),
+            Some(_) => text[..i].chars().next_back()?,
+        };
+        if !count.add(c) {
+            return None;
+        }
+        i -= c.len_utf8();
+    }
+    if i == s {
+        return None;
+    }
+    let mut q = i;
+    while q > 0 && b[q - 1].is_ascii_alphanumeric() {
+        q -= 1;
+    }
+    (i - q >= MIN_PIECE).then_some(q)
+}
+
+/// Tries every start of an address in pieces that could take in the run
+/// `text[s..]` (a run with a letter next to a digit): the pieces joined
+/// before it, earliest first, then the run itself. A start at or before
+/// `*tried` was tried already and is skipped; `*tried` becomes `s`. Emits
+/// the matches of the first start that gives one and returns their end.
+pub(crate) fn find(
+    text: &str,
+    s: usize,
+    mask: KindMask,
+    tried: &mut Option<usize>,
+    emit: &mut impl FnMut(IndicatorMatch),
+) -> Option<usize> {
+    let mut starts = [0usize; MAX_PIECES];
+    let mut n = 0;
+    let mut p = s;
+    loop {
+        starts[n] = p;
+        n += 1;
+        if n == MAX_PIECES {
+            break;
+        }
+        match prev_piece(text, p) {
+            Some(q) => p = q,
+            None => break,
+        }
+    }
+    let done = *tried;
+    *tried = Some(s);
+    let b = text.as_bytes();
+    starts[..n]
+        .iter()
+        .rev()
+        .filter(|&&q| done.is_none_or(|t| q > t) && may_start(b[q]))
+        .find_map(|&q| match_at(text, q, mask, emit))
+}
+
+/// Whether an address of some kind can start with byte `c`: `1`, `3`
+/// (base58 btc/ltc), `b`/`B` (`bc1`), `l`/`L`, `M` (ltc), `0` (`0x`), `T`
+/// (trx), `4`, `8` (xmr).
+fn may_start(c: u8) -> bool {
+    matches!(
+        c,
+        b'1' | b'3' | b'4' | b'8' | b'0' | b'b' | b'B' | b'l' | b'L' | b'M' | b'T'
+    )
 }
 
 fn alnum_end(b: &[u8], mut i: usize) -> usize {
@@ -502,6 +615,23 @@ mod tests {
             assert_eq!(got.len(), 1, "{text}");
             assert!(!got[0].1.contains(' ') && got[0].2.is_none(), "{text}");
         }
+    }
+
+    #[test]
+    fn a_first_piece_without_digits_is_found_through_a_later_one() {
+        // "LNf" has no letter next to a digit; "2JDiuunBz7" does, and the
+        // pieces before it are walked back.
+        let text = "ltc: LNf 2JDiuunBz7 GMDKFYHN4rq5 meXWxiwfb, thanks";
+        assert_eq!(
+            all(text),
+            vec![(
+                Ltc,
+                "LNf 2JDiuunBz7 GMDKFYHN4rq5 meXWxiwfb".to_string(),
+                Some(SPLIT)
+            )]
+        );
+        // Walking back stops at a piece too short to be followed by another.
+        assert!(all("ltc: LN f2JDiuunBz7GMDKFYHN4rq5meXWxiwfb").is_empty());
     }
 
     #[test]
