@@ -15,16 +15,23 @@
 //!   can have (14 for `bc1` segwit, 34 for TRON, 42 for Ethereum, ...), and
 //!   the places where two letters and two digits start a token (an IBAN's
 //!   country code and check digits). Ordinary text yields no candidate.
-//!   When `L` is 32 or more and iban is not enabled, the text is instead
-//!   probed every `L` bytes, which skips most of it.
+//!   The same masks give the runs with a letter next to a digit, where an
+//!   address written in pieces (`1BvBMSEY-stWetqTFn-…`, `bc1q ar0s …`, one
+//!   piece per line) may be: the `split` submodule joins the pieces around
+//!   such a run and validates the join (rules and limits there).
+//!   When only Session IDs are enabled (`L` is 66 and no address kind needs
+//!   the masks), the text is instead probed every `L` bytes, which skips
+//!   most of it.
 //! * **`/` and `$`** (telegram, messenger, payment_handle): `memchr` finds each
 //!   slash (every supported link host is followed by one) and each `$`
 //!   (cashtags); the bytes before the slash are compared with the enabled
 //!   hosts.
 //!
 //! Over the shared corpus of real posts (~100 bytes each) a set of all kinds
-//! runs at roughly 0.7–0.9 GB/s per core on the development machine
-//! (`throughput_on_corpus`, an ignored test, measures it).
+//! runs at roughly 0.6 GB/s per core on the development machine
+//! (`throughput_on_corpus`, an ignored test, measures it); looking for
+//! addresses in pieces costs about a quarter of that, mostly on the URLs of
+//! tweets (their runs mix letters and digits).
 //!
 //! Candidates must be whole tokens: an address glued to a letter, digit or `_`
 //! (ASCII or not) is not reported. Link spans cover the whole link, scheme and
@@ -34,7 +41,9 @@
 //! # Kinds, forms accepted and notes
 //!
 //! Every note string is one of the constants in [`notes`]; a match without a
-//! note is the plain, fully checked form.
+//! note is the plain, fully checked form. Any btc, ltc, eth, trx or xmr
+//! address may also be found written in pieces, its span covering all the
+//! pieces and its note `split` or `split_` + the note below (`split_p2sh`).
 //!
 //! | kind | accepted | notes |
 //! |---|---|---|
