@@ -634,6 +634,54 @@ mod tests {
         assert!(all("ltc: LN f2JDiuunBz7GMDKFYHN4rq5meXWxiwfb").is_empty());
     }
 
+    proptest::proptest! {
+        /// Any valid address cut anywhere into pieces within the limits,
+        /// with any separator, among ordinary words, is found once with
+        /// the span of all its pieces; with one character changed, never.
+        #[test]
+        fn any_split_within_limits_is_found(
+            which in 0usize..6,
+            cuts in proptest::collection::vec(3usize..12, 1..15),
+            sep in proptest::sample::select(vec![" ", "-", " / ", ".", "|", "_", " + ", "\n", "\u{a0}", "\n\n"]),
+            pre in "([a-z]{1,8} ){0,4}",
+            post in "( [a-z]{1,8}){0,4}",
+            flip in 0usize..200,
+        ) {
+            let (addr, kind) = [
+                (BTC, Btc),
+                (BECH, Btc),
+                (ETH, Eth),
+                ("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", Trx),
+                ("LNf2JDiuunBz7GMDKFYHN4rq5meXWxiwfb", Ltc),
+                ("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0", Btc),
+            ][which];
+            let mut sizes = Vec::new();
+            let mut used = 0;
+            for c in cuts {
+                if used + c >= addr.len() {
+                    break;
+                }
+                sizes.push(c);
+                used += c;
+            }
+            proptest::prop_assume!(!sizes.is_empty());
+            let pieces = split(addr, &sizes, sep);
+            let text = format!("{pre}{pieces}{post}");
+            let got = found(&[kind], &text);
+            proptest::prop_assert_eq!(got.len(), 1, "{:?}", text);
+            proptest::prop_assert_eq!(&got[0].1, &pieces);
+            proptest::prop_assert!(got[0].2.is_some_and(|n| n.starts_with("split")));
+            // One character changed (not a separator) breaks the checksum.
+            let mut bad: Vec<char> = pieces.chars().collect();
+            let alnum: Vec<usize> = (2..bad.len()).filter(|&i| bad[i].is_ascii_alphanumeric()).collect();
+            let i = alnum[flip % alnum.len()];
+            bad[i] = if bad[i] == 'q' { 'p' } else { 'q' };
+            let bad: String = bad.into_iter().collect();
+            let text = format!("{pre}{bad}{post}");
+            proptest::prop_assert!(found(&[kind], &text).is_empty(), "{:?}", text);
+        }
+    }
+
     #[test]
     fn disabled_kinds_are_not_joined() {
         let text = split(ETH, &[10, 10, 10], " ");
