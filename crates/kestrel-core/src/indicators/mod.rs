@@ -15,16 +15,23 @@
 //!   can have (14 for `bc1` segwit, 34 for TRON, 42 for Ethereum, ...), and
 //!   the places where two letters and two digits start a token (an IBAN's
 //!   country code and check digits). Ordinary text yields no candidate.
-//!   When `L` is 32 or more and iban is not enabled, the text is instead
-//!   probed every `L` bytes, which skips most of it.
+//!   The same masks give the runs with a letter next to a digit, where an
+//!   address written in pieces (`1BvBMSEY-stWetqTFn-…`, `bc1q ar0s …`, one
+//!   piece per line) may be: the `split` submodule joins the pieces around
+//!   such a run and validates the join (rules and limits there).
+//!   When only Session IDs are enabled (`L` is 66 and no address kind needs
+//!   the masks), the text is instead probed every `L` bytes, which skips
+//!   most of it.
 //! * **`/` and `$`** (telegram, messenger, payment_handle): `memchr` finds each
 //!   slash (every supported link host is followed by one) and each `$`
 //!   (cashtags); the bytes before the slash are compared with the enabled
 //!   hosts.
 //!
 //! Over the shared corpus of real posts (~100 bytes each) a set of all kinds
-//! runs at roughly 0.7–0.9 GB/s per core on the development machine
-//! (`throughput_on_corpus`, an ignored test, measures it).
+//! runs at roughly 0.6 GB/s per core on the development machine
+//! (`throughput_on_corpus`, an ignored test, measures it); looking for
+//! addresses in pieces costs about a quarter of that, mostly on the URLs of
+//! tweets (their runs mix letters and digits).
 //!
 //! Candidates must be whole tokens: an address glued to a letter, digit or `_`
 //! (ASCII or not) is not reported. Link spans cover the whole link, scheme and
@@ -34,7 +41,9 @@
 //! # Kinds, forms accepted and notes
 //!
 //! Every note string is one of the constants in [`notes`]; a match without a
-//! note is the plain, fully checked form.
+//! note is the plain, fully checked form. Any btc, ltc, eth, trx or xmr
+//! address may also be found written in pieces, its span covering all the
+//! pieces and its note `split` or `split_` + the note below (`split_p2sh`).
 //!
 //! | kind | accepted | notes |
 //! |---|---|---|
@@ -59,6 +68,7 @@ mod iban;
 pub use crypto::is_caseless_address;
 mod links;
 mod scan;
+mod split;
 
 /// The note strings that [`IndicatorMatch::note`] and [`validate`] can carry.
 pub mod notes {
@@ -123,6 +133,25 @@ pub mod notes {
     pub const PATREON: &str = "patreon";
     /// payment_handle: a GoFundMe campaign link (`gofundme.com/f/…`, `gofund.me/…`).
     pub const GOFUNDME: &str = "gofundme";
+    /// btc/ltc/eth/trx/xmr: an address written in pieces (`1BvBMSEY-stWetqTFn-…`,
+    /// one piece per line, …) whose pieces joined pass the checksum; the
+    /// match spans all the pieces. The `split_…` notes below add the note the
+    /// joined address has.
+    pub const SPLIT: &str = "split";
+    /// A split address that joined is a pay-to-script-hash address ([`P2SH`]).
+    pub const SPLIT_P2SH: &str = "split_p2sh";
+    /// A split segwit address of version 1–16 ([`BECH32M`]).
+    pub const SPLIT_BECH32M: &str = "split_bech32m";
+    /// A split one-case Ethereum address ([`UNCHECKSUMMED`]).
+    pub const SPLIT_UNCHECKSUMMED: &str = "split_unchecksummed";
+    /// A split Monero integrated address ([`INTEGRATED`]).
+    pub const SPLIT_INTEGRATED: &str = "split_integrated";
+    /// A split Monero subaddress ([`SUBADDRESS`]).
+    pub const SPLIT_SUBADDRESS: &str = "split_subaddress";
+    /// A split Monero testnet address ([`TESTNET`]).
+    pub const SPLIT_TESTNET: &str = "split_testnet";
+    /// A split Monero stagenet address ([`STAGENET`]).
+    pub const SPLIT_STAGENET: &str = "split_stagenet";
 }
 
 /// From this shortest run length up, probing every `run_min` bytes
@@ -239,6 +268,9 @@ pub struct IndicatorSet {
     run_min: usize,
     /// Link hosts of the enabled kinds.
     links: links::LinkScanner,
+    /// Whether a cryptocurrency kind is enabled, so that addresses written
+    /// in pieces are looked for.
+    split: bool,
 }
 
 impl IndicatorSet {
@@ -251,6 +283,15 @@ impl IndicatorSet {
         IndicatorSet {
             run_min: crypto::min_run_len(mask),
             links: links::LinkScanner::new(mask),
+            split: [
+                IndicatorKind::Btc,
+                IndicatorKind::Ltc,
+                IndicatorKind::Eth,
+                IndicatorKind::Trx,
+                IndicatorKind::Xmr,
+            ]
+            .into_iter()
+            .any(|k| mask.has(k)),
             kinds: sorted,
             mask,
         }
@@ -268,9 +309,10 @@ impl IndicatorSet {
         let base = out.len();
         let mut emit = |m: IndicatorMatch| out.push(m);
         let iban = self.mask.has(IndicatorKind::Iban);
-        if iban || (self.run_min > 0 && self.run_min < PROBE_MIN) {
-            let mut iban_end = 0;
-            scan::for_each_candidate(text.as_bytes(), self.run_min, iban, |c| match c {
+        if iban || self.split || (self.run_min > 0 && self.run_min < PROBE_MIN) {
+            let (mut iban_end, mut split_end, mut split_tried) = (0, 0, None);
+            let pieces = self.split;
+            scan::for_each_candidate(text.as_bytes(), self.run_min, iban, pieces, |c| match c {
                 scan::Candidate::Run(s, e) => {
                     crypto::classify_run(text, s, e, self.mask, &mut emit)
                 }
@@ -280,7 +322,13 @@ impl IndicatorSet {
                         emit(m);
                     }
                 }
-                scan::Candidate::IbanStart(_) => {}
+                scan::Candidate::SplitStart(s, _) if s >= split_end => {
+                    let tried = &mut split_tried;
+                    if let Some(e) = split::find(text, s, self.mask, tried, &mut emit) {
+                        split_end = e;
+                    }
+                }
+                scan::Candidate::IbanStart(_) | scan::Candidate::SplitStart(..) => {}
             });
         } else if self.run_min > 0 {
             scan::for_each_run(text.as_bytes(), self.run_min, |s, e| {
@@ -295,16 +343,18 @@ impl IndicatorSet {
 /// Validators usable alone (used by tests and by `kestrel explain`): return
 /// Some(note) when valid (note may be None), None when invalid.
 ///
-/// `candidate` is the whole token exactly: an address, an IBAN (printed or
+/// `candidate` is the whole token exactly: an address (in one run, or in
+/// pieces as `find_all` reports it, note `split…`), an IBAN (printed or
 /// grouped), a link (with or without scheme) or a `$cashtag`; no surrounding
 /// text or punctuation is trimmed.
 pub fn validate(kind: IndicatorKind, candidate: &str) -> Option<Option<&'static str>> {
+    let or_split = |v: Option<Note>| v.or_else(|| split::validate(kind, candidate));
     match kind {
-        IndicatorKind::Btc => crypto::btc(candidate),
-        IndicatorKind::Eth => crypto::eth(candidate),
-        IndicatorKind::Trx => crypto::trx(candidate),
-        IndicatorKind::Xmr => crypto::xmr(candidate),
-        IndicatorKind::Ltc => crypto::ltc(candidate),
+        IndicatorKind::Btc => or_split(crypto::btc(candidate)),
+        IndicatorKind::Eth => or_split(crypto::eth(candidate)),
+        IndicatorKind::Trx => or_split(crypto::trx(candidate)),
+        IndicatorKind::Xmr => or_split(crypto::xmr(candidate)),
+        IndicatorKind::Ltc => or_split(crypto::ltc(candidate)),
         IndicatorKind::Iban => iban::validate(candidate),
         IndicatorKind::Messenger => {
             crypto::session(candidate).or_else(|| links::validate(kind, candidate))

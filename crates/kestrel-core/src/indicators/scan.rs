@@ -54,6 +54,10 @@ pub(crate) enum Candidate {
     /// Two ASCII letters then two ASCII digits, not after an ASCII letter or
     /// digit: where an IBAN may start.
     IbanStart(usize),
+    /// A maximal run of ASCII letters and digits, `start..end`, with a letter
+    /// next to a digit in it: it may be a piece of an address written in
+    /// pieces (`1BvBMSEY-…`, `bc1q ar0s …`, `0x5aAe …`).
+    SplitStart(usize, usize),
 }
 
 /// Bit `i` set where byte `i` of the 64-byte block is an ASCII letter, and
@@ -86,14 +90,31 @@ fn block_masks(block: &[u8; 64]) -> (u64, u64) {
 }
 
 /// Calls `f` for every maximal run of ASCII letters and digits at least
-/// `run_min` bytes long (none when `run_min` is 0) and, when `iban`, for
-/// every place an IBAN may start; in text order within each kind.
+/// `run_min` bytes long (none when `run_min` is 0), when `iban` for every
+/// place an IBAN may start, and when `split` for every maximal run with a
+/// letter next to a digit (a possible piece of an address written in
+/// pieces); in text order within each kind.
 ///
-/// One pass over 64-byte blocks builds letter and digit bit masks; runs of at
-/// least `min(run_min, 64)` set bits and the letter-letter-digit-digit
-/// pattern are found with shifts over two blocks at a time, so text without
-/// candidates costs a few word operations per eight bytes.
+/// One pass over 64-byte blocks builds letter and digit bit masks; runs of
+/// at least `min(run_min, 64)` set bits, the letter-letter-digit-digit
+/// pattern and a letter next to a digit are found with shifts over two
+/// blocks at a time, so text without candidates costs a few word operations
+/// per eight bytes.
 pub(crate) fn for_each_candidate(
+    b: &[u8],
+    run_min: usize,
+    iban: bool,
+    split: bool,
+    f: impl FnMut(Candidate),
+) {
+    if split {
+        candidates::<true>(b, run_min, iban, f)
+    } else {
+        candidates::<false>(b, run_min, iban, f)
+    }
+}
+
+fn candidates<const SPLIT: bool>(
     b: &[u8],
     run_min: usize,
     iban: bool,
@@ -116,6 +137,7 @@ pub(crate) fn for_each_candidate(
     let (mut l0, mut d0) = masks_at(0);
     let mut alnum_before = 0; // bit 0: the byte before this block is alphanumeric
     let mut run_end = 0;
+    let mut split_end = 0;
     for k in 0..n.div_ceil(64) {
         let base = k * 64;
         let (l1, d1) = masks_at(k + 1);
@@ -160,6 +182,31 @@ pub(crate) fn for_each_candidate(
                     base + starts.trailing_zeros() as usize,
                 ));
                 starts &= starts - 1;
+            }
+        }
+        if SPLIT {
+            let l = (u128::from(l1) << 64) | u128::from(l0);
+            let d = (u128::from(d1) << 64) | u128::from(d0);
+            let pairs = (l & (d >> 1)) | (d & (l >> 1));
+            let mut at = pairs as u64;
+            while at != 0 {
+                let i = base + at.trailing_zeros() as usize;
+                at &= at - 1;
+                if i < split_end {
+                    continue;
+                }
+                let mut s = i;
+                while s > 0 && b[s - 1].is_ascii_alphanumeric() {
+                    s -= 1;
+                }
+                let mut e = i + 2;
+                while e < n && b[e].is_ascii_alphanumeric() {
+                    e += 1;
+                }
+                split_end = e;
+                // The run's other pairs in this block.
+                at &= u64::MAX.checked_shl((e - base) as u32).unwrap_or(0);
+                f(Candidate::SplitStart(s, e));
             }
         }
         alnum_before = a0 >> 63;
@@ -228,7 +275,7 @@ mod tests {
         }
     }
 
-    fn naive_candidates(b: &[u8], run_min: usize, iban: bool) -> Vec<Candidate> {
+    fn naive_candidates(b: &[u8], run_min: usize, iban: bool, split: bool) -> Vec<Candidate> {
         let alnum = |i: usize| b.get(i).is_some_and(u8::is_ascii_alphanumeric);
         let mut v = Vec::new();
         if run_min > 0 {
@@ -261,17 +308,40 @@ mod tests {
                 }
             }
         }
+        if split {
+            let mut i = 0;
+            while i < b.len() {
+                if !alnum(i) {
+                    i += 1;
+                    continue;
+                }
+                let s = i;
+                while alnum(i) {
+                    i += 1;
+                }
+                let pair = |x: u8, y: u8| {
+                    (x.is_ascii_alphabetic() && y.is_ascii_digit())
+                        || (x.is_ascii_digit() && y.is_ascii_alphabetic())
+                };
+                if b[s..i].windows(2).any(|w| pair(w[0], w[1])) {
+                    v.push(Candidate::SplitStart(s, i));
+                }
+            }
+        }
         v
     }
 
-    fn candidates(b: &[u8], run_min: usize, iban: bool) -> Vec<Candidate> {
+    fn candidates(b: &[u8], run_min: usize, iban: bool, split: bool) -> Vec<Candidate> {
         let mut runs = Vec::new();
         let mut starts = Vec::new();
-        for_each_candidate(b, run_min, iban, |c| match c {
+        let mut splits = Vec::new();
+        for_each_candidate(b, run_min, iban, split, |c| match c {
             Candidate::Run(..) => runs.push(c),
             Candidate::IbanStart(_) => starts.push(c),
+            Candidate::SplitStart(..) => splits.push(c),
         });
         runs.extend(starts);
+        runs.extend(splits);
         runs
     }
 
@@ -295,13 +365,15 @@ mod tests {
         for run_min in [1, 4, 14, 15, 42, 63, 64, 65, 95, 106] {
             for pad in [0, 1, 50, 60, 61, 62, 63, 64, 65, 120, 127, 128] {
                 for len in [3, 4, 13, 14, 15, 64, 65, 95, 106, 130] {
-                    let text = format!("{}DE89{}-", " ".repeat(pad), "a".repeat(len));
+                    let text = format!("{}DE89{}-aB x1y", " ".repeat(pad), "a".repeat(len));
                     let b = text.as_bytes();
-                    assert_eq!(
-                        candidates(b, run_min, true),
-                        naive_candidates(b, run_min, true),
-                        "{run_min} {pad} {len}"
-                    );
+                    for split in [false, true] {
+                        assert_eq!(
+                            candidates(b, run_min, true, split),
+                            naive_candidates(b, run_min, true, split),
+                            "{run_min} {pad} {len}"
+                        );
+                    }
                 }
             }
         }
@@ -313,9 +385,13 @@ mod tests {
             text in "([a-zA-Z0-9]{0,70}|[ _.é€-]{1,3}){0,12}",
             run_min in 0usize..110,
             iban: bool,
+            split: bool,
         ) {
             let b = text.as_bytes();
-            proptest::prop_assert_eq!(candidates(b, run_min, iban), naive_candidates(b, run_min, iban));
+            proptest::prop_assert_eq!(
+                candidates(b, run_min, iban, split),
+                naive_candidates(b, run_min, iban, split)
+            );
         }
     }
 
