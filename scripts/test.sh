@@ -40,7 +40,7 @@ step "the shipped rule pack"
 step "kestrel eval: the pack on labelled posts no rule was tuned to"
 # Floors a change to the pack must not fall below (docs/rule-pack.md has the
 # figures and the targets they are still short of). tests/data/eval/test3.jsonl
-# is never read to write rules; the pro-ISIS tweets are real
+# and test4.jsonl are never read to write rules; the pro-ISIS tweets are real
 # posts labelled by a reader who never saw the rules.
 eval_out=$(mktemp)
 judge() {
@@ -53,15 +53,17 @@ judge() {
   echo "-- $name"; sed -n 3,6p "$eval_out"
 }
 judge "held-out test set (tests/data/eval/test3.jsonl)" tests/data/eval/test3.jsonl \
-  --floor recall:recruitment=0.51 --floor recall:financing=0.72 --floor false-alarm=0.03
+  --floor recall:recruitment=0.51 --floor recall:financing=0.75 --floor false-alarm=0.03
+judge "second held-out set (tests/data/eval/test4.jsonl: de and id positives)" tests/data/eval/test4.jsonl \
+  --floor recall:recruitment=0.44 --floor recall:financing=0.58 --floor false-alarm=0.03
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
-  --floor recall:recruitment=0.90 --floor recall:financing=0.93 --floor false-alarm=0.01
+  --floor recall:recruitment=0.97 --floor recall:financing=0.97 --floor false-alarm=0.01
 judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
-  --floor recall:recruitment=0.87 --floor recall:financing=0.90 --floor false-alarm=0.01
+  --floor recall:recruitment=0.92 --floor recall:financing=0.95 --floor false-alarm=0.01
 judge "third dev set (tests/data/eval/dev3.jsonl)" tests/data/eval/dev3.jsonl \
-  --floor recall:recruitment=0.85 --floor recall:financing=0.90 --floor false-alarm=0.01
+  --floor recall:recruitment=0.92 --floor recall:financing=0.93 --floor false-alarm=0.01
 judge "fourth dev set (tests/data/eval/dev4.jsonl, held out until it was read)" tests/data/eval/dev4.jsonl \
-  --floor recall:recruitment=0.86 --floor recall:financing=0.92 --floor false-alarm=0.01
+  --floor recall:recruitment=0.91 --floor recall:financing=0.94 --floor false-alarm=0.01
 judge "first held-out set (tests/data/heldout/test.jsonl)" tests/data/heldout/test.jsonl \
   --floor recall:recruitment=0.85 --floor recall:financing=0.85 --floor false-alarm=0.01
 if [ -f ../shared/corpus/isis_tweets.jsonl ]; then
