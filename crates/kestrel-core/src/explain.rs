@@ -554,6 +554,18 @@ fn term_counts(engine: &Engine, scratch: &Scratch, rule_index: usize) -> Vec<u32
     counts
 }
 
+/// Indicator matches per term of one rule that `written:` left out of the
+/// last scan in `scratch`.
+fn unwritten_counts(engine: &Engine, scratch: &Scratch, rule_index: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; engine.rule_set().rules[rule_index].terms.len()];
+    for (r, t, _) in engine.last_unwritten(scratch) {
+        if r == rule_index {
+            counts[t] += 1;
+        }
+    }
+    counts
+}
+
 /// Rules of the category shown per miss, closest first.
 const RULES_SHOWN: usize = 3;
 /// Terms named per rule as having no match.
@@ -575,6 +587,7 @@ pub fn miss_line(
     let set = engine.rule_set().clone();
     let mut rules: Vec<usize> = engine
         .last_hits(scratch)
+        .chain(engine.last_unwritten(scratch))
         .map(|(r, _, _)| r)
         .filter(|&r| set.rules[r].category == category)
         .collect();
@@ -613,10 +626,18 @@ pub fn miss_line(
                 .filter(|&&t| counts[t] > 0)
                 .map(|&t| format!("{}={}", names[t], counts[t]))
                 .collect();
-            let missing: Vec<&str> = wanted
+            let left = unwritten_counts(engine, scratch, r);
+            let missing: Vec<String> = wanted
                 .iter()
                 .filter(|&&t| counts[t] == 0)
-                .map(|&t| names[t].as_str())
+                .map(|&t| match left[t] {
+                    0 => names[t].clone(),
+                    n => format!(
+                        "{} ({n} address(es) left out by 'written: {}')",
+                        names[t],
+                        rule.terms[t].written.as_str()
+                    ),
+                })
                 .collect();
             let mut s = format!("{}: condition does not hold", rule.id);
             if !matched.is_empty() {

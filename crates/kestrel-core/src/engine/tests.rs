@@ -318,3 +318,32 @@ fn explain_says_why_an_address_did_not_count() {
     assert_eq!(left[0]["note"], "split");
     assert_eq!(left[0]["written"], "whole");
 }
+
+#[test]
+fn eval_miss_line_names_the_addresses_written_left_out() {
+    let e = engine(concat!(
+        "rules:\n- id: fin.split\n  category: financing\n  terms:\n",
+        "    w: {indicator: [btc], written: split}\n",
+        "    a: {words: [donate]}\n",
+        "  condition: w and a\n",
+    ));
+    let text = format!("donate to {WHOLE_BTC}");
+    let fields = [("text", text.as_str())];
+    let mut s = e.new_scratch();
+    let mut m = Matches::default();
+    e.scan(&fields, &mut s, &mut m);
+    assert!(m.firings.is_empty());
+    let line = crate::explain::miss_line(
+        &e,
+        &mut s,
+        &fields,
+        &m,
+        crate::rules::Category::Financing,
+        true,
+    );
+    assert_eq!(
+        line,
+        "fin.split: condition does not hold; matched a=1; \
+         no match for w (1 address(es) left out by 'written: split')"
+    );
+}
