@@ -261,6 +261,36 @@ fn too_many_rules() -> Case {
     }
 }
 
+/// `written:` keeps addresses by how they were written: an indicator
+/// term's key only.
+fn written_on_a_words_term() -> Case {
+    Case {
+        files: vec![(
+            "bad.yaml",
+            rule("r.one", "      a: { words: [donate], written: split }\n", "a"),
+        )],
+        limits: "",
+        want: "bad.yaml:8:38: error: rule 'r.one': term 'a': 'written' applies to indicator terms only; this term has 'words'",
+    }
+}
+
+/// An IBAN is never written in pieces: `written: split` on it is placed at
+/// the kind.
+fn written_split_on_a_kind_never_split() -> Case {
+    Case {
+        files: vec![(
+            "bad.yaml",
+            rule(
+                "r.one",
+                "      a: { indicator: [btc, iban], written: split }\n",
+                "a",
+            ),
+        )],
+        limits: "",
+        want: "bad.yaml:8:29: error: rule 'r.one': term 'a': 'written: split' needs kinds that can be written in pieces",
+    }
+}
+
 macro_rules! catalogue {
     ($($case:ident),* $(,)?) => {
         mod rules_check {
@@ -303,6 +333,8 @@ catalogue!(
     regex_over_the_pattern_length_limit,
     too_many_terms_in_a_rule,
     too_many_rules,
+    written_on_a_words_term,
+    written_split_on_a_kind_never_split,
 );
 
 /// A regex that would backtrack for ever in a backtracking engine loads

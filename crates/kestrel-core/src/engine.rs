@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use crate::indicators::{IndicatorKind, IndicatorMatch, IndicatorSet};
 use crate::normalize::FoldedText;
-use crate::rules::{Rule, RuleSet, Severity};
+use crate::rules::{Rule, RuleSet, Severity, Written};
 
 mod build;
 mod eval;
@@ -117,6 +117,8 @@ struct Target {
 struct TermInfo {
     rule: u32,
     min_count: u32,
+    /// Indicator terms: which addresses count by how they were written.
+    written: Written,
     /// Bit i: the term sees engine field i; bit 63: fields no rule names.
     fields: u64,
     /// Used by the condition (true) or only by `unless` (false).
@@ -266,6 +268,9 @@ pub struct Scratch {
     regex_marks: RegexMarks,
     raw_regex_marks: RegexMarks,
     found: Vec<IndicatorMatch>,
+    /// Indicator matches of the last post that a term's `written:` left
+    /// out, kept (up to a cap) for explanations.
+    unwritten: Vec<Hit>,
     /// Per field: folded byte offsets of spaces, built when `near` needs them.
     spaces: Vec<Vec<u32>>,
     spaces_valid: Vec<bool>,

@@ -34,6 +34,7 @@ pub fn explain_rules(engine: &Engine, fields: &[(&str, &str)], only: Option<usiz
         }
     }
     let mut rules: Vec<usize> = engine.last_hits(&scratch).map(|(r, _, _)| r).collect();
+    rules.extend(engine.last_unwritten(&scratch).map(|(r, _, _)| r));
     rules.extend(matches.firings.iter().map(|f| f.rule));
     rules.sort_unstable();
     rules.dedup();
@@ -151,7 +152,43 @@ pub fn rule_verdict(
         .map(|(t, c)| format!("{}={c}", t.name))
         .collect();
     let _ = writeln!(out, "    matches per term: {}", summary.join(", "));
+    for line in unwritten_lines(engine, scratch, fields, rule_index) {
+        let _ = writeln!(out, "    not counted: {line}");
+    }
     out
+}
+
+/// Why each indicator match of rule `rule_index`'s terms that `written:`
+/// left out of the last scan did not count, one line each.
+fn unwritten_lines(
+    engine: &Engine,
+    scratch: &Scratch,
+    fields: &[(&str, &str)],
+    rule_index: usize,
+) -> Vec<String> {
+    let rule = &engine.rule_set().rules[rule_index];
+    engine
+        .last_unwritten(scratch)
+        .filter(|(r, _, _)| *r == rule_index)
+        .map(|(_, t, h)| {
+            let term = &rule.terms[t];
+            let (fname, text) = fields[h.field as usize];
+            let raw = text.get(h.start as usize..h.end as usize).unwrap_or("");
+            let how = if crate::indicators::is_split_note(h.note) {
+                "written in pieces"
+            } else {
+                "written whole"
+            };
+            format!(
+                "{} in {fname} [{}..{}] {raw:?} indicator {}: {how}, and the term says 'written: {}'",
+                term.name,
+                h.start,
+                h.end,
+                h.indicator.map(|k| k.name()).unwrap_or("?"),
+                term.written.as_str()
+            )
+        })
+        .collect()
 }
 
 /// The verdict's first lines: fired or quiet, then whether the condition
@@ -307,8 +344,9 @@ pub fn nears(
 }
 
 /// The explanation as one JSON object, for tools: `fields` (name, raw,
-/// folded), `matches` (every term hit) and `rules` (verdict, condition,
-/// clauses, `near` distances, matches per term).
+/// folded), `matches` (every term hit), `not_counted` (indicator matches a
+/// term's `written:` left out, each with that `written`) and `rules`
+/// (verdict, condition, clauses, `near` distances, matches per term).
 pub fn explain_json(
     engine: &Engine,
     fields: &[(&str, &str)],
@@ -339,6 +377,16 @@ pub fn explain_json(
         }
         hit_list.push(hit_json(engine, &scratch, fields, r, t, h));
     }
+    let mut not_counted = Vec::new();
+    for (r, t, h) in engine.last_unwritten(&scratch) {
+        rules.push(r);
+        if only.is_some_and(|o| o != r) {
+            continue;
+        }
+        let mut j = hit_json(engine, &scratch, fields, r, t, h);
+        j["written"] = json!(engine.rule_set().rules[r].terms[t].written.as_str());
+        not_counted.push(j);
+    }
     rules.extend(matches.firings.iter().map(|f| f.rule));
     rules.sort_unstable();
     rules.dedup();
@@ -353,6 +401,7 @@ pub fn explain_json(
         "ruleset": set.hash,
         "fields": field_list,
         "matches": hit_list,
+        "not_counted": not_counted,
         "rules": rule_list,
     })
 }
@@ -505,6 +554,18 @@ fn term_counts(engine: &Engine, scratch: &Scratch, rule_index: usize) -> Vec<u32
     counts
 }
 
+/// Indicator matches per term of one rule that `written:` left out of the
+/// last scan in `scratch`.
+fn unwritten_counts(engine: &Engine, scratch: &Scratch, rule_index: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; engine.rule_set().rules[rule_index].terms.len()];
+    for (r, t, _) in engine.last_unwritten(scratch) {
+        if r == rule_index {
+            counts[t] += 1;
+        }
+    }
+    counts
+}
+
 /// Rules of the category shown per miss, closest first.
 const RULES_SHOWN: usize = 3;
 /// Terms named per rule as having no match.
@@ -526,6 +587,7 @@ pub fn miss_line(
     let set = engine.rule_set().clone();
     let mut rules: Vec<usize> = engine
         .last_hits(scratch)
+        .chain(engine.last_unwritten(scratch))
         .map(|(r, _, _)| r)
         .filter(|&r| set.rules[r].category == category)
         .collect();
@@ -564,10 +626,18 @@ pub fn miss_line(
                 .filter(|&&t| counts[t] > 0)
                 .map(|&t| format!("{}={}", names[t], counts[t]))
                 .collect();
-            let missing: Vec<&str> = wanted
+            let left = unwritten_counts(engine, scratch, r);
+            let missing: Vec<String> = wanted
                 .iter()
                 .filter(|&&t| counts[t] == 0)
-                .map(|&t| names[t].as_str())
+                .map(|&t| match left[t] {
+                    0 => names[t].clone(),
+                    n => format!(
+                        "{} ({n} address(es) left out by 'written: {}')",
+                        names[t],
+                        rule.terms[t].written.as_str()
+                    ),
+                })
                 .collect();
             let mut s = format!("{}: condition does not hold", rule.id);
             if !matched.is_empty() {

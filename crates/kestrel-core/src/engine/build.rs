@@ -221,6 +221,7 @@ impl Builder {
             terms.push(TermInfo {
                 rule: rule_no,
                 min_count: term.min_count,
+                written: term.written,
                 fields: mask,
                 evidence: in_condition.contains(&local),
             });
@@ -277,6 +278,7 @@ impl Builder {
                 view: term.view,
                 min_count: term.min_count,
                 whole_word,
+                written: term.written,
                 mark: term.mark,
             };
             self.add_term_as(rule, &part, global, mask)?;

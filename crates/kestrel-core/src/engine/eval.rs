@@ -210,6 +210,26 @@ impl Engine {
         })
     }
 
+    /// Indicator matches of the last scan in `s` that a term's `written:`
+    /// left out (a whole address for `written: split`, a split one for
+    /// `written: whole`), as `(rule index, term index in the rule, hit)`,
+    /// for explanations; at most 64 per post.
+    pub fn last_unwritten<'s>(
+        &'s self,
+        s: &'s Scratch,
+    ) -> impl Iterator<Item = (usize, usize, &'s Hit)> + 's {
+        let hits: &[Hit] = if s.engine == self.id {
+            &s.unwritten
+        } else {
+            &[]
+        };
+        hits.iter().map(move |h| {
+            let info = &self.terms[h.term as usize];
+            let cr = &self.rules[info.rule as usize];
+            (cr.index, (h.term - cr.first_term) as usize, h)
+        })
+    }
+
     /// Which `escalate` entries of one rule hold on the last scan, in order,
     /// for explanations.
     pub fn explain_grades(

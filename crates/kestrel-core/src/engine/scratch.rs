@@ -6,6 +6,8 @@ use super::{Engine, Hit, Scratch, Target};
 use crate::normalize::{self, FoldedText};
 /// Hits kept per term and post for evidence and proximity; counts go on.
 const MAX_HITS_PER_TERM: u32 = 256;
+/// Indicator matches left out by `written:` kept per post for explanations.
+const MAX_UNWRITTEN: usize = 64;
 
 impl Engine {
     /// Working memory for scanning with this engine, one per thread. A
@@ -27,6 +29,7 @@ impl Engine {
             regex_marks: RegexMarks::for_group(self.folded_regex.as_ref()),
             raw_regex_marks: RegexMarks::for_group(self.raw_regex.as_ref()),
             found: Vec::new(),
+            unwritten: Vec::new(),
             spaces: Vec::new(),
             spaces_valid: Vec::new(),
             field_ids: Vec::new(),
@@ -67,6 +70,7 @@ impl Engine {
     /// Clears the last post's hits and sizes the per-field buffers.
     fn reset(&self, fields: &[(&str, &str)], s: &mut Scratch) {
         s.sink.hits.clear();
+        s.unwritten.clear();
         for t in s.sink.touched.drain(..) {
             s.sink.counts[t as usize] = 0;
             s.sink.stored[t as usize] = 0;
@@ -171,7 +175,23 @@ impl Engine {
             set.find_all(text, &mut s.found);
             for m in &s.found {
                 for (kind, term) in targets {
-                    if *kind != m.kind || self.terms[*term as usize].fields & bit == 0 {
+                    let info = &self.terms[*term as usize];
+                    if *kind != m.kind || info.fields & bit == 0 {
+                        continue;
+                    }
+                    if !info.written.admits(m.note) {
+                        if s.unwritten.len() < MAX_UNWRITTEN {
+                            s.unwritten.push(Hit {
+                                term: *term,
+                                field: fi16,
+                                start: m.start as u32,
+                                end: m.end as u32,
+                                folded_start: u32::MAX,
+                                folded_end: u32::MAX,
+                                indicator: Some(m.kind),
+                                note: m.note,
+                            });
+                        }
                         continue;
                     }
                     if s.sink.push(*term, fi16, m.start, m.end, (RAW, RAW)) {

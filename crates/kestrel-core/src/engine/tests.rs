@@ -241,3 +241,109 @@ fn escalate_raises_the_severity_and_adds_its_terms_as_evidence() {
     // A grade alone never fires the rule.
     assert!(scan_one(&e, "dm me").0.is_empty());
 }
+
+const WHOLE_BTC: &str = "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2";
+const SPLIT_BTC: &str = "1BvBMSEY-stWetqTFn-5Au4m4GFg-7xJaNVN2";
+
+fn written_engine() -> Engine {
+    engine(concat!(
+        "rules:\n",
+        "- id: split\n  terms:\n    w: {indicator: [btc, eth], written: split}\n",
+        "- id: whole\n  terms:\n    w: {indicator: [btc, eth], written: whole}\n",
+        "- id: any\n  terms:\n    w: {indicator: [btc, eth]}\n",
+    ))
+}
+
+#[test]
+fn written_split_counts_only_addresses_written_in_pieces() {
+    let e = written_engine();
+    assert_eq!(
+        fired(&e, &format!("send to {SPLIT_BTC} (join it)")),
+        ["split", "any"]
+    );
+    assert_eq!(fired(&e, &format!("send to {WHOLE_BTC}")), ["whole", "any"]);
+    let eth = "0x5aAe b6053F3E94C9 b9A09f3366 9435E7Ef1BeAed";
+    assert_eq!(fired(&e, &format!("eth: {eth}")), ["split", "any"]);
+    assert!(fired(&e, "nothing here").is_empty());
+}
+
+#[test]
+fn a_term_written_split_counts_only_its_split_matches() {
+    let e = engine(concat!(
+        "rules:\n- id: two\n  terms:\n",
+        "    s: {indicator: [btc], written: split, min_count: 2}\n",
+    ));
+    // One split and one whole address: one match, below min_count.
+    let text = format!("{SPLIT_BTC} and {WHOLE_BTC}");
+    assert!(fired(&e, &text).is_empty());
+    let mut s = e.new_scratch();
+    let mut m = Matches::default();
+    e.scan(&[("text", &text)], &mut s, &mut m);
+    let hits: Vec<(u32, u32, Option<&str>)> = e
+        .last_hits(&s)
+        .map(|(_, _, h)| (h.start, h.end, h.note))
+        .collect();
+    assert_eq!(hits, [(0, SPLIT_BTC.len() as u32, Some("split"))]);
+    // The whole one is kept aside, for explanations.
+    let left: Vec<(u32, Option<&str>)> = e
+        .last_unwritten(&s)
+        .map(|(_, _, h)| (h.start, h.note))
+        .collect();
+    assert_eq!(left, [(SPLIT_BTC.len() as u32 + 5, None)]);
+    // Two split addresses reach it.
+    assert_eq!(fired(&e, &format!("{SPLIT_BTC} and {SPLIT_BTC}")), ["two"]);
+}
+
+#[test]
+fn explain_says_why_an_address_did_not_count() {
+    let e = written_engine();
+    let text = format!("wallet {WHOLE_BTC}");
+    let out = crate::explain::explain(&e, &[("text", &text)]);
+    let why = format!(
+        "    not counted: w in text [7..41] {WHOLE_BTC:?} indicator btc: written whole, \
+         and the term says 'written: split'"
+    );
+    assert!(out.contains(&why), "{out}");
+    assert!(out.contains("  quiet split"), "{out}");
+    let text = format!("wallet {SPLIT_BTC}");
+    let out = crate::explain::explain(&e, &[("text", &text)]);
+    assert!(
+        out.contains("indicator btc: written in pieces, and the term says 'written: whole'"),
+        "{out}"
+    );
+    let json = crate::explain::explain_json(&e, &[("text", &text)], None);
+    let left = &json["not_counted"];
+    assert_eq!(left.as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(left[0]["rule"], "whole");
+    assert_eq!(left[0]["note"], "split");
+    assert_eq!(left[0]["written"], "whole");
+}
+
+#[test]
+fn eval_miss_line_names_the_addresses_written_left_out() {
+    let e = engine(concat!(
+        "rules:\n- id: fin.split\n  category: financing\n  terms:\n",
+        "    w: {indicator: [btc], written: split}\n",
+        "    a: {words: [donate]}\n",
+        "  condition: w and a\n",
+    ));
+    let text = format!("donate to {WHOLE_BTC}");
+    let fields = [("text", text.as_str())];
+    let mut s = e.new_scratch();
+    let mut m = Matches::default();
+    e.scan(&fields, &mut s, &mut m);
+    assert!(m.firings.is_empty());
+    let line = crate::explain::miss_line(
+        &e,
+        &mut s,
+        &fields,
+        &m,
+        crate::rules::Category::Financing,
+        true,
+    );
+    assert_eq!(
+        line,
+        "fin.split: condition does not hold; matched a=1; \
+         no match for w (1 address(es) left out by 'written: split')"
+    );
+}

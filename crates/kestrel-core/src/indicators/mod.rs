@@ -154,6 +154,12 @@ pub mod notes {
     pub const SPLIT_STAGENET: &str = "split_stagenet";
 }
 
+/// Whether a match's note says it was written in pieces ([`notes::SPLIT`]
+/// or one of the `split_…` notes).
+pub fn is_split_note(note: Option<&str>) -> bool {
+    note.is_some_and(|n| n == notes::SPLIT || n.starts_with("split_"))
+}
+
 /// From this shortest run length up, probing every `run_min` bytes
 /// ([`scan::for_each_run`]) beats building bit masks of the whole text.
 const PROBE_MIN: usize = 32;
@@ -216,6 +222,19 @@ impl IndicatorKind {
     /// The kind with this exact (lower-case) name.
     pub fn from_name(s: &str) -> Option<IndicatorKind> {
         IndicatorKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Whether an address of this kind may be found written in pieces
+    /// (btc, ltc, eth, trx, xmr); IBANs and links never are.
+    pub fn can_be_split(self) -> bool {
+        matches!(
+            self,
+            IndicatorKind::Btc
+                | IndicatorKind::Ltc
+                | IndicatorKind::Eth
+                | IndicatorKind::Trx
+                | IndicatorKind::Xmr
+        )
     }
 
     const fn bit(self) -> u16 {
@@ -283,15 +302,7 @@ impl IndicatorSet {
         IndicatorSet {
             run_min: crypto::min_run_len(mask),
             links: links::LinkScanner::new(mask),
-            split: [
-                IndicatorKind::Btc,
-                IndicatorKind::Ltc,
-                IndicatorKind::Eth,
-                IndicatorKind::Trx,
-                IndicatorKind::Xmr,
-            ]
-            .into_iter()
-            .any(|k| mask.has(k)),
+            split: sorted.iter().any(|k| k.can_be_split()),
             kinds: sorted,
             mask,
         }
@@ -382,6 +393,22 @@ mod tests {
         let set = IndicatorSet::new(&[IndicatorKind::Xmr, IndicatorKind::Btc, IndicatorKind::Xmr]);
         assert_eq!(set.kinds(), &[IndicatorKind::Btc, IndicatorKind::Xmr]);
         assert!(IndicatorSet::new(&[]).kinds().is_empty());
+    }
+
+    #[test]
+    fn split_notes_are_told_apart() {
+        assert!(is_split_note(Some(notes::SPLIT)));
+        assert!(is_split_note(Some(notes::SPLIT_P2SH)));
+        assert!(is_split_note(Some(notes::SPLIT_STAGENET)));
+        assert!(!is_split_note(None));
+        assert!(!is_split_note(Some(notes::P2SH)));
+        assert!(!is_split_note(Some(notes::UNCHECKSUMMED)));
+        let splittable: Vec<&str> = IndicatorKind::ALL
+            .into_iter()
+            .filter(|k| k.can_be_split())
+            .map(|k| k.name())
+            .collect();
+        assert_eq!(splittable, ["btc", "eth", "trx", "xmr", "ltc"]);
     }
 
     #[test]

@@ -475,7 +475,7 @@ pub fn hex_digest(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{Level, TermKind, View};
+    use crate::rules::{Level, TermKind, View, Written};
 
     fn problems(src: &str) -> Vec<(Level, usize, usize, String)> {
         let list = match load_str(Path::new("r.yaml"), src) {
@@ -562,6 +562,89 @@ mod tests {
             .warnings
             .iter()
             .any(|w| w.message.contains("'view: folded' is ignored")));
+    }
+
+    #[test]
+    fn written_keeps_split_or_whole_addresses_and_defaults_to_any() {
+        let src = concat!(
+            "rules:\n  - id: a\n    terms:\n",
+            "      s: {indicator: [btc, ltc, eth, trx, xmr], written: split}\n",
+            "      w: {indicator: [btc], written: whole}\n",
+            "      a: {indicator: [iban, btc], written: any}\n",
+            "      d: {indicator: [btc]}\n",
+            "      x: {words: [donate]}\n",
+            "    condition: s or w or a or d or x\n",
+        );
+        let loaded = load_str(Path::new("r.yaml"), src).unwrap_or_else(|e| panic!("{e}"));
+        let written: Vec<Written> = loaded.set.rules[0]
+            .terms
+            .iter()
+            .map(|t| t.written)
+            .collect();
+        assert_eq!(
+            written,
+            [
+                Written::Split,
+                Written::Whole,
+                Written::Any,
+                Written::Any,
+                Written::Any
+            ]
+        );
+        assert!(
+            !loaded
+                .warnings
+                .iter()
+                .any(|w| w.message.contains("written")),
+            "{:?}",
+            loaded.warnings
+        );
+    }
+
+    #[test]
+    fn written_mistakes_are_placed() {
+        let src = concat!(
+            "rules:\n  - id: a\n    terms:\n",
+            "      x: {words: [donate], written: split}\n",
+            "      y: {indicator: [btc], written: pieces}\n",
+            "      z: {indicator: [btc, iban, telegram], written: split}\n",
+            "      v:\n        indicator: messenger\n        written: whole\n",
+            "      u: {indicator: [btc], written: [split]}\n",
+            "    condition: x or y or z or v or u\n",
+        );
+        let p = problems(src);
+        let errors: Vec<(usize, usize, &str)> = p
+            .iter()
+            .filter(|(l, ..)| *l == Level::Error)
+            .map(|(_, line, col, m)| (*line, *col, m.as_str()))
+            .collect();
+        let never = |k: &str, w: &str| {
+            format!(
+                "needs kinds that can be written in pieces (btc, ltc, eth, trx, xmr); '{k}' never is"
+            )
+            .replace("needs", &format!("'written: {w}' needs"))
+        };
+        let want: Vec<(usize, usize, String)> = vec![
+            (
+                4,
+                37,
+                "term 'x': 'written' applies to indicator terms only; this term has 'words'".into(),
+            ),
+            (5, 38, "term 'y': 'written' is split | whole | any".into()),
+            (6, 28, format!("term 'z': {}", never("iban", "split"))),
+            (6, 34, format!("term 'z': {}", never("telegram", "split"))),
+            (8, 20, format!("term 'v': {}", never("messenger", "whole"))),
+            (10, 38, "term 'u': 'written' is split | whole | any".into()),
+        ];
+        for (line, col, msg) in &want {
+            assert!(
+                errors
+                    .iter()
+                    .any(|(l, c, m)| l == line && c == col && m.starts_with(msg.as_str())),
+                "missing {line}:{col} {msg:?} in {errors:#?}"
+            );
+        }
+        assert_eq!(errors.len(), want.len(), "{errors:#?}");
     }
 }
 

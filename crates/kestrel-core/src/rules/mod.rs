@@ -208,8 +208,44 @@ pub struct Term {
     pub min_count: u32,
     /// Matches must start and end at word boundaries.
     pub whole_word: bool,
+    /// Indicator terms: whether addresses written in pieces, whole ones or
+    /// both count (`written:`); [`Written::Any`] for every other term.
+    pub written: Written,
     /// Where the term is defined.
     pub mark: Mark,
+}
+
+/// An indicator term's `written:` key: which addresses count by how they
+/// were written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Written {
+    /// Every address, in one run or in pieces (the default).
+    #[default]
+    Any,
+    /// Only addresses written in pieces (note `split` / `split_…`).
+    Split,
+    /// Only addresses written in one run.
+    Whole,
+}
+
+impl Written {
+    /// The name used in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Written::Any => "any",
+            Written::Split => "split",
+            Written::Whole => "whole",
+        }
+    }
+
+    /// Whether an indicator match with this note counts.
+    pub fn admits(self, note: Option<&str>) -> bool {
+        match self {
+            Written::Any => true,
+            Written::Split => crate::indicators::is_split_note(note),
+            Written::Whole => !crate::indicators::is_split_note(note),
+        }
+    }
 }
 
 /// A post written inside a rule file as a test case.

@@ -6,7 +6,7 @@ use super::{plain, suggest, Ctx, RuleLimits};
 use crate::indicators::IndicatorKind;
 use crate::normalize;
 use crate::rules::yaml::{Mark, Node, Value};
-use crate::rules::{Term, TermKind, View};
+use crate::rules::{Term, TermKind, View, Written};
 
 impl Ctx {
     /// One term of a rule; `None` when it has an error (reported).
@@ -78,6 +78,7 @@ impl Ctx {
             }
         };
         let whole_word = self.whole_word(file, rid, name, &kind, keys.whole_word);
+        let written = self.written(file, rid, name, &kind, kv, keys.written);
         if self.error_count() > errors_before {
             return None;
         }
@@ -87,6 +88,7 @@ impl Ctx {
             view,
             min_count: keys.min_count,
             whole_word,
+            written,
             mark,
         })
     }
@@ -105,6 +107,7 @@ impl Ctx {
             view: None,
             min_count: 1,
             whole_word: None,
+            written: None,
             languages: None,
         };
         for (key, k, v) in self.unique_keys(entries, file, rid, &format!("term '{name}'")) {
@@ -118,7 +121,7 @@ impl Ctx {
                     }
                 }
                 "languages" => keys.languages = Some(v),
-                "view" | "min_count" | "whole_word" => {
+                "view" | "min_count" | "whole_word" | "written" => {
                     self.term_option(file, rid, name, key, v, &mut keys)
                 }
                 other => {
@@ -135,7 +138,8 @@ impl Ctx {
         keys
     }
 
-    /// `view`, `min_count` or `whole_word` of a term, checked into `keys`.
+    /// `view`, `min_count`, `whole_word` or `written` of a term, checked
+    /// into `keys`.
     fn term_option(
         &mut self,
         file: &Path,
@@ -163,6 +167,17 @@ impl Ctx {
                     v.mark,
                     rid,
                     format!("term '{name}': 'min_count' must be a whole number of at least 1"),
+                ),
+            },
+            "written" => match v.as_scalar() {
+                Some("any") if plain(v) => keys.written = Some((Written::Any, v.mark)),
+                Some("split") if plain(v) => keys.written = Some((Written::Split, v.mark)),
+                Some("whole") if plain(v) => keys.written = Some((Written::Whole, v.mark)),
+                _ => self.error(
+                    file,
+                    v.mark,
+                    rid,
+                    format!("term '{name}': 'written' is split | whole | any"),
                 ),
             },
             _ => match v.as_scalar() {
@@ -292,6 +307,69 @@ impl Ctx {
         }
     }
 
+    /// `written`: only on indicator terms, and `split` or `whole` only when
+    /// every kind named can be written in pieces (an IBAN or a link never
+    /// is, so the key would silently drop or keep all of them).
+    fn written(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        name: &str,
+        kind: &TermKind,
+        kv: &Node,
+        written: Option<(Written, Mark)>,
+    ) -> Written {
+        let Some((w, m)) = written else {
+            return Written::Any;
+        };
+        let TermKind::Indicator(kinds) = kind else {
+            self.error(
+                file,
+                m,
+                rid,
+                format!(
+                    "term '{name}': 'written' applies to indicator terms only; this term has '{}'",
+                    kind.key()
+                ),
+            );
+            return Written::Any;
+        };
+        if w == Written::Any {
+            return w;
+        }
+        // Each kind at its own place (the list's other mistakes are
+        // reported by `indicator_term`).
+        let items: Vec<&Node> = match &kv.value {
+            Value::Seq(items) => items.iter().collect(),
+            _ => vec![kv],
+        };
+        let mut bad = false;
+        for item in items {
+            let never = item
+                .as_scalar()
+                .and_then(IndicatorKind::from_name)
+                .filter(|k| !k.can_be_split());
+            if let Some(k) = never {
+                let place = item.mark;
+                bad = true;
+                self.error(
+                    file,
+                    place,
+                    rid,
+                    format!(
+                        "term '{name}': 'written: {}' needs kinds that can be written in pieces \
+                         (btc, ltc, eth, trx, xmr); '{k}' never is: give it its own term",
+                        w.as_str()
+                    ),
+                );
+            }
+        }
+        if bad || kinds.is_empty() {
+            return Written::Any;
+        }
+        w
+    }
+
     fn pattern_list(
         &mut self,
         file: &Path,
@@ -360,6 +438,7 @@ struct TermKeys<'a> {
     view: Option<(View, Mark)>,
     min_count: u32,
     whole_word: Option<(bool, Mark)>,
+    written: Option<(Written, Mark)>,
     languages: Option<&'a Node>,
 }
 
@@ -382,6 +461,7 @@ const TERM_KEYS: &[&str] = &[
     "view",
     "min_count",
     "whole_word",
+    "written",
 ];
 
 /// A literal pattern must still say something once folded.
