@@ -59,13 +59,13 @@ judge "second held-out set (tests/data/eval/test4.jsonl: de and id positives)" t
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
   --floor recall:recruitment=0.97 --floor recall:financing=0.97 --floor false-alarm=0.01
 judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
-  --floor recall:recruitment=0.92 --floor recall:financing=0.95 --floor false-alarm=0.01
+  --floor recall:recruitment=0.92 --floor recall:financing=0.97 --floor false-alarm=0.01
 judge "third dev set (tests/data/eval/dev3.jsonl)" tests/data/eval/dev3.jsonl \
   --floor recall:recruitment=0.93 --floor recall:financing=0.93 --floor false-alarm=0.01
 judge "fourth dev set (tests/data/eval/dev4.jsonl, held out until it was read)" tests/data/eval/dev4.jsonl \
   --floor recall:recruitment=0.91 --floor recall:financing=0.94 --floor false-alarm=0.01
 judge "fifth dev set (tests/data/eval/dev5.jsonl, test3's registers)" tests/data/eval/dev5.jsonl \
-  --floor recall:recruitment=0.73 --floor recall:financing=0.90 --floor false-alarm=0.01
+  --floor recall:recruitment=0.76 --floor recall:financing=0.90 --floor false-alarm=0.01
 judge "first held-out set (tests/data/heldout/test.jsonl)" tests/data/heldout/test.jsonl \
   --floor recall:recruitment=0.85 --floor recall:financing=0.85 --floor false-alarm=0.01
 if [ -f ../shared/corpus/isis_tweets.jsonl ]; then
