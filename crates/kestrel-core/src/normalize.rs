@@ -1158,13 +1158,32 @@ fn ascii_word(out: &mut Out, scratch: &mut Scratch, bytes: &[u8], s: usize, e: u
 /// word: a `.`, `-` or `_` follows it, then a single ASCII letter, then a
 /// separator or the end (`Sh.a.m`, `Sh-a-m`). Its letters then wait with the
 /// single letters for the split-letter decision (`Sh.a.m` → `sham`).
+/// Ignorables (zero-width characters and the like) between these are
+/// skipped, as everywhere else in folding.
 #[inline]
 fn leads_split_letters(bytes: &[u8], e: usize) -> bool {
-    matches!(bytes.get(e), Some(b'.' | b'-' | b'_'))
-        && bytes.get(e + 1).is_some_and(u8::is_ascii_alphabetic)
-        && bytes
-            .get(e + 2)
-            .is_none_or(|&b| b < 0x80 && ASCII_CLASS[b as usize] == A_SEP)
+    let skip = |mut p: usize| {
+        while p < bytes.len() && bytes[p] >= 0x80 {
+            let (c, l) = decode(bytes, p);
+            if entry(c).kind != K_IGNORE {
+                break;
+            }
+            p += l;
+        }
+        p
+    };
+    let p = skip(e);
+    if !matches!(bytes.get(p), Some(b'.' | b'-' | b'_')) {
+        return false;
+    }
+    let p = skip(p + 1);
+    if !bytes.get(p).is_some_and(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    skip(p + 1) >= bytes.len() || {
+        let b = bytes[skip(p + 1)];
+        b < 0x80 && ASCII_CLASS[b as usize] == A_SEP
+    }
 }
 
 /// Leet reading, then words out of the token's items.
