@@ -198,16 +198,7 @@ impl Engine {
         &'s self,
         s: &'s Scratch,
     ) -> impl Iterator<Item = (usize, usize, &'s Hit)> + 's {
-        let hits: &[Hit] = if s.engine == self.id {
-            &s.sink.hits
-        } else {
-            &[]
-        };
-        hits.iter().map(move |h| {
-            let info = &self.terms[h.term as usize];
-            let cr = &self.rules[info.rule as usize];
-            (cr.index, (h.term - cr.first_term) as usize, h)
-        })
+        self.located(s, &s.sink.hits)
     }
 
     /// Indicator matches of the last scan in `s` that a term's `written:`
@@ -218,11 +209,17 @@ impl Engine {
         &'s self,
         s: &'s Scratch,
     ) -> impl Iterator<Item = (usize, usize, &'s Hit)> + 's {
-        let hits: &[Hit] = if s.engine == self.id {
-            &s.unwritten
-        } else {
-            &[]
-        };
+        self.located(s, &s.unwritten)
+    }
+
+    /// `hits` (a list of `s`) as `(rule index, term index in the rule,
+    /// hit)`; nothing when this engine did not make `s`.
+    fn located<'s>(
+        &'s self,
+        s: &Scratch,
+        hits: &'s [Hit],
+    ) -> impl Iterator<Item = (usize, usize, &'s Hit)> + 's {
+        let hits: &[Hit] = if s.engine == self.id { hits } else { &[] };
         hits.iter().map(move |h| {
             let info = &self.terms[h.term as usize];
             let cr = &self.rules[info.rule as usize];
