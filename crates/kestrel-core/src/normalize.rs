@@ -709,6 +709,7 @@ fn letters_token(
     let n = bytes.len();
     let mut pos = start;
     let mut prev = '\0';
+    let mut letters = 0usize;
     // Raw bytes from `same_from` to `pos` fold to themselves and are not
     // written yet: they are copied in one go.
     let mut same_from = start;
@@ -756,8 +757,20 @@ fn letters_token(
             prev = ch;
         }
         pos += l;
+        letters += 1;
     }
     flush_same(out, same_from, pos, prev);
+    let word = &out.text[word_f..];
+    if letters == 2
+        && word.len() == 2
+        && word.iter().all(u8::is_ascii_lowercase)
+        && leads_split_letters(bytes, pos)
+    {
+        // Two letters before `.a`: the general path lets them wait with
+        // the single letters (`Sh.a.m`), as it does for any two letters
+        // that fold to ASCII (`aе.a`, Cyrillic `е`, reads as `ae.a`).
+        return bail(out);
+    }
     if out.text.len() - word_f == prev.len_utf8() {
         // One letter: it waits for the split-letter decision.
         out.text.truncate(mark.0);
@@ -824,6 +837,12 @@ fn ascii_alnum_token(
             .zip(ch.iter())
             .all(|(&c, &x)| c == C_ASCII && x == ch[0]))
         || (n == 1 && cls[0] == C_LEET)
+    {
+        return None;
+    }
+    // So do two letters before `.a` (`a0.a` as `ao.a`: see
+    // `leads_split_letters`).
+    if n == 2 && cls[..2] == [C_ASCII, C_ASCII] && ch[0] != ch[1] && leads_split_letters(bytes, end)
     {
         return None;
     }

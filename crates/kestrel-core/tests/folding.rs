@@ -220,6 +220,33 @@ fn raw_span_of_ranges_that_are_not_words() {
     assert!(e <= raw.len());
 }
 
+/// The `Sh.a.m` join reads two letters before `.a` the same way whether
+/// they are ASCII or lookalikes and whatever comes before them (a proptest
+/// found `aе.a`, Cyrillic `е`, folding to `ae a` alone but to `aea` after
+/// another word, so a word's raw span did not fold back to the word).
+#[test]
+fn split_letter_join_ignores_lookalikes_and_context() {
+    for (raw, want) in [
+        ("ae.a", "aea"),
+        ("a\u{0435}.a", "aea"),
+        ("a a\u{0435}.a ", "a aea"),
+        ("Sh.a.m", "sham"),
+        ("S\u{04BB}.a.m", "sham"),
+        ("x S\u{04BB}.a.m", "x sham"),
+        ("xa\u{0435}.a", "xae a"),
+        ("a0.a", "aoa"),
+        ("@a0.a ", "aoa"),
+        ("@\u{200B}a0.a ", "aoa"),
+    ] {
+        assert_eq!(fold(raw), want, "{raw:?}");
+    }
+    let raw = "a a\u{0435}.a ";
+    let mut ft = FoldedText::new();
+    fold_into(raw, &mut ft);
+    let (s, e) = ft.raw_span(2, 5);
+    assert_eq!(fold(&raw[s..e]), "aea", "span {:?}", &raw[s..e]);
+}
+
 #[test]
 fn boundaries() {
     let f = "join us";
