@@ -53,9 +53,9 @@ judge() {
   echo "-- $name"; sed -n 3,6p "$eval_out"
 }
 judge "held-out test set (tests/data/eval/test3.jsonl)" tests/data/eval/test3.jsonl \
-  --floor recall:recruitment=0.54 --floor recall:financing=0.77 --floor false-alarm=0.03
+  --floor recall:recruitment=0.54 --floor recall:financing=0.78 --floor false-alarm=0.03
 judge "second held-out set (tests/data/eval/test4.jsonl: de and id positives)" tests/data/eval/test4.jsonl \
-  --floor recall:recruitment=0.44 --floor recall:financing=0.58 --floor false-alarm=0.03
+  --floor recall:recruitment=0.45 --floor recall:financing=0.58 --floor false-alarm=0.03
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
   --floor recall:recruitment=0.97 --floor recall:financing=0.97 --floor false-alarm=0.01
 judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
@@ -65,7 +65,9 @@ judge "third dev set (tests/data/eval/dev3.jsonl)" tests/data/eval/dev3.jsonl \
 judge "fourth dev set (tests/data/eval/dev4.jsonl, held out until it was read)" tests/data/eval/dev4.jsonl \
   --floor recall:recruitment=0.91 --floor recall:financing=0.94 --floor false-alarm=0.01
 judge "fifth dev set (tests/data/eval/dev5.jsonl, test3's registers)" tests/data/eval/dev5.jsonl \
-  --floor recall:recruitment=0.76 --floor recall:financing=0.90 --floor false-alarm=0.01
+  --floor recall:recruitment=0.80 --floor recall:financing=0.95 --floor false-alarm=0.01
+judge "sixth dev set (tests/data/eval/dev6.jsonl, test3's and test4's registers)" tests/data/eval/dev6.jsonl \
+  --floor recall:recruitment=0.80 --floor recall:financing=0.90 --floor false-alarm=0.01
 judge "first held-out set (tests/data/heldout/test.jsonl)" tests/data/heldout/test.jsonl \
   --floor recall:recruitment=0.85 --floor recall:financing=0.85 --floor false-alarm=0.01
 if [ -f ../shared/corpus/isis_tweets.jsonl ]; then
