@@ -31,8 +31,9 @@
 //!   space, tab, CR, line feed, no-break, thin, narrow no-break, zero-width
 //!   space / joiners, word joiner, BOM), at most [`MAX_LINE_BREAKS`] of them
 //!   line feeds, and at most one mark among `- / . | _ +`, the dashes
-//!   U+2010–U+2015, `·`, `•` and `➕`. Anything else (a word, `…`, `:`, `,`, an
-//!   emoji) ends the candidate.
+//!   U+2010–U+2015, `·`, `•` and `➕`, or one ellipsis (`...`, `…`: writers
+//!   cut an address as `1BvBMSEYst … WetqTFn5Au … 4m4GFg7xJaNVN2`). Anything
+//!   else (a word, `:`, `,`, two marks, an emoji) ends the candidate.
 //! * **End.** The first piece count (from two on) whose join validates wins;
 //!   the last piece must end the token (no word character follows).
 //! * **Span and note.** The match spans the first character of the first
@@ -114,6 +115,8 @@ enum Sep {
     Gap,
     LineBreak,
     Mark,
+    /// `…`, or a `.` that may be one of an ellipsis `...`.
+    Dot,
 }
 
 fn sep_class(c: char) -> Option<Sep> {
@@ -123,7 +126,6 @@ fn sep_class(c: char) -> Option<Sep> {
         | '\u{200d}' | '\u{2060}' | '\u{feff}' => Some(Sep::Gap),
         '-'
         | '/'
-        | '.'
         | '|'
         | '_'
         | '+'
@@ -131,6 +133,7 @@ fn sep_class(c: char) -> Option<Sep> {
         | '\u{b7}'
         | '\u{2022}'
         | '\u{2795}' => Some(Sep::Mark),
+        '.' | '\u{2026}' => Some(Sep::Dot),
         _ => None,
     }
 }
@@ -141,6 +144,8 @@ struct SepCount {
     gaps: usize,
     breaks: usize,
     marks: usize,
+    /// Dots: one `.`, or an ellipsis (`...`, `…`) between pieces cut short.
+    dots: usize,
 }
 
 impl SepCount {
@@ -155,8 +160,12 @@ impl SepCount {
                 self.breaks += 1;
             }
             Some(Sep::Mark) => self.marks += 1,
+            Some(Sep::Dot) => self.dots += if c == '.' { 1 } else { 3 },
         }
-        self.gaps <= MAX_GAP && self.breaks <= MAX_LINE_BREAKS && self.marks <= 1
+        self.gaps <= MAX_GAP
+            && self.breaks <= MAX_LINE_BREAKS
+            && self.marks + usize::from(self.dots > 0) <= 1
+            && self.dots <= 3
     }
 }
 
@@ -411,6 +420,10 @@ mod tests {
             "\u{200b}",
             "\u{a0}",
             " — ",
+            "...",
+            " ... ",
+            "…",
+            " … ",
             "·",
             "\t",
         ] {
@@ -427,7 +440,7 @@ mod tests {
     #[test]
     fn separators_that_do_not_join() {
         for sep in [
-            ", ", ": ", "...", " then ", "\n\n\n", "     ", " -- ", "--", "*", " 🔥 ",
+            ", ", ": ", "....", " then ", "-.", "\n\n\n", "     ", " -- ", "--", "*", " 🔥 ",
         ] {
             let text = format!("send to {} now", split(BTC, &[8, 9, 9], sep));
             assert!(all(&text).is_empty(), "separator {sep:?}: {:?}", all(&text));
