@@ -53,13 +53,13 @@ judge() {
   echo "-- $name"; sed -n 3,6p "$eval_out"
 }
 judge "held-out test set (tests/data/eval/test3.jsonl)" tests/data/eval/test3.jsonl \
-  --floor recall:recruitment=0.58 --floor recall:financing=0.78 --floor false-alarm=0.03
+  --floor recall:recruitment=0.58 --floor recall:financing=0.80 --floor false-alarm=0.03
 judge "second held-out set (tests/data/eval/test4.jsonl: de and id positives)" tests/data/eval/test4.jsonl \
-  --floor recall:recruitment=0.45 --floor recall:financing=0.58 --floor false-alarm=0.03
+  --floor recall:recruitment=0.50 --floor recall:financing=0.58 --floor false-alarm=0.03
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
   --floor recall:recruitment=0.97 --floor recall:financing=0.97 --floor false-alarm=0.01
 judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
-  --floor recall:recruitment=0.92 --floor recall:financing=0.97 --floor false-alarm=0.01
+  --floor recall:recruitment=0.92 --floor recall:financing=0.98 --floor false-alarm=0.01
 judge "third dev set (tests/data/eval/dev3.jsonl)" tests/data/eval/dev3.jsonl \
   --floor recall:recruitment=0.93 --floor recall:financing=0.93 --floor false-alarm=0.01
 judge "fourth dev set (tests/data/eval/dev4.jsonl, held out until it was read)" tests/data/eval/dev4.jsonl \
@@ -67,9 +67,11 @@ judge "fourth dev set (tests/data/eval/dev4.jsonl, held out until it was read)" 
 judge "fifth dev set (tests/data/eval/dev5.jsonl, test3's registers)" tests/data/eval/dev5.jsonl \
   --floor recall:recruitment=0.81 --floor recall:financing=0.96 --floor false-alarm=0.01
 judge "sixth dev set (tests/data/eval/dev6.jsonl, test3's and test4's registers)" tests/data/eval/dev6.jsonl \
-  --floor recall:recruitment=0.83 --floor recall:financing=0.91 --floor false-alarm=0.01
+  --floor recall:recruitment=0.85 --floor recall:financing=0.92 --floor false-alarm=0.01
 judge "seventh dev set (tests/data/eval/dev7.jsonl, written from test3's and test4's briefs)" tests/data/eval/dev7.jsonl \
-  --floor recall:recruitment=0.82 --floor recall:financing=0.88 --floor false-alarm=0.01
+  --floor recall:recruitment=0.85 --floor recall:financing=0.90 --floor false-alarm=0.01
+judge "eighth dev set (tests/data/eval/dev8.jsonl: de and id from test4's brief, en and fr negatives)" tests/data/eval/dev8.jsonl \
+  --floor recall:recruitment=0.80 --floor recall:financing=0.91 --floor false-alarm=0.01
 judge "first held-out set (tests/data/heldout/test.jsonl)" tests/data/heldout/test.jsonl \
   --floor recall:recruitment=0.85 --floor recall:financing=0.85 --floor false-alarm=0.01
 if [ -f ../shared/corpus/isis_tweets.jsonl ]; then
