@@ -71,11 +71,13 @@ judge "sixth dev set (tests/data/eval/dev6.jsonl, test3's and test4's registers)
 judge "seventh dev set (tests/data/eval/dev7.jsonl, written from test3's and test4's briefs)" tests/data/eval/dev7.jsonl \
   --floor recall:recruitment=0.85 --floor recall:financing=0.90 --floor false-alarm=0.01
 judge "eighth dev set (tests/data/eval/dev8.jsonl: de and id from test4's brief, en and fr negatives)" tests/data/eval/dev8.jsonl \
-  --floor recall:recruitment=0.80 --floor recall:financing=0.92 --floor false-alarm=0.01
+  --floor recall:recruitment=0.81 --floor recall:financing=0.93 --floor false-alarm=0.01
 judge "ninth dev set (tests/data/eval/dev9.jsonl: en, fr, de, id from the held-out sets' registers and briefs)" tests/data/eval/dev9.jsonl \
   --floor recall:recruitment=0.82 --floor recall:financing=0.94 --floor false-alarm=0.01
 judge "tenth dev set (tests/data/eval/dev10.jsonl: en, fr, de, id)" tests/data/eval/dev10.jsonl \
-  --floor recall:recruitment=0.85 --floor recall:financing=0.96 --floor false-alarm=0.01
+  --floor recall:recruitment=0.86 --floor recall:financing=0.97 --floor false-alarm=0.01
+judge "eleventh dev set (tests/data/eval/dev11.jsonl: en, fr, de, id)" tests/data/eval/dev11.jsonl \
+  --floor recall:recruitment=0.85 --floor recall:financing=0.98 --floor false-alarm=0.01
 judge "first held-out set (tests/data/heldout/test.jsonl)" tests/data/heldout/test.jsonl \
   --floor recall:recruitment=0.85 --floor recall:financing=0.85 --floor false-alarm=0.01
 if [ -f ../shared/corpus/isis_tweets.jsonl ]; then
