@@ -55,9 +55,9 @@ judge() {
 judge "held-out test set (tests/data/eval/test3.jsonl)" tests/data/eval/test3.jsonl \
   --floor recall:recruitment=0.58 --floor recall:financing=0.81 --floor false-alarm=0.03
 judge "second held-out set (tests/data/eval/test4.jsonl: de and id positives)" tests/data/eval/test4.jsonl \
-  --floor recall:recruitment=0.50 --floor recall:financing=0.65 --floor false-alarm=0.03
+  --floor recall:recruitment=0.51 --floor recall:financing=0.65 --floor false-alarm=0.03
 judge "third held-out set (tests/data/eval/test5.jsonl: en, fr, de, id)" tests/data/eval/test5.jsonl \
-  --floor recall:recruitment=0.57 --floor recall:financing=0.80 --floor false-alarm=0.04
+  --floor recall:recruitment=0.57 --floor recall:financing=0.81 --floor false-alarm=0.04
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
   --floor recall:recruitment=0.97 --floor recall:financing=0.97 --floor false-alarm=0.01
 judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
@@ -80,6 +80,8 @@ judge "tenth dev set (tests/data/eval/dev10.jsonl: en, fr, de, id)" tests/data/e
   --floor recall:recruitment=0.86 --floor recall:financing=0.97 --floor false-alarm=0.01
 judge "eleventh dev set (tests/data/eval/dev11.jsonl: en, fr, de, id)" tests/data/eval/dev11.jsonl \
   --floor recall:recruitment=0.85 --floor recall:financing=0.98 --floor false-alarm=0.01
+judge "twelfth dev set (tests/data/eval/dev12.jsonl: en, fr, de, id)" tests/data/eval/dev12.jsonl \
+  --floor recall:recruitment=0.84 --floor recall:financing=0.90 --floor false-alarm=0.01
 judge "first held-out set (tests/data/heldout/test.jsonl)" tests/data/heldout/test.jsonl \
   --floor recall:recruitment=0.85 --floor recall:financing=0.85 --floor false-alarm=0.01
 if [ -f ../shared/corpus/isis_tweets.jsonl ]; then
