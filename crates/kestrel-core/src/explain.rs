@@ -545,20 +545,24 @@ pub fn lexicon_sources(lex: &LexiconTerm, folded: Option<&str>, raw: &str) -> Ve
 
 /// Matches per term of one rule in the last scan in `scratch`.
 fn term_counts(engine: &Engine, scratch: &Scratch, rule_index: usize) -> Vec<u32> {
-    let mut counts = vec![0u32; engine.rule_set().rules[rule_index].terms.len()];
-    for (r, t, _) in engine.last_hits(scratch) {
-        if r == rule_index {
-            counts[t] += 1;
-        }
-    }
-    counts
+    counts_per_term(engine, engine.last_hits(scratch), rule_index)
 }
 
 /// Indicator matches per term of one rule that `written:` left out of the
 /// last scan in `scratch`.
 fn unwritten_counts(engine: &Engine, scratch: &Scratch, rule_index: usize) -> Vec<u32> {
+    counts_per_term(engine, engine.last_unwritten(scratch), rule_index)
+}
+
+/// How many of `located` (`(rule, term, hit)`, as [`Engine::last_hits`]
+/// gives them) fall on each term of rule `rule_index`.
+fn counts_per_term<'a>(
+    engine: &Engine,
+    located: impl Iterator<Item = (usize, usize, &'a Hit)>,
+    rule_index: usize,
+) -> Vec<u32> {
     let mut counts = vec![0u32; engine.rule_set().rules[rule_index].terms.len()];
-    for (r, t, _) in engine.last_unwritten(scratch) {
+    for (r, t, _) in located {
         if r == rule_index {
             counts[t] += 1;
         }

@@ -1199,10 +1199,9 @@ fn leads_split_letters(bytes: &[u8], e: usize) -> bool {
     if !bytes.get(p).is_some_and(u8::is_ascii_alphabetic) {
         return false;
     }
-    skip(p + 1) >= bytes.len() || {
-        let b = bytes[skip(p + 1)];
-        b < 0x80 && ASCII_CLASS[b as usize] == A_SEP
-    }
+    bytes
+        .get(skip(p + 1))
+        .is_none_or(|&b| b < 0x80 && ASCII_CLASS[b as usize] == A_SEP)
 }
 
 /// Leet reading, then words out of the token's items.
