@@ -123,6 +123,15 @@ struct TermInfo {
     fields: u64,
     /// Used by the condition (true) or only by `unless` (false).
     evidence: bool,
+    /// `weights:` terms: index into [`Engine::scores`]; `u32::MAX` for the rest.
+    score: u32,
+}
+
+/// A `weights:` term compiled: each entry's weight by its folded form.
+#[derive(Debug)]
+struct ScoreTable {
+    weights: std::collections::HashMap<Box<str>, i32>,
+    at_least: i32,
 }
 
 /// A compiled rule as the engine keeps it.
@@ -159,6 +168,8 @@ pub struct Engine {
     folded_regex: Option<RegexGroup>,
     raw_regex: Option<RegexGroup>,
     indicators: Option<(IndicatorSet, Vec<(IndicatorKind, u32)>)>,
+    /// The tables of the `weights:` terms.
+    scores: Vec<ScoreTable>,
     /// Rules whose condition holds on a post with no match at all.
     always: Vec<u32>,
     field_names: Vec<String>,

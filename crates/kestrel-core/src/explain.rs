@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::engine::{Engine, Hit, Matches, Scratch};
 use crate::normalize;
-use crate::rules::{Category, Expr, LexiconTerm, Rule, TermKind};
+use crate::rules::{milli_display, Category, Expr, LexiconTerm, Rule, TermKind};
 
 /// Scans `fields` and explains the result: the folded text of each field,
 /// every term hit with its raw span, and every rule with a hit or that fired.
@@ -152,11 +152,78 @@ pub fn rule_verdict(
         .map(|(t, c)| format!("{}={c}", t.name))
         .collect();
     let _ = writeln!(out, "    matches per term: {}", summary.join(", "));
+    for line in score_lines(engine, scratch, rule_index) {
+        let _ = writeln!(out, "    {line}");
+    }
     for line in unwritten_lines(engine, scratch, fields, rule_index) {
         let _ = writeln!(out, "    not counted: {line}");
     }
     out
 }
+
+/// Each `weights:` term of a rule on the last scan: its score, the score it
+/// needs, and the distinct entries found with their weights, largest first.
+pub fn score_lines(engine: &Engine, scratch: &Scratch, rule_index: usize) -> Vec<String> {
+    let rule = &engine.rule_set().rules[rule_index];
+    let mut out = Vec::new();
+    for (t, term) in rule.terms.iter().enumerate() {
+        let Some((score, at_least)) = engine.explain_score(rule_index, t, scratch) else {
+            continue;
+        };
+        let mut found: Vec<(i32, String)> = Vec::new();
+        for (r, ht, h) in engine.last_hits(scratch) {
+            if r != rule_index || ht != t {
+                continue;
+            }
+            let text = h
+                .folded_span()
+                .and_then(|(a, b)| scratch.folded(h.field as usize)?.as_str().get(a..b));
+            if let (Some(text), Some(w)) = (text, engine.hit_weight(scratch, h)) {
+                if !found.iter().any(|(_, e)| e == text) {
+                    found.push((w, text.to_string()));
+                }
+            }
+        }
+        found.sort_by_key(|(w, e)| (std::cmp::Reverse(w.abs()), e.clone()));
+        let shown: Vec<String> = found
+            .iter()
+            .take(SCORE_ENTRIES_SHOWN)
+            .map(|(w, e)| {
+                format!(
+                    "{}{} {e:?}",
+                    if *w >= 0 { "+" } else { "" },
+                    milli_display(*w)
+                )
+            })
+            .collect();
+        let more = found.len().saturating_sub(SCORE_ENTRIES_SHOWN);
+        out.push(format!(
+            "score of {}: {} ({} {}){}{}",
+            term.name,
+            milli_display(score),
+            if score >= at_least {
+                "reaches"
+            } else {
+                "below"
+            },
+            milli_display(at_least),
+            if shown.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", shown.join(", "))
+            },
+            if more > 0 {
+                format!(", … ({more} more)")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    out
+}
+
+/// Entries shown per `weights:` term in an explanation.
+const SCORE_ENTRIES_SHOWN: usize = 12;
 
 /// Why each indicator match of rule `rule_index`'s terms that `written:`
 /// left out of the last scan did not count, one line each.
@@ -491,6 +558,22 @@ fn rule_json(
             }))
             .collect::<Vec<_>>(),
         "matches_per_term": counts,
+        "scores": rule
+            .terms
+            .iter()
+            .enumerate()
+            .filter_map(|(t, term)| {
+                let (score, at_least) = engine.explain_score(r, t, scratch)?;
+                Some((
+                    term.name.clone(),
+                    json!({
+                        "score": milli_display(score),
+                        "at_least": milli_display(at_least),
+                        "holds": score >= at_least,
+                    }),
+                ))
+            })
+            .collect::<serde_json::Map<_, _>>(),
     })
 }
 
@@ -628,7 +711,16 @@ pub fn miss_line(
             let matched: Vec<String> = wanted
                 .iter()
                 .filter(|&&t| counts[t] > 0)
-                .map(|&t| format!("{}={}", names[t], counts[t]))
+                .map(|&t| match engine.explain_score(r, t, scratch) {
+                    Some((score, at_least)) => format!(
+                        "{}={} (score {}, needs {})",
+                        names[t],
+                        counts[t],
+                        milli_display(score),
+                        milli_display(at_least)
+                    ),
+                    None => format!("{}={}", names[t], counts[t]),
+                })
                 .collect();
             let left = unwritten_counts(engine, scratch, r);
             let missing: Vec<String> = wanted

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::literal::{LiteralBuilder, LiteralGroup, GATE_MIN_LEN};
 use super::regexes::RegexBuilder;
 use super::words::{self, WordSet};
-use super::{BuildError, CompiledRule, Engine, EngineOptions, Target, TermInfo};
+use super::{BuildError, CompiledRule, Engine, EngineOptions, ScoreTable, Target, TermInfo};
 use crate::indicators::{IndicatorKind, IndicatorSet};
 use crate::normalize;
 use crate::rules::condition::Facts;
@@ -65,6 +65,7 @@ impl Engine {
             folded_regex: b.folded_regex.build()?,
             raw_regex: b.raw_regex.build()?,
             indicators: indicator_set(b.indicator_targets),
+            scores: b.scores,
             always: Vec::new(),
             configured_fields: options.text_fields.len(),
             field_names,
@@ -190,6 +191,7 @@ struct Builder {
     raw_regex: RegexBuilder,
     indicator_targets: Vec<(IndicatorKind, u32)>,
     folded_fields: u64,
+    scores: Vec<ScoreTable>,
 }
 
 impl Builder {
@@ -224,6 +226,21 @@ impl Builder {
                 written: term.written,
                 fields: mask,
                 evidence: in_condition.contains(&local),
+                score: match &term.kind {
+                    TermKind::Weights(w) => {
+                        self.scores.push(ScoreTable {
+                            weights: w
+                                .entries
+                                .iter()
+                                .zip(&w.weights)
+                                .map(|(e, &wt)| (normalize::fold(e).into_boxed_str(), wt))
+                                .collect(),
+                            at_least: w.at_least,
+                        });
+                        self.scores.len() as u32 - 1
+                    }
+                    _ => u32::MAX,
+                },
             });
             self.add_term(rule, local, global, mask)?;
         }
@@ -302,6 +319,7 @@ impl Builder {
         let literals: &[String] = match &term.kind {
             TermKind::Words(v) | TermKind::Substrings(v) => v,
             TermKind::List { entries, .. } => entries,
+            TermKind::Weights(w) => &w.entries,
             TermKind::Regex(pats) => {
                 for p in pats {
                     let target = Target {

@@ -107,16 +107,25 @@ impl Engine {
                         .enumerate()
                         .any(|(i, ts)| held & (1 << i) != 0 && ts.contains(&local))
             });
+        // A weights term's evidence is the entries that raised its score.
+        let counts = |h: &Hit| self.hit_weight(s, h).is_none_or(|w| w > 0);
         for (local, g) in evidence_terms.clone() {
             let (a, b) = s.term_hits[g as usize];
-            found += s.sink.counts[g as usize];
-            if a < b {
-                push(out, local, &s.sink.hits[a as usize]);
+            let hits = &s.sink.hits[a as usize..b as usize];
+            if self.terms[g as usize].score == u32::MAX {
+                found += s.sink.counts[g as usize];
+            } else {
+                found += hits.iter().filter(|h| counts(h)).count() as u32;
+            }
+            if let Some(h) = hits.iter().find(|h| counts(h)) {
+                push(out, local, h);
             }
         }
         for (local, g) in evidence_terms {
             let (a, b) = s.term_hits[g as usize];
-            for h in s.sink.hits.get(a as usize + 1..b as usize).unwrap_or(&[]) {
+            let hits = &s.sink.hits[a as usize..b as usize];
+            let first = hits.iter().position(&counts).unwrap_or(hits.len());
+            for h in hits.iter().skip(first + 1).filter(|h| counts(h)) {
                 if out.evidence.len() - ev_start >= MAX_EVIDENCE {
                     break;
                 }
@@ -124,6 +133,59 @@ impl Engine {
             }
         }
         found.saturating_sub((out.evidence.len() - ev_start) as u32)
+    }
+
+    /// The weight of a hit of a `weights:` term (its entry's, found by the
+    /// folded text it covers) in the last scan of `s`; `None` for hits of
+    /// other terms.
+    pub fn hit_weight(&self, s: &Scratch, h: &Hit) -> Option<i32> {
+        let table = self
+            .scores
+            .get(self.terms[h.term as usize].score as usize)?;
+        let (a, b) = h.folded_span()?;
+        let text = s.folded(h.field as usize)?.as_str().get(a..b)?;
+        Some(table.weights.get(text).copied().unwrap_or(0))
+    }
+
+    /// The score of global term `g` on the last scan and the score it needs,
+    /// when it is a `weights:` term: the sum of the weights of the distinct
+    /// entries found (each counted once, however often it appears).
+    fn score_of(&self, s: &Scratch, g: usize) -> Option<(i32, i32)> {
+        let table = self.scores.get(self.terms[g].score as usize)?;
+        let (a, b) = s.term_hits[g];
+        let mut seen: Vec<&str> = Vec::new();
+        let mut score = 0i32;
+        for h in &s.sink.hits[a as usize..b as usize] {
+            let Some((x, y)) = h.folded_span() else {
+                continue;
+            };
+            let Some(text) = s
+                .folded(h.field as usize)
+                .and_then(|f| f.as_str().get(x..y))
+            else {
+                continue;
+            };
+            if seen.contains(&text) {
+                continue;
+            }
+            seen.push(text);
+            score = score.saturating_add(table.weights.get(text).copied().unwrap_or(0));
+        }
+        Some((score, table.at_least))
+    }
+
+    /// The score of a `weights:` term (index `term` in its rule) on the last
+    /// scan and the score it needs, for explanations; `None` for other terms,
+    /// a rule this engine does not run or a scratch it did not make.
+    pub fn explain_score(&self, rule_index: usize, term: usize, s: &Scratch) -> Option<(i32, i32)> {
+        if s.engine != self.id {
+            return None;
+        }
+        let cr = self.rules.iter().find(|r| r.index == rule_index)?;
+        if term >= cr.term_count as usize {
+            return None;
+        }
+        self.score_of(s, cr.first_term as usize + term)
     }
 
     /// Evaluates one part of a rule's condition (or `unless`) on the last
@@ -273,7 +335,13 @@ impl Facts for RuleFacts<'_> {
     fn holds(&self, term: usize) -> bool {
         let g = self.first as usize + term;
         let c = self.scratch.sink.counts[g];
-        c > 0 && c >= self.engine.terms[g].min_count
+        if c == 0 || c < self.engine.terms[g].min_count {
+            return false;
+        }
+        match self.engine.score_of(self.scratch, g) {
+            Some((score, at_least)) => score >= at_least,
+            None => true,
+        }
     }
 
     fn near(&self, a: usize, b: usize, words: u32) -> bool {

@@ -347,3 +347,77 @@ fn eval_miss_line_names_the_addresses_written_left_out() {
          no match for w (1 address(es) left out by 'written: split')"
     );
 }
+
+/// A `weights:` term: the weights of the distinct entries found add up, each
+/// entry counted once however often it appears, negative weights count
+/// against, and the evidence is the entries that raised the score.
+#[test]
+fn a_weights_term_holds_when_its_distinct_entries_reach_at_least() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("w.weights"),
+        "2 join\n1.5 the dawlah\n-0.25 today\n-3 news\n0.5 brothers\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("r.yaml"),
+        "rules:\n- id: s\n  status: active\n  terms:\n    m: {weights: w.weights, at_least: 3.5}\n  condition: m\n",
+    )
+    .unwrap();
+    let loaded = crate::rules::load_dir(d.path()).unwrap_or_else(|e| panic!("{e}"));
+    let e = Engine::build(Arc::new(loaded.set), &EngineOptions::default()).unwrap();
+    // 2 + 1.5, folded like every other term.
+    assert_eq!(fired(&e, "J0IN the Dawlah"), ["s"]);
+    // One entry, however often: 2.
+    assert!(fired(&e, "join join join join join").is_empty());
+    // 2 + 1.5 - 3.
+    assert!(fired(&e, "join the dawlah, says the news").is_empty());
+    // 2 + 1.5 - 0.25 = 3.25.
+    assert!(fired(&e, "join the dawlah today").is_empty());
+    let post = "join the dawlah today, brothers";
+    let mut s = e.new_scratch();
+    let mut m = Matches::default();
+    e.scan(&[("text", post)], &mut s, &mut m);
+    assert_eq!(m.firings.len(), 1, "2 + 1.5 - 0.25 + 0.5 = 3.75");
+    assert_eq!(e.explain_score(0, 0, &s), Some((3750, 3500)));
+    let spans: Vec<&str> = m.evidence[m.firings[0].evidence.clone()]
+        .iter()
+        .map(|ev| &post[ev.start as usize..ev.end as usize])
+        .collect();
+    assert_eq!(spans, ["join", "the dawlah", "brothers"]);
+    // The explanation shows the score and the entries, largest first.
+    let text = crate::explain::explain(&e, &[("text", post)]);
+    assert!(
+        text.contains(
+            "score of m: 3.75 (reaches 3.5): +2 \"join\", +1.5 \"the dawlah\", +0.5 \"brothers\", -0.25 \"today\""
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn weights_and_scores_read_and_print_in_thousandths() {
+    use crate::rules::{milli_display, parse_milli};
+    for (s, v) in [
+        ("1", 1000),
+        ("-1.25", -1250),
+        ("+0.5", 500),
+        (".125", 125),
+        ("3.", 3000),
+        ("-0.001", -1),
+    ] {
+        assert_eq!(parse_milli(s), Some(v), "{s}");
+    }
+    for s in ["", ".", "-", "1e3", "1.0001", "abc", "1,5", "1234567"] {
+        assert_eq!(parse_milli(s), None, "{s}");
+    }
+    for (v, s) in [
+        (1000, "1"),
+        (-1250, "-1.25"),
+        (125, "0.125"),
+        (-1, "-0.001"),
+        (0, "0"),
+    ] {
+        assert_eq!(milli_display(v), s);
+    }
+}

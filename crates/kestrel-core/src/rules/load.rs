@@ -904,4 +904,67 @@ mod lexicon_tests {
         assert_eq!(t.expect_severity, Some(Severity::High));
         assert_eq!(t.fields, vec![(Some("text".to_string()), "x".to_string())]);
     }
+
+    #[test]
+    fn a_weights_term_reads_its_file_and_needs_a_positive_at_least() {
+        let d = dir(&[
+            (
+                "m/w.weights",
+                "# learned\n2.5 join\n-1 news report\n0.125 the dawlah\n",
+            ),
+            (
+                "r.yaml",
+                &rule("      m: {weights: m/w.weights, at_least: 2}\n", "m"),
+            ),
+        ]);
+        let loaded = load_dir(d.path()).unwrap_or_else(|e| panic!("{e}"));
+        match &loaded.set.rules[0].terms[0].kind {
+            TermKind::Weights(w) => {
+                assert_eq!(w.entries, ["join", "news report", "the dawlah"]);
+                assert_eq!(w.weights, [2500, -1000, 125]);
+                assert_eq!(w.at_least, 2000);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(loaded.set.rules[0].terms[0].whole_word);
+    }
+
+    #[test]
+    fn weights_mistakes_are_placed() {
+        let d = dir(&[
+            ("w.weights", "1.5 join\nabc hijrah\n1.2345 bayah\n2\n  0.5 JOIN\n"),
+            (
+                "r.yaml",
+                &rule(
+                    "      a: {weights: w.weights}\n      b: {weights: w.weights, at_least: 0}\n      c: {words: [x], at_least: 1}\n      e: {weights: w.weights, at_least: 1, view: raw}\n",
+                    "a or b or c or e",
+                ),
+            ),
+        ]);
+        let p = problems(&d);
+        for want in [
+            "r.yaml:4:20: error: term 'a': a 'weights' term needs 'at_least', the score at which it holds",
+            "r.yaml:5:41: error: term 'b': 'at_least' must be a decimal above 0",
+            "r.yaml:6:33: error: term 'c': 'at_least' is the score a 'weights' term needs; this term has 'words'",
+            "r.yaml:7:50: error: term 'e': a weights term scores whole words of the folded view",
+            "w.weights:2:1: error: term 'a': 'abc' is not a weight",
+            "w.weights:3:1: error: term 'a': '1.2345' is not a weight",
+            "w.weights:4:1: error: term 'a': weight 2 has no word or phrase after it",
+            "w.weights:5:7: error: term 'a': entry 'JOIN' folds like the entry on line 1",
+        ] {
+            assert!(p.iter().any(|l| l.starts_with(want)), "missing {want:?} in {p:#?}");
+        }
+    }
+
+    #[test]
+    fn the_ruleset_hash_covers_weights_files() {
+        let d = dir(&[
+            ("m/w.weights", "2.5 join\n"),
+            ("r.yaml", &rule("      m: {weights: m/w.weights, at_least: 2}\n", "m")),
+        ]);
+        let first = load_dir(d.path()).unwrap_or_else(|e| panic!("{e}")).set.hash;
+        std::fs::write(d.path().join("m/w.weights"), "2.5 join\n1 hijrah\n").unwrap();
+        let second = load_dir(d.path()).unwrap_or_else(|e| panic!("{e}")).set.hash;
+        assert_ne!(first, second);
+    }
 }

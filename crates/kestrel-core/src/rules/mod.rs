@@ -128,6 +128,68 @@ pub enum TermKind {
     Indicator(Vec<IndicatorKind>),
     /// Concepts of the lexicon files: the union of their entries.
     Lexicon(LexiconTerm),
+    /// Weighted whole words and phrases of a weights file: the term holds
+    /// when the weights of the distinct entries found add up to its
+    /// `at_least`.
+    Weights(WeightsTerm),
+}
+
+/// A `weights:` term: a score over whole words and phrases.
+///
+/// Weights and the threshold are kept in thousandths, so sums are exact and
+/// the same on every machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WeightsTerm {
+    /// The weights file as resolved from the rule file.
+    pub path: PathBuf,
+    /// The entries (whole words and phrases), in file order.
+    pub entries: Vec<String>,
+    /// The weight of each entry, in thousandths.
+    pub weights: Vec<i32>,
+    /// The score the term needs to hold, in thousandths (above zero).
+    pub at_least: i32,
+}
+
+/// A weight or score in thousandths, written as a decimal (`-1.25`).
+pub fn milli_display(v: i32) -> String {
+    let sign = if v < 0 { "-" } else { "" };
+    let a = v.unsigned_abs();
+    let frac = format!("{:03}", a % 1000);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{sign}{}", a / 1000)
+    } else {
+        format!("{sign}{}.{frac}", a / 1000)
+    }
+}
+
+/// Parses a decimal with at most three places into thousandths; `None` for
+/// anything else (exponents, more places, out of range).
+pub fn parse_milli(s: &str) -> Option<i32> {
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 3
+        || int.len() > 6
+    {
+        return None;
+    }
+    let whole: i32 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut f: i32 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
+    for _ in frac.len()..3 {
+        f *= 10;
+    }
+    let v = whole * 1000 + f;
+    Some(if neg { -v } else { v })
 }
 
 /// A term that names lexicon concepts (`lexicon: [call_join]`).
@@ -191,6 +253,7 @@ impl TermKind {
             TermKind::List { .. } => "list",
             TermKind::Indicator(_) => "indicator",
             TermKind::Lexicon(_) => "lexicon",
+            TermKind::Weights(_) => "weights",
         }
     }
 }

@@ -1,11 +1,13 @@
 //! List files: one entry a line, with `#` comments.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::term::check_literal;
 use super::Ctx;
+use crate::normalize;
 use crate::rules::yaml::{Mark, Node};
-use crate::rules::View;
+use crate::rules::{parse_milli, View};
 
 impl Ctx {
     /// The list file a `list:` value names (relative to `file`), hashed
@@ -19,12 +21,28 @@ impl Ctx {
         node: &Node,
         view: View,
     ) -> Option<(PathBuf, Vec<String>)> {
+        let (path, text) = self.read_listed(file, rid, what, node, "list")?;
+        let entries = self.list_entries_of(&path, rid, what, &text, view);
+        Some((path, entries))
+    }
+
+    /// The file a `list:` or `weights:` value (`key`) names, relative to
+    /// `file`, read as UTF-8 and hashed into the set's hash; `None` when it
+    /// cannot be read or is not UTF-8 (reported).
+    pub(super) fn read_listed(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        what: &str,
+        node: &Node,
+        key: &str,
+    ) -> Option<(PathBuf, String)> {
         let Some(rel) = node.as_scalar().filter(|_| !node.is_null()) else {
             self.error(
                 file,
                 node.mark,
                 rid,
-                format!("{what}: 'list' is the path of a list file"),
+                format!("{what}: '{key}' is the path of a {key} file"),
             );
             return None;
         };
@@ -36,7 +54,7 @@ impl Ctx {
                     file,
                     node.mark,
                     rid,
-                    format!("{what}: cannot read list {}: {e}", path.display()),
+                    format!("{what}: cannot read {key} {}: {e}", path.display()),
                 );
                 return None;
             }
@@ -44,23 +62,98 @@ impl Ctx {
         let base = file.parent().unwrap_or(Path::new("")).to_path_buf();
         self.hash_list(&base, &path, &bytes);
         match String::from_utf8(bytes) {
-            Ok(text) => {
-                let entries = self.list_entries_of(&path, rid, what, &text, view);
-                Some((path, entries))
-            }
+            Ok(text) => Some((path, text)),
             Err(e) => {
                 self.error(
                     &path,
                     Mark::default(),
                     rid,
                     format!(
-                        "list file is not UTF-8 (byte {})",
+                        "{key} file is not UTF-8 (byte {})",
                         e.utf8_error().valid_up_to()
                     ),
                 );
                 None
             }
         }
+    }
+
+    /// The entries of a weights file: `WEIGHT PHRASE` a line (the weight a
+    /// decimal with at most three places, then white space, then a whole
+    /// word or phrase), `#` lines and blank lines skipped. Every mistake is
+    /// placed at its line and column; an entry that folds like an earlier
+    /// one is a mistake, since the score counts each entry once.
+    pub(super) fn weights_entries(
+        &mut self,
+        path: &Path,
+        rid: Option<&str>,
+        what: &str,
+        text: &str,
+    ) -> (Vec<String>, Vec<i32>) {
+        let (mut entries, mut weights) = (Vec::new(), Vec::new());
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let at = |col: usize| Mark { line: i + 1, col };
+            let lead = line.len() - line.trim_start().len();
+            let (num, rest) = trimmed
+                .split_once(char::is_whitespace)
+                .unwrap_or((trimmed, ""));
+            let entry = rest.trim();
+            let Some(w) = parse_milli(num) else {
+                self.error(
+                    path,
+                    at(lead + 1),
+                    rid,
+                    format!("{what}: '{num}' is not a weight (a decimal with at most three places, like -1.25)"),
+                );
+                continue;
+            };
+            if entry.is_empty() {
+                self.error(
+                    path,
+                    at(lead + 1),
+                    rid,
+                    format!("{what}: weight {num} has no word or phrase after it"),
+                );
+                continue;
+            }
+            // The weight, the one white-space character split at, then `rest`.
+            let col = lead + num.len() + 1 + rest.find(entry).unwrap_or(0) + 1;
+            if entries.len() >= self.limits.max_list_entries {
+                self.error(
+                    path,
+                    at(col),
+                    rid,
+                    format!(
+                        "{what}: more than {} entries in one weights file (rules.limits.max_list_entries)",
+                        self.limits.max_list_entries
+                    ),
+                );
+                break;
+            }
+            if let Err(msg) = check_literal(entry, View::Folded, &self.limits) {
+                self.error(path, at(col), rid, format!("{what}: entry '{entry}' {msg}"));
+                continue;
+            }
+            let key = normalize::fold(entry);
+            if let Some(first) = seen.get(&key) {
+                self.error(
+                    path,
+                    at(col),
+                    rid,
+                    format!("{what}: entry '{entry}' folds like the entry on line {first}; each entry is counted once, give it one weight"),
+                );
+                continue;
+            }
+            seen.insert(key, i + 1);
+            entries.push(entry.to_string());
+            weights.push(w);
+        }
+        (entries, weights)
     }
 
     fn hash_list(&mut self, base: &Path, path: &Path, bytes: &[u8]) {

@@ -6,7 +6,7 @@ use super::{plain, suggest, Ctx, RuleLimits};
 use crate::indicators::IndicatorKind;
 use crate::normalize;
 use crate::rules::yaml::{Mark, Node, Value};
-use crate::rules::{Term, TermKind, View, Written};
+use crate::rules::{parse_milli, Term, TermKind, View, WeightsTerm, Written};
 
 impl Ctx {
     /// One term of a rule; `None` when it has an error (reported).
@@ -19,7 +19,7 @@ impl Ctx {
         node: &Node,
     ) -> Option<Term> {
         let Value::Map(entries) = &node.value else {
-            self.error(file, node.mark, rid, format!("term '{name}' must be a mapping with one of words, substrings, regex, list, indicator, lexicon"));
+            self.error(file, node.mark, rid, format!("term '{name}' must be a mapping with one of words, substrings, regex, list, indicator, lexicon, weights"));
             return None;
         };
         let errors_before = self.error_count();
@@ -30,7 +30,7 @@ impl Ctx {
                 mark,
                 rid,
                 format!(
-                    "term '{name}' needs one of words, substrings, regex, list, indicator, lexicon"
+                    "term '{name}' needs one of words, substrings, regex, list, indicator, lexicon, weights"
                 ),
             );
             return None;
@@ -58,6 +58,17 @@ impl Ctx {
             "regex" => self.regex_term(file, rid, name, kv, view),
             "lexicon" => self.lexicon_term(file, rid, name, kv, keys.languages, view)?,
             "list" => self.list_term(file, rid, name, kv, view)?,
+            "weights" => {
+                if view == View::Raw {
+                    self.error(
+                        file,
+                        view_mark.unwrap_or(kv.mark),
+                        rid,
+                        format!("term '{name}': a weights term scores whole words of the folded view; 'view: raw' does not apply"),
+                    );
+                }
+                self.weights_term(file, rid, name, kv, keys.at_least)?
+            }
             _ => {
                 let kind = self.indicator_term(file, rid, name, kv);
                 if view == View::Folded {
@@ -77,6 +88,14 @@ impl Ctx {
                 kind
             }
         };
+        if let (Some(a), false) = (keys.at_least, kind_key == "weights") {
+            self.error(
+                file,
+                a.mark,
+                rid,
+                format!("term '{name}': 'at_least' is the score a 'weights' term needs; this term has '{kind_key}'"),
+            );
+        }
         let whole_word = self.whole_word(file, rid, name, &kind, keys.whole_word);
         let written = self.written(file, rid, name, &kind, kv, keys.written);
         if self.error_count() > errors_before {
@@ -109,10 +128,11 @@ impl Ctx {
             whole_word: None,
             written: None,
             languages: None,
+            at_least: None,
         };
         for (key, k, v) in self.unique_keys(entries, file, rid, &format!("term '{name}'")) {
             match key {
-                "words" | "substrings" | "regex" | "list" | "indicator" | "lexicon" => {
+                "words" | "substrings" | "regex" | "list" | "indicator" | "lexicon" | "weights" => {
                     if let Some((other, _)) = keys.kind {
                         self.error(file, k.mark, rid, format!("term '{name}' has both '{other}' and '{key}'; give each its own term"));
                     } else {
@@ -121,6 +141,7 @@ impl Ctx {
                     }
                 }
                 "languages" => keys.languages = Some(v),
+                "at_least" => keys.at_least = Some(v),
                 "view" | "min_count" | "whole_word" | "written" => {
                     self.term_option(file, rid, name, key, v, &mut keys)
                 }
@@ -243,6 +264,57 @@ impl Ctx {
         Some(TermKind::List { path, entries })
     }
 
+    /// A `weights:` term: the weights file it names and its `at_least`.
+    fn weights_term(
+        &mut self,
+        file: &Path,
+        rid: Option<&str>,
+        name: &str,
+        kv: &Node,
+        at_least: Option<&Node>,
+    ) -> Option<TermKind> {
+        let what = format!("term '{name}'");
+        let threshold = match at_least {
+            None => {
+                self.error(
+                    file,
+                    kv.mark,
+                    rid,
+                    format!("term '{name}': a 'weights' term needs 'at_least', the score at which it holds"),
+                );
+                None
+            }
+            Some(n) => match n.as_scalar().filter(|_| plain(n)).and_then(parse_milli) {
+                Some(t) if t > 0 => Some(t),
+                _ => {
+                    self.error(
+                        file,
+                        n.mark,
+                        rid,
+                        format!("term '{name}': 'at_least' must be a decimal above 0 with at most three places (a score of 0 would hold on a post with nothing found)"),
+                    );
+                    None
+                }
+            },
+        };
+        let (path, text) = self.read_listed(file, rid, &what, kv, "weights")?;
+        let (entries, weights) = self.weights_entries(&path, rid, &what, &text);
+        if entries.is_empty() {
+            self.error(
+                file,
+                kv.mark,
+                rid,
+                format!("term '{name}': weights {} has no entries", path.display()),
+            );
+        }
+        Some(TermKind::Weights(WeightsTerm {
+            path,
+            entries,
+            weights,
+            at_least: threshold?,
+        }))
+    }
+
     /// An `indicator:` term: the indicators it names.
     fn indicator_term(
         &mut self,
@@ -297,12 +369,16 @@ impl Ctx {
                 self.error(file, m, rid, format!("term '{name}': 'whole_word' does not apply to a lexicon term: its concepts' words and lists are whole words, their substrings are not"));
                 false
             }
+            (TermKind::Weights(_), Some((_, m))) => {
+                self.error(file, m, rid, format!("term '{name}': 'whole_word' does not apply to a weights term: its entries are whole words"));
+                true
+            }
             (TermKind::Regex(_) | TermKind::Indicator(_), Some((_, m))) => {
                 self.error(file, m, rid, format!("term '{name}': 'whole_word' applies to words, substrings and lists; a regex says its own boundaries with \\b"));
                 false
             }
             (_, Some((w, _))) => w,
-            (TermKind::Words(_) | TermKind::List { .. }, None) => true,
+            (TermKind::Words(_) | TermKind::List { .. } | TermKind::Weights(_), None) => true,
             _ => false,
         }
     }
@@ -440,6 +516,7 @@ struct TermKeys<'a> {
     whole_word: Option<(bool, Mark)>,
     written: Option<(Written, Mark)>,
     languages: Option<&'a Node>,
+    at_least: Option<&'a Node>,
 }
 
 const TERM_KINDS: &[&str] = &[
@@ -449,6 +526,7 @@ const TERM_KINDS: &[&str] = &[
     "list",
     "indicator",
     "lexicon",
+    "weights",
 ];
 const TERM_KEYS: &[&str] = &[
     "words",
@@ -457,6 +535,8 @@ const TERM_KEYS: &[&str] = &[
     "list",
     "indicator",
     "lexicon",
+    "weights",
+    "at_least",
     "languages",
     "view",
     "min_count",
