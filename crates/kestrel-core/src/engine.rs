@@ -145,6 +145,8 @@ struct CompiledRule {
     /// Per `escalate` entry, the local terms its `when` names: evidence
     /// when that grade holds.
     grade_terms: Vec<Vec<u32>>,
+    /// `fallback: true`: evaluated after the others, superseded by them.
+    fallback: bool,
 }
 
 /// The compiled, immutable matcher for one rule set.
@@ -252,8 +254,12 @@ pub struct Firing {
 pub struct Matches {
     /// Rules that fired, in rule-set order.
     pub firings: Vec<Firing>,
-    /// Evidence of all firings.
+    /// Evidence of all firings (superseded ones included).
     pub evidence: Vec<Evidence>,
+    /// Fallback rules that fired on a post where another active rule of
+    /// their category fired too: no alert, kept for rule tests and
+    /// explanations.
+    pub superseded: Vec<Firing>,
 }
 
 impl Matches {
@@ -261,6 +267,7 @@ impl Matches {
     pub fn clear(&mut self) {
         self.firings.clear();
         self.evidence.clear();
+        self.superseded.clear();
     }
 }
 

@@ -100,6 +100,19 @@ pub fn explain_rules(engine: &Engine, fields: &[(&str, &str)], only: Option<usiz
             r,
             fired.is_some(),
         ));
+        if matches.superseded.iter().any(|f| f.rule == r) {
+            let by: Vec<&str> = matches
+                .firings
+                .iter()
+                .filter(|f| !f.shadow && set.rules[f.rule].category == set.rules[r].category)
+                .map(|f| set.rules[f.rule].id.as_str())
+                .collect();
+            let _ = writeln!(
+                out,
+                "    fallback: its condition holds, but {} fired, so it raises no alert",
+                by.join(", ")
+            );
+        }
     }
     out
 }
@@ -529,9 +542,11 @@ fn rule_json(
             *c = json!(c.as_u64().unwrap_or(0) + 1);
         }
     }
+    let superseded = matches.superseded.iter().any(|f| f.rule == r);
     let verdict = match (fired, rule.status) {
         (true, crate::rules::Status::Disabled) => "would_fire",
         (true, _) => "fired",
+        (false, _) if superseded => "superseded",
         (false, _) => "quiet",
     };
     json!({

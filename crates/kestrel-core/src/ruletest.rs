@@ -178,7 +178,13 @@ pub fn run(engine: &Engine) -> Report {
                 .map(|(n, t)| (n.as_str(), t.as_str()))
                 .collect();
             engine.scan(&fields, &mut scratch, &mut matches);
-            let firing = matches.firings.iter().find(|f| f.rule == index);
+            // A fallback rule superseded by another rule of its category
+            // still fired by its own condition: that is what its tests ask.
+            let firing = matches
+                .firings
+                .iter()
+                .chain(&matches.superseded)
+                .find(|f| f.rule == index);
             let fired = firing.is_some();
             let expect = match (post.expect_severity, firing) {
                 (Some(expected), Some(f)) if f.severity != expected => Expect::Severity {

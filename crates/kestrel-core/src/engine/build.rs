@@ -259,6 +259,7 @@ impl Builder {
             term_count: rule.terms.len() as u32,
             shadow: rule.status == Status::Shadow,
             grade_terms,
+            fallback: rule.fallback,
         })
     }
 

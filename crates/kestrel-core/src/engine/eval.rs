@@ -23,58 +23,105 @@ impl Engine {
         }
         s.candidates.sort_unstable();
         let candidates = std::mem::take(&mut s.candidates);
+        let mut deferred = false;
         for &r in &candidates {
             s.rule_seen[r as usize] = false;
-            let cr = &self.rules[r as usize];
-            let rule = &self.set.rules[cr.index];
-            let fired = {
-                let facts = RuleFacts {
-                    engine: self,
-                    scratch: s,
-                    first: cr.first_term,
-                    fields,
-                };
-                rule.condition.eval(&facts) && !rule.unless.as_ref().is_some_and(|u| u.eval(&facts))
-            };
-            if !fired {
+            if self.rules[r as usize].fallback {
+                deferred = true;
                 continue;
             }
-            // Grades: the highest severity whose `when` holds. Bit i of
-            // `held` is entry i (the loader allows at most 64).
-            let mut severity = rule.severity;
-            let mut escalated_by = None;
-            let mut held: u64 = 0;
-            if !rule.escalate.is_empty() {
-                let facts = RuleFacts {
-                    engine: self,
-                    scratch: s,
-                    first: cr.first_term,
-                    fields,
+            if let Some(f) = self.fire(r, fields, s, out) {
+                out.firings.push(f);
+            }
+        }
+        // Fallback rules last: each alerts only where no other active rule
+        // of its category did.
+        if deferred {
+            let mut added = false;
+            for &r in &candidates {
+                if !self.rules[r as usize].fallback {
+                    continue;
+                }
+                let Some(f) = self.fire(r, fields, s, out) else {
+                    continue;
                 };
-                for (i, g) in rule.escalate.iter().enumerate().take(64) {
-                    if !g.when.eval(&facts) {
-                        continue;
-                    }
-                    held |= 1 << i;
-                    if g.severity > severity {
-                        severity = g.severity;
-                        escalated_by = Some(i);
-                    }
+                let category = self.set.rules[f.rule].category;
+                let covered = out.firings.iter().any(|g| {
+                    !g.shadow
+                        && !self.set.rules[g.rule].fallback
+                        && self.set.rules[g.rule].category == category
+                });
+                if covered {
+                    out.superseded.push(f);
+                } else {
+                    out.firings.push(f);
+                    added = true;
                 }
             }
-            let ev_start = out.evidence.len();
-            let omitted = self.push_evidence(cr, s, held, out);
-            out.evidence[ev_start..].sort_by_key(|e| (e.field, e.start, e.end, e.term));
-            out.firings.push(Firing {
-                rule: cr.index,
-                shadow: cr.shadow,
-                evidence: ev_start..out.evidence.len(),
-                evidence_omitted: omitted,
-                severity,
-                escalated_by,
-            });
+            if added {
+                out.firings.sort_by_key(|f| f.rule);
+            }
         }
         s.candidates = candidates;
+    }
+
+    /// Evaluates one candidate rule; when it fires, appends its evidence to
+    /// `out.evidence` and returns its firing.
+    fn fire(
+        &self,
+        r: u32,
+        fields: &[(&str, &str)],
+        s: &mut Scratch,
+        out: &mut Matches,
+    ) -> Option<Firing> {
+        let cr = &self.rules[r as usize];
+        let rule = &self.set.rules[cr.index];
+        let fired = {
+            let facts = RuleFacts {
+                engine: self,
+                scratch: s,
+                first: cr.first_term,
+                fields,
+            };
+            rule.condition.eval(&facts) && !rule.unless.as_ref().is_some_and(|u| u.eval(&facts))
+        };
+        if !fired {
+            return None;
+        }
+        // Grades: the highest severity whose `when` holds. Bit i of
+        // `held` is entry i (the loader allows at most 64).
+        let mut severity = rule.severity;
+        let mut escalated_by = None;
+        let mut held: u64 = 0;
+        if !rule.escalate.is_empty() {
+            let facts = RuleFacts {
+                engine: self,
+                scratch: s,
+                first: cr.first_term,
+                fields,
+            };
+            for (i, g) in rule.escalate.iter().enumerate().take(64) {
+                if !g.when.eval(&facts) {
+                    continue;
+                }
+                held |= 1 << i;
+                if g.severity > severity {
+                    severity = g.severity;
+                    escalated_by = Some(i);
+                }
+            }
+        }
+        let ev_start = out.evidence.len();
+        let omitted = self.push_evidence(cr, s, held, out);
+        out.evidence[ev_start..].sort_by_key(|e| (e.field, e.start, e.end, e.term));
+        Some(Firing {
+            rule: cr.index,
+            shadow: cr.shadow,
+            evidence: ev_start..out.evidence.len(),
+            evidence_omitted: omitted,
+            severity,
+            escalated_by,
+        })
     }
 
     /// Appends the evidence of a rule that fired and returns how many matches

@@ -421,3 +421,49 @@ fn weights_and_scores_read_and_print_in_thousandths() {
         assert_eq!(milli_display(v), s);
     }
 }
+
+/// A `fallback: true` rule alerts only where no other active rule of its
+/// category does; where one does, its firing is kept as superseded.
+#[test]
+fn a_fallback_rule_alerts_only_where_its_category_has_no_other_alert() {
+    let e = engine(concat!(
+        "rules:\n",
+        "- id: a.backstop\n  category: recruitment\n  status: active\n  fallback: true\n",
+        "  terms:\n    w: {words: [dawlah]}\n  condition: w\n",
+        "- id: b.call\n  category: recruitment\n  status: active\n",
+        "  terms:\n    j: {words: [join]}\n  condition: j\n",
+        "- id: c.quiet\n  category: recruitment\n  status: shadow\n",
+        "  terms:\n    h: {words: [hijrah]}\n  condition: h\n",
+        "- id: d.money\n  category: financing\n  status: active\n",
+        "  terms:\n    m: {words: [donate]}\n  condition: m\n",
+    ));
+    let run = |text: &str| {
+        let mut s = e.new_scratch();
+        let mut m = Matches::default();
+        e.scan(&[("text", text)], &mut s, &mut m);
+        let ids = |v: &[Firing]| -> Vec<String> {
+            v.iter()
+                .map(|f| e.rule_set().rules[f.rule].id.clone())
+                .collect()
+        };
+        (ids(&m.firings), ids(&m.superseded))
+    };
+    assert_eq!(run("the dawlah"), (vec!["a.backstop".to_string()], vec![]));
+    assert_eq!(
+        run("join the dawlah"),
+        (vec!["b.call".to_string()], vec!["a.backstop".to_string()])
+    );
+    // A shadow rule publishes nothing, so it covers nothing; another
+    // category covers nothing either. Firings stay in rule-set order.
+    assert_eq!(
+        run("hijrah to the dawlah, donate"),
+        (
+            vec![
+                "a.backstop".to_string(),
+                "c.quiet".to_string(),
+                "d.money".to_string()
+            ],
+            vec![]
+        )
+    );
+}

@@ -960,11 +960,43 @@ mod lexicon_tests {
     fn the_ruleset_hash_covers_weights_files() {
         let d = dir(&[
             ("m/w.weights", "2.5 join\n"),
-            ("r.yaml", &rule("      m: {weights: m/w.weights, at_least: 2}\n", "m")),
+            (
+                "r.yaml",
+                &rule("      m: {weights: m/w.weights, at_least: 2}\n", "m"),
+            ),
         ]);
-        let first = load_dir(d.path()).unwrap_or_else(|e| panic!("{e}")).set.hash;
+        let first = load_dir(d.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .set
+            .hash;
         std::fs::write(d.path().join("m/w.weights"), "2.5 join\n1 hijrah\n").unwrap();
-        let second = load_dir(d.path()).unwrap_or_else(|e| panic!("{e}")).set.hash;
+        let second = load_dir(d.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .set
+            .hash;
         assert_ne!(first, second);
+    }
+
+    #[test]
+    fn fallback_is_true_or_false() {
+        let d = dir(&[(
+            "r.yaml",
+            "rules:\n  - id: r\n    status: active\n    fallback: yes\n    terms: {w: {words: [x]}}\n    condition: w\n",
+        )]);
+        assert_eq!(
+            problems(&d),
+            ["r.yaml:4:15: error: 'fallback' is true | false"]
+        );
+        let d = dir(&[(
+            "r.yaml",
+            "rules:\n  - id: r\n    status: active\n    fallback: true\n    terms: {w: {words: [x]}}\n    condition: w\n",
+        )]);
+        assert!(
+            load_dir(d.path())
+                .unwrap_or_else(|e| panic!("{e}"))
+                .set
+                .rules[0]
+                .fallback
+        );
     }
 }

@@ -369,6 +369,10 @@ pub struct Rule {
     pub unless: Option<Expr>,
     /// Grades: a firing rule takes the highest severity whose `when` holds.
     pub escalate: Vec<Escalation>,
+    /// `fallback: true`: the rule alerts only on posts no other active rule
+    /// of its category alerts on; where one does, its firing is kept apart
+    /// as superseded (see [`crate::engine::Matches::superseded`]).
+    pub fallback: bool,
     /// The source text of the condition, for explanations.
     pub condition_src: String,
     /// The source text of `unless`.

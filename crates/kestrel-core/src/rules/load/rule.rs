@@ -133,6 +133,7 @@ impl Ctx {
             condition: conditions.condition,
             unless: conditions.unless,
             escalate: conditions.escalate,
+            fallback: header.fallback,
             condition_src: conditions.condition_src,
             unless_src: conditions.unless_src,
             tests,
@@ -248,7 +249,19 @@ impl Ctx {
             }
             list
         });
+        let fallback = match fields.get("fallback") {
+            None => false,
+            Some((_, v)) => match v.as_scalar() {
+                Some("true") if plain(v) => true,
+                Some("false") if plain(v) => false,
+                _ => {
+                    self.error(file, v.mark, rid, "'fallback' is true | false".into());
+                    false
+                }
+            },
+        };
         Header {
+            fallback,
             revision,
             title,
             description,
@@ -488,6 +501,7 @@ struct Header {
     owner: Option<String>,
     review_by: Option<time::Date>,
     fields: Option<Vec<String>>,
+    fallback: bool,
 }
 
 const RULE_KEYS: &[&str] = &[
@@ -508,6 +522,7 @@ const RULE_KEYS: &[&str] = &[
     "condition",
     "unless",
     "escalate",
+    "fallback",
     "tests",
 ];
 
