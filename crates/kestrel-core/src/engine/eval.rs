@@ -414,6 +414,60 @@ impl Facts for RuleFacts<'_> {
         }
         false
     }
+
+    fn quoted(&self, term: usize) -> bool {
+        if !self.holds(term) {
+            return false;
+        }
+        let s = &*self.scratch;
+        let (t0, t1) = s.term_hits[self.first as usize + term];
+        let hits = &s.sink.hits[t0 as usize..t1 as usize];
+        let mut spans: Vec<Option<Vec<(usize, usize)>>> = vec![None; self.fields.len()];
+        hits.iter().all(|h| {
+            let f = h.field as usize;
+            let Some((_, text)) = self.fields.get(f) else {
+                return false;
+            };
+            let spans = spans[f].get_or_insert_with(|| quote_spans(text));
+            let (a, b) = (h.start as usize, h.end as usize);
+            spans.iter().any(|&(x, y)| x <= a && b <= y)
+        })
+    }
+}
+
+/// The byte spans of `text` inside quotation marks, outermost quotations
+/// only: “…”, „…“ and „…”, «…» and »…«, "…", 「…」 and 『…』. Single quotes
+/// are left out (they are apostrophes too: bay'ah, l'État); a quotation
+/// left open at the end of the text is not one.
+pub(crate) fn quote_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut open: Vec<char> = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        let top = open.last().copied();
+        let closes = matches!(
+            (top, c),
+            (Some('"'), '"')
+                | (Some('“'), '”')
+                | (Some('„'), '“' | '”')
+                | (Some('«'), '»')
+                | (Some('»'), '«')
+                | (Some('「'), '」')
+                | (Some('『'), '』')
+        );
+        if closes {
+            open.pop();
+            if open.is_empty() {
+                spans.push((start, i + c.len_utf8()));
+            }
+        } else if matches!(c, '"' | '“' | '„' | '«' | '»' | '「' | '『') {
+            if open.is_empty() {
+                start = i;
+            }
+            open.push(c);
+        }
+    }
+    spans
 }
 
 /// Words between the end of the earlier match and the start of the later one,
@@ -472,4 +526,41 @@ fn folded_pos(f: &FoldedText, raw: usize) -> usize {
         }
     }
     lo
+}
+
+#[cfg(test)]
+mod quote_tests {
+    use super::quote_spans;
+
+    fn quoted(text: &str) -> Vec<&str> {
+        quote_spans(text)
+            .into_iter()
+            .map(|(a, b)| &text[a..b])
+            .collect()
+    }
+
+    #[test]
+    fn finds_each_kind_of_quotation() {
+        assert_eq!(quoted(r#"He wrote "join us" and left."#), [r#""join us""#]);
+        assert_eq!(quoted("He wrote “join us” twice"), ["“join us”"]);
+        assert_eq!(quoted("Er schrieb „komm zu uns“ und"), ["„komm zu uns“"]);
+        assert_eq!(quoted("Er schrieb „komm zu uns” und"), ["„komm zu uns”"]);
+        assert_eq!(
+            quoted("Il a écrit « rejoins-nous » hier"),
+            ["« rejoins-nous »"]
+        );
+        assert_eq!(quoted("Er schrieb »komm« und"), ["»komm«"]);
+        assert_eq!(quoted("نشر «انضموا» ثم"), ["«انضموا»"]);
+    }
+
+    #[test]
+    fn nested_quotations_make_one_span_and_open_ones_none() {
+        assert_eq!(
+            quoted(r#"« il a dit "viens" puis » fin"#),
+            [r#"« il a dit "viens" puis »"#]
+        );
+        assert_eq!(quoted(r#"a 5" screen, join us"#), Vec::<&str>::new());
+        assert_eq!(quoted("bay'ah to the 'amir' now"), Vec::<&str>::new());
+        assert_eq!(quoted("“a” and “b”"), ["“a”", "“b”"]);
+    }
 }

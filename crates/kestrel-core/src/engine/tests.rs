@@ -155,6 +155,23 @@ fn near_counts_words_between_matches() {
 }
 
 #[test]
+fn quoted_holds_only_when_every_match_is_inside_quotation_marks() {
+    let e = engine(
+        "rules:\n- id: r\n  terms:\n    a: {words: [join]}\n    n: {words: [example]}\n  condition: a\n  unless: quoted(a) and n\n",
+    );
+    // The call quoted whole in an example: suppressed.
+    assert!(fired(&e, "example: \"join us\" says the post").is_empty());
+    assert!(fired(&e, "example: « join us » dit le post").is_empty());
+    // The call outside the quotation as well, or no frame word: it fires.
+    assert_eq!(fired(&e, "join now, for example \"join us\""), vec!["r"]);
+    assert_eq!(fired(&e, "\"join us\" says the post"), vec!["r"]);
+    // A quotation left open does not count as one.
+    assert_eq!(fired(&e, "example: \"join us"), vec!["r"]);
+    // Offsets are raw bytes: a quotation after multi-byte text still contains its match.
+    assert!(fired(&e, "пример – „join us“ ok example").is_empty());
+}
+
+#[test]
 fn not_only_rules_are_evaluated_without_hits() {
     let e = engine("rules:\n- id: r\n  terms:\n    a: {words: [join]}\n  condition: not a\n");
     assert_eq!(fired(&e, "hello"), vec!["r"]);

@@ -73,6 +73,9 @@ pub enum Expr {
     Near(usize, usize, u32),
     /// The number of matches of a term compared with a constant.
     Count(usize, CmpOp, u32),
+    /// The term holds and every match of it lies inside quotation marks
+    /// (a quoted call in a report, not the call itself).
+    Quoted(usize),
 }
 
 /// A condition as parsed, before `them` is resolved.
@@ -86,6 +89,7 @@ pub(crate) enum Parsed {
     OfThem(Quantity),
     Near(usize, usize, u32),
     Count(usize, CmpOp, u32),
+    Quoted(usize),
 }
 
 impl Parsed {
@@ -100,13 +104,14 @@ impl Parsed {
             Parsed::OfThem(q) => Expr::Of(q, them.to_vec()),
             Parsed::Near(a, b, n) => Expr::Near(a, b, n),
             Parsed::Count(t, op, n) => Expr::Count(t, op, n),
+            Parsed::Quoted(t) => Expr::Quoted(t),
         }
     }
 
     /// Every term named explicitly (not through `them`).
     pub(crate) fn named_terms(&self, out: &mut Vec<usize>) {
         match self {
-            Parsed::Term(t) | Parsed::Count(t, _, _) => out.push(*t),
+            Parsed::Term(t) | Parsed::Count(t, _, _) | Parsed::Quoted(t) => out.push(*t),
             Parsed::Not(e) => e.named_terms(out),
             Parsed::And(v) | Parsed::Or(v) => v.iter().for_each(|e| e.named_terms(out)),
             Parsed::Of(_, v) => out.extend(v),
@@ -134,6 +139,8 @@ pub trait Facts {
     fn holds(&self, term: usize) -> bool;
     /// Some match of `a` and some of `b` are at most `words` words apart.
     fn near(&self, a: usize, b: usize, words: u32) -> bool;
+    /// The term holds and every one of its matches lies inside a quotation.
+    fn quoted(&self, term: usize) -> bool;
 }
 
 impl Expr {
@@ -162,6 +169,7 @@ impl Expr {
             }
             Expr::Near(a, b, n) => facts.near(*a, *b, *n),
             Expr::Count(t, op, n) => op.holds(facts.count(*t), *n),
+            Expr::Quoted(t) => facts.quoted(*t),
         }
     }
 
@@ -216,6 +224,7 @@ impl<'a> fmt::Display for ExprDisplay<'a> {
             }
             Expr::Near(a, b, k) => write!(f, "near({}, {}, {k})", n(a), n(b)),
             Expr::Count(t, op, k) => write!(f, "#{} {} {k}", n(t), op.as_str()),
+            Expr::Quoted(t) => write!(f, "quoted({})", n(t)),
         }
     }
 }
@@ -581,6 +590,13 @@ impl ParserState<'_> {
                 self.expect(Tok::RParen)?;
                 Ok(Parsed::Near(a, b, n))
             }
+            Tok::Ident(kw) if kw == "quoted" && *self.peek_at(1) == Tok::LParen => {
+                self.bump();
+                self.bump();
+                let t = self.term()?;
+                self.expect(Tok::RParen)?;
+                Ok(Parsed::Quoted(t))
+            }
             _ => Ok(Parsed::Term(self.term()?)),
         }
     }
@@ -607,6 +623,9 @@ mod tests {
         }
         fn near(&self, a: usize, b: usize, _: u32) -> bool {
             self.0[a] > 0 && self.0[b] > 0
+        }
+        fn quoted(&self, t: usize) -> bool {
+            self.0[t] > 1
         }
     }
 
@@ -665,6 +684,17 @@ mod tests {
     fn counts_and_near_parse() {
         assert_eq!(p("#appeal >= 3").unwrap(), Expr::Count(0, CmpOp::Ge, 3));
         assert_eq!(p("near(appeal, wallet, 5)").unwrap(), Expr::Near(0, 1, 5));
+        assert_eq!(p("quoted(wallet)").unwrap(), Expr::Quoted(1));
+        let names: Vec<String> = NAMES.iter().map(|n| n.to_string()).collect();
+        assert_eq!(
+            p("appeal and not quoted(appeal)")
+                .unwrap()
+                .display(&names)
+                .to_string(),
+            "(appeal and not quoted(appeal))"
+        );
+        assert!(p("quoted(appeal, wallet)").is_err());
+        assert!(p("quoted(nosuch)").is_err());
         assert_eq!(
             p("x1 and a-b").unwrap(),
             Expr::And(vec![Expr::Term(4), Expr::Term(5)])
