@@ -139,7 +139,7 @@ def fit(texts, labels, c):
     vec = vectorizer()
     x = vec.fit_transform(texts)
     model = LogisticRegression(C=c, penalty="l1", solver="liblinear",
-                               class_weight="balanced", max_iter=5000)
+                               class_weight="balanced", max_iter=5000, random_state=0)
     model.fit(x, labels)
     return vec, model
 
@@ -184,7 +184,7 @@ def main():
             negatives = np.sort(oof[(labels == "none") & gate])[::-1]
             threshold = negatives[allowed] if allowed < len(negatives) else float(negatives.min()) - 1.0
             recall = float(((oof > threshold) & gate)[y == 1].mean())
-            print(f"{cat}: C={c}: out-of-fold recall {recall:.1%} at {TARGET_FA:.1%} dev false alarms",
+            print(f"{cat}: C={c}: out-of-fold recall {recall:.1%} at {TARGET_FA:.1%} false alarms",
                   file=sys.stderr)
             if best is None or recall > best[0]:
                 best = (recall, c, threshold)
@@ -202,8 +202,8 @@ def main():
                     f"# from {len(y)} posts of {len(dev_files)} labelled sets ({int(y.sum())} {cat}, "
                     f"{int((labels == 'none').sum())} none).\n"
                     f"# L1 logistic regression, C={C}, balanced classes; intercept {intercept:.3f}.\n"
-                    f"# Threshold: {threshold:.3f} on the dev sets' out-of-fold scores "
-                    f"({TARGET_FA:.1%} of dev negatives reach it; out-of-fold recall {recall:.1%}),\n"
+                    f"# Threshold: {threshold:.3f} on the labelled sets' out-of-fold scores (with the rule's gate\n"
+                    f"# and context clause, {TARGET_FA:.1%} of all negatives alert; out-of-fold recall {recall:.1%}),\n"
                     f"# so the rule's at_least is {at_least:.3f} (threshold minus intercept).\n"
                     f"# Do not edit by hand: retrain. One entry a line: WEIGHT ENTRY.\n")
             for w, n in weights:
@@ -215,7 +215,7 @@ def main():
             sys.exit(f"{rule_file}: no 'at_least:' line to set")
         open(rule_file, "w", encoding="utf-8").write(new)
         print(f"{cat}: {len(weights)} entries, intercept {intercept:.3f}, threshold {threshold:.3f}, "
-              f"at_least {at_least:.3f}, out-of-fold recall {recall:.1%} at {TARGET_FA:.1%} dev false alarms")
+              f"at_least {at_least:.3f}, out-of-fold recall {recall:.1%} at {TARGET_FA:.1%} false alarms")
 
 
 if __name__ == "__main__":
