@@ -55,21 +55,21 @@ judge() {
   echo "-- $name"; sed -n 3,6p "$eval_out"
 }
 judge "held-out test set (tests/data/eval/test3.jsonl; the weights learned from it)" tests/data/eval/test3.jsonl \
-  --floor recall:recruitment=0.78 --floor recall:financing=0.92 --floor false-alarm=0.03
+  --floor recall:recruitment=0.77 --floor recall:financing=0.92 --floor false-alarm=0.03
 judge "second held-out set (tests/data/eval/test4.jsonl: de and id positives; the weights learned from it)" tests/data/eval/test4.jsonl \
-  --floor recall:recruitment=0.95 --floor recall:financing=0.95 --floor false-alarm=0.031
+  --floor recall:recruitment=0.91 --floor recall:financing=0.90 --floor false-alarm=0.031
 judge "third held-out set (tests/data/eval/test5.jsonl: en, fr, de, id; the weights learned from it)" tests/data/eval/test5.jsonl \
-  --floor recall:recruitment=0.87 --floor recall:financing=0.97 --floor false-alarm=0.04
+  --floor recall:recruitment=0.86 --floor recall:financing=0.96 --floor false-alarm=0.04
 judge "fourth held-out set (tests/data/eval/test6.jsonl: en, fr, de, id; never read, never trained on)" tests/data/eval/test6.jsonl \
-  --floor recall:recruitment=0.86 --floor recall:financing=0.91 --floor false-alarm=0.03
+  --floor recall:recruitment=0.84 --floor recall:financing=0.89 --floor false-alarm=0.03
 judge "fifth held-out set (tests/data/eval/test7.jsonl: six languages; never read, never trained on)" tests/data/eval/test7.jsonl \
-  --floor recall:recruitment=0.82 --floor recall:financing=0.87 --floor false-alarm=0.08 \
-  --floor recall:recruitment:ar=0.62 --floor recall:financing:ar=0.82 \
-  --floor recall:recruitment:ru=0.65 --floor recall:financing:ru=0.82
+  --floor recall:recruitment=0.83 --floor recall:financing=0.86 --floor false-alarm=0.075 \
+  --floor recall:recruitment:ar=0.71 --floor recall:financing:ar=0.82 \
+  --floor recall:recruitment:ru=0.74 --floor recall:financing:ru=0.88
 judge "sixth held-out set (tests/data/eval/test8.jsonl: six languages; never read, never trained on)" tests/data/eval/test8.jsonl \
-  --floor recall:recruitment=0.82 --floor recall:financing=0.91 --floor false-alarm=0.095 \
-  --floor recall:recruitment:ar=0.77 --floor recall:financing:ar=0.77 \
-  --floor recall:recruitment:ru=0.60 --floor recall:financing:ru=0.88
+  --floor recall:recruitment=0.83 --floor recall:financing=0.91 --floor false-alarm=0.085 \
+  --floor recall:recruitment:ar=0.71 --floor recall:financing:ar=0.80 \
+  --floor recall:recruitment:ru=0.71 --floor recall:financing:ru=0.88
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
   --floor recall:recruitment=0.97 --floor recall:financing=0.97 --floor false-alarm=0.01
 judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
@@ -95,7 +95,9 @@ judge "eleventh dev set (tests/data/eval/dev11.jsonl: en, fr, de, id)" tests/dat
 judge "twelfth dev set (tests/data/eval/dev12.jsonl: en, fr, de, id)" tests/data/eval/dev12.jsonl \
   --floor recall:recruitment=0.84 --floor recall:financing=0.90 --floor false-alarm=0.01
 judge "thirteenth dev set (tests/data/eval/dev13.jsonl: six languages)" tests/data/eval/dev13.jsonl \
-  --floor recall:recruitment=0.92 --floor recall:financing=0.89 --floor false-alarm=0.05
+  --floor recall:recruitment=0.92 --floor recall:financing=0.91 --floor false-alarm=0.05
+judge "fourteenth dev set (tests/data/eval/dev14.jsonl: en, ar, ru)" tests/data/eval/dev14.jsonl \
+  --floor recall:recruitment=0.86 --floor recall:financing=0.85 --floor false-alarm=0.08
 judge "first held-out set (tests/data/heldout/test.jsonl)" tests/data/heldout/test.jsonl \
   --floor recall:recruitment=0.85 --floor recall:financing=0.85 --floor false-alarm=0.03
 if [ -f ../shared/corpus/isis_tweets.jsonl ]; then
