@@ -59,7 +59,7 @@ judge "held-out test set (tests/data/eval/test3.jsonl; the weights learned from 
 judge "second held-out set (tests/data/eval/test4.jsonl: de and id positives; the weights learned from it)" tests/data/eval/test4.jsonl \
   --floor recall:recruitment=0.81 --floor recall:financing=0.90 --floor false-alarm=0.031
 judge "third held-out set (tests/data/eval/test5.jsonl: en, fr, de, id; the weights learned from it)" tests/data/eval/test5.jsonl \
-  --floor recall:recruitment=0.79 --floor recall:financing=0.96 --floor false-alarm=0.045
+  --floor recall:recruitment=0.79 --floor recall:financing=0.95 --floor false-alarm=0.045
 judge "fourth held-out set (tests/data/eval/test6.jsonl: en, fr, de, id; never read, never trained on)" tests/data/eval/test6.jsonl \
   --floor recall:recruitment=0.84 --floor recall:financing=0.89 --floor false-alarm=0.03
 judge "fifth held-out set (tests/data/eval/test7.jsonl: six languages; never read, never trained on)" tests/data/eval/test7.jsonl \
