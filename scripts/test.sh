@@ -42,7 +42,7 @@ step "kestrel eval: the pack on labelled posts no rule was tuned to"
 # figures and the targets they are still short of). The held-out sets
 # tests/data/eval/test*.jsonl are never read to write rules; test3, test4 and
 # test5 are in the training data of the scored rules' weights
-# (scripts/train-weights.py); test6 to test9 are not. The pro-ISIS tweets are
+# (scripts/train-weights.py); test6 to test10 are not. The pro-ISIS tweets are
 # real posts labelled by a reader who never saw the rules.
 eval_out=$(mktemp)
 judge() {
@@ -61,19 +61,23 @@ judge "second held-out set (tests/data/eval/test4.jsonl: de and id positives; th
 judge "third held-out set (tests/data/eval/test5.jsonl: en, fr, de, id; the weights learned from it)" tests/data/eval/test5.jsonl \
   --floor recall:recruitment=0.79 --floor recall:financing=0.95 --floor false-alarm=0.045
 judge "fourth held-out set (tests/data/eval/test6.jsonl: en, fr, de, id; never read, never trained on)" tests/data/eval/test6.jsonl \
-  --floor recall:recruitment=0.84 --floor recall:financing=0.89 --floor false-alarm=0.03
+  --floor recall:recruitment=0.84 --floor recall:financing=0.91 --floor false-alarm=0.03
 judge "fifth held-out set (tests/data/eval/test7.jsonl: six languages; never read, never trained on)" tests/data/eval/test7.jsonl \
-  --floor recall:recruitment=0.83 --floor recall:financing=0.86 --floor false-alarm=0.075 \
-  --floor recall:recruitment:ar=0.71 --floor recall:financing:ar=0.82 \
-  --floor recall:recruitment:ru=0.74 --floor recall:financing:ru=0.88
+  --floor recall:recruitment=0.84 --floor recall:financing=0.90 --floor false-alarm=0.07 \
+  --floor recall:recruitment:ar=0.71 --floor recall:financing:ar=0.88 \
+  --floor recall:recruitment:ru=0.74 --floor recall:financing:ru=0.94
 judge "sixth held-out set (tests/data/eval/test8.jsonl: six languages; never read, never trained on)" tests/data/eval/test8.jsonl \
-  --floor recall:recruitment=0.83 --floor recall:financing=0.91 --floor false-alarm=0.085 \
-  --floor recall:recruitment:ar=0.71 --floor recall:financing:ar=0.80 \
-  --floor recall:recruitment:ru=0.71 --floor recall:financing:ru=0.88
+  --floor recall:recruitment=0.82 --floor recall:financing=0.94 --floor false-alarm=0.085 \
+  --floor recall:recruitment:ar=0.68 --floor recall:financing:ar=0.88 \
+  --floor recall:recruitment:ru=0.71 --floor recall:financing:ru=0.97
 judge "seventh held-out set (tests/data/eval/test9.jsonl: six languages; never read, never trained on)" tests/data/eval/test9.jsonl \
-  --floor recall:recruitment=0.82 --floor recall:financing=0.90 --floor false-alarm=0.055 \
-  --floor recall:recruitment:ar=0.80 --floor recall:financing:ar=0.97 \
-  --floor recall:recruitment:ru=0.62 --floor recall:financing:ru=0.88
+  --floor recall:recruitment=0.83 --floor recall:financing=0.91 --floor false-alarm=0.065 \
+  --floor recall:recruitment:ar=0.77 --floor recall:financing:ar=0.97 \
+  --floor recall:recruitment:ru=0.65 --floor recall:financing:ru=0.85
+judge "eighth held-out set (tests/data/eval/test10.jsonl: six languages; never read, never trained on)" tests/data/eval/test10.jsonl \
+  --floor recall:recruitment=0.85 --floor recall:financing=0.90 --floor false-alarm=0.06 \
+  --floor recall:recruitment:ar=0.80 --floor recall:financing:ar=0.91 \
+  --floor recall:recruitment:ru=0.68 --floor recall:financing:ru=0.80
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
   --floor recall:recruitment=0.97 --floor recall:financing=0.97 --floor false-alarm=0.01
 judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
