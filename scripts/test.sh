@@ -171,7 +171,15 @@ fuzz_seconds=${FUZZ_SECONDS:-30}
 step "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --locked --release --workspace 2>&1 | tee "$log"
+# The SIGKILL exactly-once test runs on its own, after the rest. Inside its
+# test binary, after the other Kafka tests, its third restart of kestrel
+# waited more than 120 s for a first commit in 3 of 4 runs on one two-core
+# machine (2026-12-04; kestrel had its partitions and logged no error; cause
+# not found); alone it passed 3 of 3. It stays a check of the delivery
+# promise while that is investigated (docs/testing.md).
+kill_test=on_kafka_a_sigkill_between_produce_and_commit_leaves_no_copy_for_read_committed
+cargo test --locked --release --workspace -- --skip "$kill_test" 2>&1 | tee "$log"
+cargo test --locked --release --test kafka_exactly_once -- --exact "$kill_test" 2>&1 | tee -a "$log"
 # One closing line for the whole run: the sum of every test binary's counts.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "\ntests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
