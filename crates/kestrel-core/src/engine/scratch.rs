@@ -208,12 +208,21 @@ impl Engine {
 /// Groups the hits by term, in text order, and drops duplicates (two
 /// patterns of one term matching the same span). An address two detectors of
 /// one term accept (a `3…` P2SH address is valid Bitcoin and Litecoin) keeps
-/// the first kind in [`crate::indicators::IndicatorKind`] order, whatever
-/// order the hits came in.
+/// the first kind in [`crate::indicators::IndicatorKind`] order, and of two
+/// folded words inside one raw character that folds to several (`ﷺ`), the
+/// first in the folded text is kept, whatever order the hits came in.
 fn group_hits(s: &mut Scratch) {
-    s.sink
-        .hits
-        .sort_unstable_by_key(|h| (h.term, h.field, h.start, h.end, h.indicator));
+    s.sink.hits.sort_unstable_by_key(|h| {
+        (
+            h.term,
+            h.field,
+            h.start,
+            h.end,
+            h.indicator,
+            h.folded_start,
+            h.folded_end,
+        )
+    });
     s.sink.hits.dedup_by(|b, a| {
         let dup = a.term == b.term && a.field == b.field && a.start == b.start && a.end == b.end;
         if dup {
