@@ -403,7 +403,11 @@ pub fn nears(
             Expr::Near(a, b, n) => out.push((*a, *b, *n)),
             Expr::Not(x) => walk(x, out),
             Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| walk(x, out)),
-            Expr::Term(_) | Expr::Of(..) | Expr::Count(..) | Expr::Quoted(_) => {}
+            Expr::Term(_)
+            | Expr::Of(..)
+            | Expr::Count(..)
+            | Expr::Quoted(_)
+            | Expr::AnyQuoted(_) => {}
         }
     }
     let rule = &engine.rule_set().rules[rule_index];
@@ -832,7 +836,7 @@ pub fn alarm_line(
 /// The indices of the terms an expression names.
 fn expr_term_names(e: &Expr, out: &mut Vec<usize>) {
     match e {
-        Expr::Term(t) | Expr::Count(t, _, _) | Expr::Quoted(t) => out.push(*t),
+        Expr::Term(t) | Expr::Count(t, _, _) | Expr::Quoted(t) | Expr::AnyQuoted(t) => out.push(*t),
         Expr::Not(x) => expr_term_names(x, out),
         Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| expr_term_names(x, out)),
         Expr::Of(_, v) => out.extend(v),

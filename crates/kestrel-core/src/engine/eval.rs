@@ -416,6 +416,18 @@ impl Facts for RuleFacts<'_> {
     }
 
     fn quoted(&self, term: usize) -> bool {
+        self.quote_test(term, true)
+    }
+
+    fn any_quoted(&self, term: usize) -> bool {
+        self.quote_test(term, false)
+    }
+}
+
+impl RuleFacts<'_> {
+    /// Whether every match (`every`) or some match of the term lies inside a
+    /// quotation; false when the term does not hold.
+    fn quote_test(&self, term: usize, every: bool) -> bool {
         if !self.holds(term) {
             return false;
         }
@@ -423,7 +435,7 @@ impl Facts for RuleFacts<'_> {
         let (t0, t1) = s.term_hits[self.first as usize + term];
         let hits = &s.sink.hits[t0 as usize..t1 as usize];
         let mut spans: Vec<Option<Vec<(usize, usize)>>> = vec![None; self.fields.len()];
-        hits.iter().all(|h| {
+        let mut inside = |h: &Hit| {
             let f = h.field as usize;
             let Some((_, text)) = self.fields.get(f) else {
                 return false;
@@ -431,20 +443,56 @@ impl Facts for RuleFacts<'_> {
             let spans = spans[f].get_or_insert_with(|| quote_spans(text));
             let (a, b) = (h.start as usize, h.end as usize);
             spans.iter().any(|&(x, y)| x <= a && b <= y)
-        })
+        };
+        if every {
+            hits.iter().all(&mut inside)
+        } else {
+            hits.iter().any(&mut inside)
+        }
     }
 }
 
 /// The byte spans of `text` inside quotation marks, outermost quotations
-/// only: “…”, „…“ and „…”, «…» and »…«, "…", 「…」 and 『…』. Single quotes
-/// are left out (they are apostrophes too: bay'ah, l'État); a quotation
-/// left open at the end of the text is not one.
+/// only: “…”, „…“ and „…”, «…» and »…«, "…", 「…」 and 『…』, and single
+/// quotes ‘…’ and '…' where they stand as quotation marks: a single quote
+/// opens only at the start of the text or after a space or an opening
+/// bracket or colon, with a non-space after it, and closes only after a
+/// non-space with no letter or digit after it, so the apostrophes of
+/// bay'ah, l'État, don’t and the brothers' camp neither open nor close one.
+/// A quotation left open at the end of the text is not one.
 pub(crate) fn quote_spans(text: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     let mut open: Vec<char> = Vec::new();
     let mut start = 0;
-    for (i, c) in text.char_indices() {
+    let mut prev: Option<char> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
         let top = open.last().copied();
+        if matches!(c, '\'' | '‘' | '’') {
+            let can_close = prev.is_some_and(|p| !p.is_whitespace())
+                && !next.is_some_and(|n| n.is_alphanumeric());
+            let can_open = prev
+                .is_none_or(|p| p.is_whitespace() || matches!(p, '(' | '[' | ':' | '—' | '–'))
+                && next.is_some_and(|n| !n.is_whitespace());
+            let closes = match (top, c) {
+                (Some('\''), '\'') | (Some('‘'), '’') => can_close,
+                _ => false,
+            };
+            if closes {
+                open.pop();
+                if open.is_empty() {
+                    spans.push((start, i + c.len_utf8()));
+                }
+            } else if can_open && matches!(c, '\'' | '‘') {
+                if open.is_empty() {
+                    start = i;
+                }
+                open.push(c);
+            }
+            prev = Some(c);
+            continue;
+        }
         let closes = matches!(
             (top, c),
             (Some('"'), '"')
@@ -466,6 +514,7 @@ pub(crate) fn quote_spans(text: &str) -> Vec<(usize, usize)> {
             }
             open.push(c);
         }
+        prev = Some(c);
     }
     spans
 }
@@ -551,6 +600,24 @@ mod quote_tests {
         );
         assert_eq!(quoted("Er schrieb »komm« und"), ["»komm«"]);
         assert_eq!(quoted("نشر «انضموا» ثم"), ["«انضموا»"]);
+        assert_eq!(
+            quoted("He posted 'Who will be a munasir?' daily"),
+            ["'Who will be a munasir?'"]
+        );
+        assert_eq!(quoted("He posted ‘join us’ daily"), ["‘join us’"]);
+    }
+
+    #[test]
+    fn apostrophes_inside_single_quotes_do_not_close_them() {
+        assert_eq!(
+            quoted("Slide 3: 'Sham is calling, don't wait, no more 'next year'.' Escalate."),
+            ["'Sham is calling, don't wait, no more 'next year'.'"]
+        );
+        assert_eq!(
+            quoted("He wrote ‘the brothers’ land waits, bay'ah now’ and"),
+            ["‘the brothers’"]
+        );
+        assert_eq!(quoted("an open 'quote to the end"), Vec::<&str>::new());
     }
 
     #[test]
@@ -560,7 +627,8 @@ mod quote_tests {
             [r#"« il a dit "viens" puis »"#]
         );
         assert_eq!(quoted(r#"a 5" screen, join us"#), Vec::<&str>::new());
-        assert_eq!(quoted("bay'ah to the 'amir' now"), Vec::<&str>::new());
+        assert_eq!(quoted("bay'ah to the l'État now"), Vec::<&str>::new());
+        assert_eq!(quoted("the brothers' camp, don’t go"), Vec::<&str>::new());
         assert_eq!(quoted("“a” and “b”"), ["“a”", "“b”"]);
     }
 }

@@ -172,6 +172,21 @@ fn quoted_holds_only_when_every_match_is_inside_quotation_marks() {
 }
 
 #[test]
+fn any_quoted_holds_when_some_match_is_inside_quotation_marks() {
+    let e = engine(
+        "rules:\n- id: r\n  terms:\n    a: {words: [join]}\n    n: {words: [example]}\n  condition: a\n  unless: any_quoted(a) and n\n",
+    );
+    // The call quoted, and named again in the note around it: suppressed.
+    assert!(fired(&e, "example: 'join us now' (the word join is the signal)").is_empty());
+    assert!(fired(&e, "join now, for example \"join us\"").is_empty());
+    // No match inside a quotation, or no frame word: it fires.
+    assert_eq!(fired(&e, "join us, for example today"), vec!["r"]);
+    assert_eq!(fired(&e, "'join us' he said, join"), vec!["r"]);
+    // An apostrophe is not a quotation mark.
+    assert_eq!(fired(&e, "example of bay'ah join"), vec!["r"]);
+}
+
+#[test]
 fn not_only_rules_are_evaluated_without_hits() {
     let e = engine("rules:\n- id: r\n  terms:\n    a: {words: [join]}\n  condition: not a\n");
     assert_eq!(fired(&e, "hello"), vec!["r"]);

@@ -76,6 +76,8 @@ pub enum Expr {
     /// The term holds and every match of it lies inside quotation marks
     /// (a quoted call in a report, not the call itself).
     Quoted(usize),
+    /// The term holds and some match of it lies inside quotation marks.
+    AnyQuoted(usize),
 }
 
 /// A condition as parsed, before `them` is resolved.
@@ -90,6 +92,7 @@ pub(crate) enum Parsed {
     Near(usize, usize, u32),
     Count(usize, CmpOp, u32),
     Quoted(usize),
+    AnyQuoted(usize),
 }
 
 impl Parsed {
@@ -105,13 +108,16 @@ impl Parsed {
             Parsed::Near(a, b, n) => Expr::Near(a, b, n),
             Parsed::Count(t, op, n) => Expr::Count(t, op, n),
             Parsed::Quoted(t) => Expr::Quoted(t),
+            Parsed::AnyQuoted(t) => Expr::AnyQuoted(t),
         }
     }
 
     /// Every term named explicitly (not through `them`).
     pub(crate) fn named_terms(&self, out: &mut Vec<usize>) {
         match self {
-            Parsed::Term(t) | Parsed::Count(t, _, _) | Parsed::Quoted(t) => out.push(*t),
+            Parsed::Term(t) | Parsed::Count(t, _, _) | Parsed::Quoted(t) | Parsed::AnyQuoted(t) => {
+                out.push(*t)
+            }
             Parsed::Not(e) => e.named_terms(out),
             Parsed::And(v) | Parsed::Or(v) => v.iter().for_each(|e| e.named_terms(out)),
             Parsed::Of(_, v) => out.extend(v),
@@ -141,6 +147,8 @@ pub trait Facts {
     fn near(&self, a: usize, b: usize, words: u32) -> bool;
     /// The term holds and every one of its matches lies inside a quotation.
     fn quoted(&self, term: usize) -> bool;
+    /// The term holds and some match of it lies inside a quotation.
+    fn any_quoted(&self, term: usize) -> bool;
 }
 
 impl Expr {
@@ -170,6 +178,7 @@ impl Expr {
             Expr::Near(a, b, n) => facts.near(*a, *b, *n),
             Expr::Count(t, op, n) => op.holds(facts.count(*t), *n),
             Expr::Quoted(t) => facts.quoted(*t),
+            Expr::AnyQuoted(t) => facts.any_quoted(*t),
         }
     }
 
@@ -225,6 +234,7 @@ impl<'a> fmt::Display for ExprDisplay<'a> {
             Expr::Near(a, b, k) => write!(f, "near({}, {}, {k})", n(a), n(b)),
             Expr::Count(t, op, k) => write!(f, "#{} {} {k}", n(t), op.as_str()),
             Expr::Quoted(t) => write!(f, "quoted({})", n(t)),
+            Expr::AnyQuoted(t) => write!(f, "any_quoted({})", n(t)),
         }
     }
 }
@@ -597,6 +607,13 @@ impl ParserState<'_> {
                 self.expect(Tok::RParen)?;
                 Ok(Parsed::Quoted(t))
             }
+            Tok::Ident(kw) if kw == "any_quoted" && *self.peek_at(1) == Tok::LParen => {
+                self.bump();
+                self.bump();
+                let t = self.term()?;
+                self.expect(Tok::RParen)?;
+                Ok(Parsed::AnyQuoted(t))
+            }
             _ => Ok(Parsed::Term(self.term()?)),
         }
     }
@@ -626,6 +643,9 @@ mod tests {
         }
         fn quoted(&self, t: usize) -> bool {
             self.0[t] > 1
+        }
+        fn any_quoted(&self, t: usize) -> bool {
+            self.0[t] > 2
         }
     }
 
@@ -694,6 +714,15 @@ mod tests {
             "(appeal and not quoted(appeal))"
         );
         assert!(p("quoted(appeal, wallet)").is_err());
+        assert_eq!(p("any_quoted(wallet)").unwrap(), Expr::AnyQuoted(1));
+        assert_eq!(
+            p("news and any_quoted(appeal)")
+                .unwrap()
+                .display(&NAMES.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .to_string(),
+            "(news and any_quoted(appeal))"
+        );
+        assert!(p("any_quoted(nosuch)").is_err());
         assert!(p("quoted(nosuch)").is_err());
         assert_eq!(
             p("x1 and a-b").unwrap(),
