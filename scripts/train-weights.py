@@ -20,7 +20,8 @@ What it does, for each category (recruitment, financing):
    which the whole rule (score, gate and context clause; see gate_passes)
    alerts on at most TARGET_FA of all negatives (the rest of the pack has
    its own 2-4% on held-out negatives, and the acceptance allows 5%), and
-   the C with the best out-of-fold recall at its threshold is kept.
+   the smallest C whose out-of-fold recall at its threshold is within one
+   point of the best is kept.
 4. Writes rules/models/<category>.weights (`WEIGHT ENTRY` a line, the
    non-zero weights rounded to thousandths) and sets the `at_least:` of the
    rule's `model` term in rules/<category>/scored.yaml to the threshold
@@ -172,7 +173,7 @@ def main():
         # Out-of-fold scores: each dev set scored by a model that never saw
         # it; the regularisation with the best out-of-fold recall at the
         # threshold wins.
-        best = None
+        tried = []
         for c in C_GRID:
             oof = np.zeros(len(y))
             for s in sorted(set(sets)):
@@ -186,9 +187,13 @@ def main():
             recall = float(((oof > threshold) & gate)[y == 1].mean())
             print(f"{cat}: C={c}: out-of-fold recall {recall:.1%} at {TARGET_FA:.1%} false alarms",
                   file=sys.stderr)
-            if best is None or recall > best[0]:
-                best = (recall, c, threshold)
-        recall, C, threshold = best
+            tried.append((recall, c, threshold))
+        # The strongest regularisation (smallest C) whose out-of-fold recall
+        # is within one point of the best: fewer, smaller weights, which a
+        # post from a new author is less likely to push over the threshold
+        # on the strength of one word.
+        top = max(r for r, _, _ in tried)
+        recall, C, threshold = min((t for t in tried if t[0] >= top - 0.01), key=lambda t: t[1])
         vec, model = fit(list(texts), y, C)
         intercept = float(model.intercept_[0])
         at_least = math.ceil((threshold - intercept) * 1000) / 1000
