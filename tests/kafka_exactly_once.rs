@@ -150,6 +150,12 @@ fn committed_transactions(k: &Kestrel) -> u64 {
         .map_or(0, |v| v as u64)
 }
 
+/// The last `n` lines of a log, for a failure message.
+fn tail(log: &str, n: usize) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// Every (post, rule) of `expected` exactly once, nothing else.
 fn assert_exactly_once(
     alerts: &[rdkafka::message::OwnedMessage],
@@ -267,9 +273,18 @@ fn on_kafka_a_sigkill_between_produce_and_commit_leaves_no_copy_for_read_committ
         // aborted by the broker (transaction.timeout.ms, 10 s here, plus the
         // broker's abort check) before the group's offsets are stable: about
         // 6-20 s when run alone, so 300 s only catches a hang.
-        wait_for("a transaction committed", Duration::from_secs(300), || {
-            (committed_transactions(&k) >= 1).then_some(())
-        });
+        let started = std::time::Instant::now();
+        while committed_transactions(&k) < 1 {
+            if started.elapsed() > Duration::from_secs(300) {
+                panic!(
+                    "restart {round}: no transaction committed within 300 s\n\
+                     -- kestrel's last log lines:\n{}\n-- the broker's log:\n{}",
+                    tail(&k.log_text(), 40),
+                    tail(&broker.log_text(), 60)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         std::thread::sleep(Duration::from_millis(700));
         k.signal(libc::SIGKILL);
         kills += 1;

@@ -462,6 +462,23 @@ impl Broker {
         );
     }
 
+    /// Every node's own log (warnings and errors, and the transaction and
+    /// group coordinators' lines), node by node: for a failing test to show.
+    pub fn log_text(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let path = self.dir.path().join(format!("node-{}/kafka.log", n.id));
+                format!(
+                    "[node {}]\n{}",
+                    n.id,
+                    std::fs::read_to_string(path).unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// `host:port` of the first node.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
