@@ -600,19 +600,19 @@ impl ParserState<'_> {
                 self.expect(Tok::RParen)?;
                 Ok(Parsed::Near(a, b, n))
             }
-            Tok::Ident(kw) if kw == "quoted" && *self.peek_at(1) == Tok::LParen => {
+            Tok::Ident(kw)
+                if (kw == "quoted" || kw == "any_quoted") && *self.peek_at(1) == Tok::LParen =>
+            {
+                let every = kw == "quoted";
                 self.bump();
                 self.bump();
                 let t = self.term()?;
                 self.expect(Tok::RParen)?;
-                Ok(Parsed::Quoted(t))
-            }
-            Tok::Ident(kw) if kw == "any_quoted" && *self.peek_at(1) == Tok::LParen => {
-                self.bump();
-                self.bump();
-                let t = self.term()?;
-                self.expect(Tok::RParen)?;
-                Ok(Parsed::AnyQuoted(t))
+                Ok(if every {
+                    Parsed::Quoted(t)
+                } else {
+                    Parsed::AnyQuoted(t)
+                })
             }
             _ => Ok(Parsed::Term(self.term()?)),
         }
