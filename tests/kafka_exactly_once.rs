@@ -288,8 +288,20 @@ fn on_kafka_a_sigkill_between_produce_and_commit_leaves_no_copy_for_read_committ
         let started = std::time::Instant::now();
         while committed_transactions(&k) < 1 {
             if started.elapsed() > Duration::from_secs(300) {
+                let metrics = k
+                    .metrics_addr()
+                    .and_then(|addr| scrape(&addr).ok())
+                    .map(|m| {
+                        m.lines()
+                            .filter(|l| l.starts_with("kestrel_") && !l.starts_with("kestrel_scan"))
+                            .take(40)
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_else(|| "(no answer from /metrics)".into());
                 panic!(
                     "restart {round}: no transaction committed within 300 s\n\
+                     -- kestrel's metrics:\n{metrics}\n\
                      -- kestrel's last log lines:\n{}\n-- the broker's log:\n{}",
                     tail(&k.log_text(), 40),
                     tail(&broker.log_text(), 60)
