@@ -251,29 +251,25 @@ fn on_kafka_a_sigkill_between_produce_and_commit_leaves_no_copy_for_read_committ
         return;
     }
     let _turn = serial();
-    let (broker, rules, _) = eos_setup("eos-kill", true);
-    // Every restart takes the killed instance's place under one stable
-    // transactional id, as docs/operations.md advises for production: its
-    // InitProducerId fences the killed producer and the broker aborts the
-    // open transaction at once. With the default id (host and pid, a new
-    // one per process) a restart waits for the broker to abort the killed
-    // instance's transaction after its timeout, and Apache Kafka 4.1 here
-    // sometimes never did (docs/testing.md, "Known open").
-    let config = RunConfig::new(&broker.addr(), "eos-kill", &rules)
-        .pipeline("delivery = \"exactly_once\"")
-        .producer("transaction.timeout.ms", "10000")
-        .producer("transactional.id", "kestrel-eos-kill-instance-0")
-        .write(broker.dir.path());
+    let (broker, rules, config) = eos_setup("eos-kill", true);
     let brokers = broker.addr();
     let n = 30_000;
     let (expected, bad) = expected_by_scan(broker.dir.path(), &rules, 0..n);
-    // A backlog: kestrel takes full transactions of posts back to back, so
-    // nearly all the time it is inside one that holds records and has not
-    // committed: that is where the kills land.
-    let ends = produce_posts(&brokers, "posts", 0..n);
-    assert_eq!(total(&ends), n as i64);
+    // A backlog for each instance: kestrel takes full transactions of posts
+    // back to back, so nearly all the time it is inside one that holds
+    // records and has not committed: that is where the kills land. Each
+    // round adds its third of the posts before its instance starts: with the
+    // whole backlog up front, a fast instance finished it before the test
+    // saw its first commit, and the next one, with nothing left to do, never
+    // committed (its consumer lag 0 on every partition), which looked like a
+    // stalled restart.
+    let chunk = n / 3;
+    let mut ends = produce_posts(&brokers, "posts", 0..chunk);
     let mut kills = 0;
     for round in 0..3 {
+        if round > 0 {
+            ends = produce_posts(&brokers, "posts", round * chunk..(round + 1) * chunk);
+        }
         let k = Kestrel::start(&config, &format!("eos-kill-{round}"));
         k.wait_ready();
         // Once it has committed a transaction of its own it works through
@@ -309,11 +305,15 @@ fn on_kafka_a_sigkill_between_produce_and_commit_leaves_no_copy_for_read_committ
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(700));
+        // Its first transaction carries only offsets; the ones after it carry
+        // alerts. It goes through thousands of posts a second, so the kill
+        // comes at once, while most of its third of the posts is still ahead.
+        std::thread::sleep(Duration::from_millis(50));
         k.signal(libc::SIGKILL);
         kills += 1;
         drop(k);
     }
+    assert_eq!(total(&ends), n as i64);
     let mut k = Kestrel::start(&config, "eos-kill-last");
     k.wait_ready();
     wait_committed(
