@@ -469,46 +469,37 @@ pub(crate) fn quote_spans(text: &str) -> Vec<(usize, usize)> {
     while let Some((i, c)) = chars.next() {
         let next = chars.peek().map(|&(_, n)| n);
         let top = open.last().copied();
-        if matches!(c, '\'' | '‘' | '’') {
+        let (closes, opens) = if matches!(c, '\'' | '‘' | '’') {
             let can_close = prev.is_some_and(|p| !p.is_whitespace())
                 && !next.is_some_and(|n| n.is_alphanumeric());
             let can_open = prev
                 .is_none_or(|p| p.is_whitespace() || matches!(p, '(' | '[' | ':' | '—' | '–'))
                 && next.is_some_and(|n| !n.is_whitespace());
-            let closes = match (top, c) {
-                (Some('\''), '\'') | (Some('‘'), '’') => can_close,
-                _ => false,
-            };
-            if closes {
-                open.pop();
-                if open.is_empty() {
-                    spans.push((start, i + c.len_utf8()));
-                }
-            } else if can_open && matches!(c, '\'' | '‘') {
-                if open.is_empty() {
-                    start = i;
-                }
-                open.push(c);
-            }
-            prev = Some(c);
-            continue;
-        }
-        let closes = matches!(
-            (top, c),
-            (Some('"'), '"')
-                | (Some('“'), '”')
-                | (Some('„'), '“' | '”')
-                | (Some('«'), '»')
-                | (Some('»'), '«')
-                | (Some('「'), '」')
-                | (Some('『'), '』')
-        );
+            (
+                can_close && matches!((top, c), (Some('\''), '\'') | (Some('‘'), '’')),
+                can_open && matches!(c, '\'' | '‘'),
+            )
+        } else {
+            (
+                matches!(
+                    (top, c),
+                    (Some('"'), '"')
+                        | (Some('“'), '”')
+                        | (Some('„'), '“' | '”')
+                        | (Some('«'), '»')
+                        | (Some('»'), '«')
+                        | (Some('「'), '」')
+                        | (Some('『'), '』')
+                ),
+                matches!(c, '"' | '“' | '„' | '«' | '»' | '「' | '『'),
+            )
+        };
         if closes {
             open.pop();
             if open.is_empty() {
                 spans.push((start, i + c.len_utf8()));
             }
-        } else if matches!(c, '"' | '“' | '„' | '«' | '»' | '「' | '『') {
+        } else if opens {
             if open.is_empty() {
                 start = i;
             }
