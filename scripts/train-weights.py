@@ -171,8 +171,7 @@ def main():
         gate = np.array([(s, i) in passes[cat] for s, i in zip(sets, ids)])
         allowed = int(TARGET_FA * int((labels == "none").sum()))
         # Out-of-fold scores: each dev set scored by a model that never saw
-        # it; the regularisation with the best out-of-fold recall at the
-        # threshold wins.
+        # it, for each regularisation tried (the choice is made below).
         tried = []
         for c in C_GRID:
             oof = np.zeros(len(y))

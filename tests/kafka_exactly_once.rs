@@ -281,29 +281,27 @@ fn on_kafka_a_sigkill_between_produce_and_commit_leaves_no_copy_for_read_committ
         // aborted by the broker (transaction.timeout.ms, 10 s here, plus the
         // broker's abort check) before the group's offsets are stable: about
         // 6-20 s when run alone, so 300 s only catches a hang.
-        let started = std::time::Instant::now();
-        while committed_transactions(&k) < 1 {
-            if started.elapsed() > Duration::from_secs(300) {
-                let metrics = k
-                    .metrics_addr()
-                    .and_then(|addr| scrape(&addr).ok())
-                    .map(|m| {
-                        m.lines()
-                            .filter(|l| l.starts_with("kestrel_") && !l.starts_with("kestrel_scan"))
-                            .take(40)
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    })
-                    .unwrap_or_else(|| "(no answer from /metrics)".into());
-                panic!(
-                    "restart {round}: no transaction committed within 300 s\n\
-                     -- kestrel's metrics:\n{metrics}\n\
-                     -- kestrel's last log lines:\n{}\n-- the broker's log:\n{}",
-                    tail(&k.log_text(), 40),
-                    tail(&broker.log_text(), 60)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let committed = poll_for(Duration::from_secs(300), || {
+            (committed_transactions(&k) >= 1).then_some(())
+        });
+        if committed.is_none() {
+            // kestrel's own last log lines follow from its Drop.
+            let metrics = k
+                .metrics_addr()
+                .and_then(|addr| scrape(&addr).ok())
+                .map(|m| {
+                    m.lines()
+                        .filter(|l| l.starts_with("kestrel_") && !l.starts_with("kestrel_scan"))
+                        .take(40)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_else(|| "(no answer from /metrics)".into());
+            panic!(
+                "restart {round}: no transaction committed within 300 s\n\
+                 -- kestrel's metrics:\n{metrics}\n-- the broker's log:\n{}",
+                tail(&broker.log_text(), 60)
+            );
         }
         // Its first transaction carries only offsets; the ones after it carry
         // alerts. It goes through thousands of posts a second, so the kill
