@@ -154,18 +154,20 @@ def main():
         with open(os.path.join(rules_dir, "fold.yaml"), "w") as f:
             f.write("rules:\n  - id: fold.only\n    category: other\n    terms:\n"
                     "      w: {words: [kestrelfoldonly]}\n    condition: w\n")
-        texts, labels, sets, ids = [], [], [], []
+        texts, labels, sets, ids, langs = [], [], [], [], []
         for path in dev_files:
             posts = [json.loads(l) for l in open(path, encoding="utf-8")]
             texts += fold_file(path, rules_dir)
             labels += [p["label"] for p in posts]
             sets += [os.path.basename(path)] * len(posts)
             ids += [p["id"] for p in posts]
+            langs += [p.get("lang", "") for p in posts]
             print(f"folded {os.path.basename(path)}: {len(posts)} posts", file=sys.stderr)
     passes = gate_passes(dev_files)
     labels = np.array(labels)
     sets = np.array(sets)
     texts = np.array(texts, dtype=object)
+    langs = np.array(langs)
     for cat in CATEGORIES:
         y = (labels == cat).astype(int)
         gate = np.array([(s, i) in passes[cat] for s, i in zip(sets, ids)])
@@ -184,8 +186,11 @@ def main():
             negatives = np.sort(oof[(labels == "none") & gate])[::-1]
             threshold = negatives[allowed] if allowed < len(negatives) else float(negatives.min()) - 1.0
             recall = float(((oof > threshold) & gate)[y == 1].mean())
-            print(f"{cat}: C={c}: out-of-fold recall {recall:.1%} at {TARGET_FA:.1%} false alarms",
-                  file=sys.stderr)
+            hit = (oof > threshold) & gate
+            per_lang = ", ".join(f"{l} {hit[(y == 1) & (langs == l)].mean():.0%}"
+                                 for l in sorted(set(langs[y == 1])))
+            print(f"{cat}: C={c}: out-of-fold recall {recall:.1%} at {TARGET_FA:.1%} false alarms"
+                  f" ({per_lang})", file=sys.stderr)
             tried.append((recall, c, threshold))
         # The strongest regularisation (smallest C) whose out-of-fold recall
         # is within one point of the best: fewer, smaller weights, which a
