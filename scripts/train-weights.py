@@ -18,8 +18,9 @@ What it does, for each category (recruitment, financing):
 3. Picks C and the threshold with the labelled sets only: each set is
    scored by a model trained on the others, the threshold is the score at
    which the whole rule (score, gate and context clause; see gate_passes)
-   alerts on at most TARGET_FA of all negatives (the rest of the pack has
-   its own 2-4% on held-out negatives, and the acceptance allows 5%), and
+   alerts on at most TARGET_FA[category] of all negatives (the rest of the
+   pack has its own 2-4% on held-out negatives, and the acceptance allows
+   5%), and
    the smallest C whose out-of-fold recall at its threshold is within one
    point of the best is kept.
 4. Writes rules/models/<category>.weights (`WEIGHT ENTRY` a line, the
@@ -51,7 +52,11 @@ from sklearn.linear_model import LogisticRegression
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KESTREL = os.path.join(ROOT, "target", "release", "kestrel")
 C_GRID = [1.0, 3.0, 10.0]
-TARGET_FA = 0.005
+# The share of all labelled negatives the scored rule may alert on, by
+# category. Recruitment allows 1%: at 0.5% its out-of-fold recall was 73%
+# (Arabic 65%), at 1% 80% (Arabic 74%); financing's hand-written rule finds
+# most appeals, so its backstop keeps 0.5%.
+TARGET_FA = {"recruitment": 0.01, "financing": 0.005}
 CATEGORIES = ["recruitment", "financing"]
 # Held-out sets retired into training: measured, never read, and learned
 # from only by these weights (the hand-written rules never read them). The
@@ -171,7 +176,8 @@ def main():
     for cat in CATEGORIES:
         y = (labels == cat).astype(int)
         gate = np.array([(s, i) in passes[cat] for s, i in zip(sets, ids)])
-        allowed = int(TARGET_FA * int((labels == "none").sum()))
+        target = TARGET_FA[cat]
+        allowed = int(target * int((labels == "none").sum()))
         # Out-of-fold scores: each dev set scored by a model that never saw
         # it, for each regularisation tried (the choice is made below).
         tried = []
@@ -181,7 +187,7 @@ def main():
                 train, held = sets != s, sets == s
                 vec, model = fit(list(texts[train]), y[train], c)
                 oof[held] = model.decision_function(vec.transform(list(texts[held])))
-            # The threshold lets TARGET_FA of all negatives through the
+            # The threshold lets the target share of all negatives through the
             # whole rule: counted among those its gate and context pass.
             negatives = np.sort(oof[(labels == "none") & gate])[::-1]
             threshold = negatives[allowed] if allowed < len(negatives) else float(negatives.min()) - 1.0
@@ -189,7 +195,7 @@ def main():
             hit = (oof > threshold) & gate
             per_lang = ", ".join(f"{l} {hit[(y == 1) & (langs == l)].mean():.0%}"
                                  for l in sorted(set(langs[y == 1])))
-            print(f"{cat}: C={c}: out-of-fold recall {recall:.1%} at {TARGET_FA:.1%} false alarms"
+            print(f"{cat}: C={c}: out-of-fold recall {recall:.1%} at {target:.1%} false alarms"
                   f" ({per_lang})", file=sys.stderr)
             tried.append((recall, c, threshold))
         # The strongest regularisation (smallest C) whose out-of-fold recall
@@ -212,7 +218,7 @@ def main():
                     f"{int((labels == 'none').sum())} none).\n"
                     f"# L1 logistic regression, C={C}, balanced classes; intercept {intercept:.3f}.\n"
                     f"# Threshold: {threshold:.3f} on the labelled sets' out-of-fold scores (with the rule's gate\n"
-                    f"# and context clause, {TARGET_FA:.1%} of all negatives alert; out-of-fold recall {recall:.1%}),\n"
+                    f"# and context clause, {target:.1%} of all negatives alert; out-of-fold recall {recall:.1%}),\n"
                     f"# so the rule's at_least is {at_least:.3f} (threshold minus intercept).\n"
                     f"# Do not edit by hand: retrain. One entry a line: WEIGHT ENTRY.\n")
             for w, n in weights:
@@ -224,7 +230,7 @@ def main():
             sys.exit(f"{rule_file}: no 'at_least:' line to set")
         open(rule_file, "w", encoding="utf-8").write(new)
         print(f"{cat}: {len(weights)} entries, intercept {intercept:.3f}, threshold {threshold:.3f}, "
-              f"at_least {at_least:.3f}, out-of-fold recall {recall:.1%} at {TARGET_FA:.1%} false alarms")
+              f"at_least {at_least:.3f}, out-of-fold recall {recall:.1%} at {target:.1%} false alarms")
 
 
 if __name__ == "__main__":
