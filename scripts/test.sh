@@ -42,7 +42,7 @@ step "kestrel eval: the pack on labelled posts no rule was tuned to"
 # figures and the targets they are still short of). The held-out sets
 # tests/data/eval/test*.jsonl are never read to write rules; test3, test4 and
 # test5 are in the training data of the scored rules' weights
-# (scripts/train-weights.py); test6 to test12 are not. The pro-ISIS tweets are
+# (scripts/train-weights.py); test6 to test13 are not. The pro-ISIS tweets are
 # real posts labelled by a reader who never saw the rules.
 eval_out=$(mktemp)
 judge() {
@@ -61,31 +61,39 @@ judge "second held-out set (tests/data/eval/test4.jsonl: de and id positives; th
 judge "third held-out set (tests/data/eval/test5.jsonl: en, fr, de, id; the weights learned from it)" tests/data/eval/test5.jsonl \
   --floor recall:recruitment=0.88 --floor recall:financing=0.95 --floor false-alarm=0.042
 judge "fourth held-out set (tests/data/eval/test6.jsonl: en, fr, de, id; never read, never trained on)" tests/data/eval/test6.jsonl \
-  --floor recall:recruitment=0.86 --floor recall:financing=0.93 --floor false-alarm=0.034
+  --floor recall:recruitment=0.88 --floor recall:financing=0.93 --floor false-alarm=0.034
 judge "fifth held-out set (tests/data/eval/test7.jsonl: six languages; never read, never trained on)" tests/data/eval/test7.jsonl \
-  --floor recall:recruitment=0.88 --floor recall:financing=0.93 --floor false-alarm=0.045 \
-  --floor recall:recruitment:ar=0.79 --floor recall:financing:ar=0.91 \
-  --floor recall:recruitment:ru=0.82 --floor recall:financing:ru=0.93
+  --floor recall:recruitment=0.90 --floor recall:financing=0.94 --floor false-alarm=0.045 \
+  --floor recall:recruitment:ar=0.80 --floor recall:financing:ar=0.91 \
+  --floor recall:recruitment:ru=0.85 --floor recall:financing:ru=0.94
 judge "sixth held-out set (tests/data/eval/test8.jsonl: six languages; never read, never trained on)" tests/data/eval/test8.jsonl \
-  --floor recall:recruitment=0.86 --floor recall:financing=0.95 --floor false-alarm=0.076 \
-  --floor recall:recruitment:ar=0.85 --floor recall:financing:ar=0.93 \
-  --floor recall:recruitment:ru=0.82 --floor recall:financing:ru=0.96
+  --floor recall:recruitment=0.89 --floor recall:financing=0.96 --floor false-alarm=0.076 \
+  --floor recall:recruitment:ar=0.88 --floor recall:financing:ar=0.91 \
+  --floor recall:recruitment:ru=0.82 --floor recall:financing:ru=0.99
 judge "seventh held-out set (tests/data/eval/test9.jsonl: six languages; never read, never trained on)" tests/data/eval/test9.jsonl \
-  --floor recall:recruitment=0.89 --floor recall:financing=0.93 --floor false-alarm=0.055 \
-  --floor recall:recruitment:ar=0.88 --floor recall:financing:ar=0.96 \
-  --floor recall:recruitment:ru=0.79 --floor recall:financing:ru=0.96
+  --floor recall:recruitment=0.92 --floor recall:financing=0.94 --floor false-alarm=0.055 \
+  --floor recall:recruitment:ar=0.97 --floor recall:financing:ar=0.97 \
+  --floor recall:recruitment:ru=0.82 --floor recall:financing:ru=0.97
 judge "eighth held-out set (tests/data/eval/test10.jsonl: six languages; never read, never trained on)" tests/data/eval/test10.jsonl \
-  --floor recall:recruitment=0.88 --floor recall:financing=0.91 --floor false-alarm=0.055 \
-  --floor recall:recruitment:ar=0.82 --floor recall:financing:ar=0.91 \
-  --floor recall:recruitment:ru=0.79 --floor recall:financing:ru=0.85
+  --floor recall:recruitment=0.90 --floor recall:financing=0.92 --floor false-alarm=0.055 \
+  --floor recall:recruitment:ar=0.88 --floor recall:financing:ar=0.91 \
+  --floor recall:recruitment:ru=0.82 --floor recall:financing:ru=0.85
 judge "ninth held-out set (tests/data/eval/test11.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test11.jsonl \
-  --floor recall:recruitment=0.84 --floor recall:financing=0.94 --floor false-alarm=0.047 \
-  --floor recall:recruitment:ar=0.73 --floor recall:financing:ar=0.88 \
-  --floor recall:recruitment:ru=0.82 --floor recall:financing:ru=0.96
+  --floor recall:recruitment=0.87 --floor recall:financing=0.95 --floor false-alarm=0.047 \
+  --floor recall:recruitment:ar=0.74 --floor recall:financing:ar=0.88 \
+  --floor recall:recruitment:ru=0.88 --floor recall:financing:ru=0.97
 judge "tenth held-out set (tests/data/eval/test12.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test12.jsonl \
-  --floor recall:recruitment=0.84 --floor recall:financing=0.95 --floor false-alarm=0.050 \
-  --floor recall:recruitment:ar=0.65 --floor recall:financing:ar=0.91 \
-  --floor recall:recruitment:ru=0.88 --floor recall:financing:ru=0.91
+  --floor recall:recruitment=0.88 --floor recall:financing=0.95 --floor false-alarm=0.050 \
+  --floor recall:recruitment:ar=0.77 --floor recall:financing:ar=0.91 \
+  --floor recall:recruitment:ru=0.91 --floor recall:financing:ru=0.91
+judge "eleventh held-out set (tests/data/eval/test13.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test13.jsonl \
+  --floor recall:recruitment=0.90 --floor recall:financing=0.96 --floor false-alarm=0.038 \
+  --floor recall:recruitment:ar=0.94 --floor recall:financing:ar=0.99 \
+  --floor recall:recruitment:de=0.85 --floor recall:financing:de=0.91 \
+  --floor recall:recruitment:en=0.88 --floor recall:financing:en=0.97 \
+  --floor recall:recruitment:fr=0.94 --floor recall:financing:fr=0.97 \
+  --floor recall:recruitment:id=0.91 --floor recall:financing:id=0.99 \
+  --floor recall:recruitment:ru=0.91 --floor recall:financing:ru=0.94
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
   --floor recall:recruitment=0.98 --floor recall:financing=0.99 --floor false-alarm=0.004
 judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
@@ -111,13 +119,13 @@ judge "eleventh dev set (tests/data/eval/dev11.jsonl: en, fr, de, id)" tests/dat
 judge "twelfth dev set (tests/data/eval/dev12.jsonl: en, fr, de, id)" tests/data/eval/dev12.jsonl \
   --floor recall:recruitment=0.97 --floor recall:financing=0.98 --floor false-alarm=0.004
 judge "thirteenth dev set (tests/data/eval/dev13.jsonl: six languages)" tests/data/eval/dev13.jsonl \
-  --floor recall:recruitment=0.97 --floor recall:financing=0.98 --floor false-alarm=0.014
+  --floor recall:recruitment=0.97 --floor recall:financing=0.98 --floor false-alarm=0.004
 judge "fourteenth dev set (tests/data/eval/dev14.jsonl: en, ar, ru)" tests/data/eval/dev14.jsonl \
-  --floor recall:recruitment=0.96 --floor recall:financing=0.98 --floor false-alarm=0.019
+  --floor recall:recruitment=0.96 --floor recall:financing=0.98 --floor false-alarm=0.004
 judge "fifteenth dev set (tests/data/eval/dev15.jsonl: en, ar, ru)" tests/data/eval/dev15.jsonl \
   --floor recall:recruitment=0.98 --floor recall:financing=0.98 --floor false-alarm=0.004
 judge "sixteenth dev set (tests/data/eval/dev16.jsonl: en supporter tweets, ar, ru)" tests/data/eval/dev16.jsonl \
-  --floor recall:recruitment=0.96 --floor recall:financing=0.97 --floor false-alarm=0.011
+  --floor recall:recruitment=0.96 --floor recall:financing=0.97 --floor false-alarm=0.004
 judge "seventeenth dev set (tests/data/eval/dev17.jsonl: ar, fr, ru)" tests/data/eval/dev17.jsonl \
   --floor recall:recruitment=0.97 --floor recall:financing=0.99 --floor false-alarm=0.004
 judge "eighteenth dev set (tests/data/eval/dev18.jsonl: en supporter tweets, ar, ru)" tests/data/eval/dev18.jsonl \
@@ -125,13 +133,15 @@ judge "eighteenth dev set (tests/data/eval/dev18.jsonl: en supporter tweets, ar,
 judge "nineteenth dev set (tests/data/eval/dev19.jsonl: ordinary posts only, six languages)" tests/data/eval/dev19.jsonl \
   --floor false-alarm=0.007
 judge "twentieth dev set (tests/data/eval/dev20.jsonl: two ar, fr, ru)" tests/data/eval/dev20.jsonl \
-  --floor recall:recruitment=0.93 --floor recall:financing=0.99 --floor false-alarm=0.023
+  --floor recall:recruitment=0.94 --floor recall:financing=0.99 --floor false-alarm=0.004
+judge "twenty-first dev set (tests/data/eval/dev21.jsonl: three ar, de, fr, ru)" tests/data/eval/dev21.jsonl \
+  --floor recall:recruitment=0.95 --floor recall:financing=0.99 --floor false-alarm=0.014
 judge "first held-out set (tests/data/heldout/test.jsonl)" tests/data/heldout/test.jsonl \
   --floor recall:recruitment=0.96 --floor recall:financing=0.99 --floor false-alarm=0.004
 if [ -f ../shared/corpus/isis_tweets.jsonl ]; then
   python3 scripts/isis-eval-set.py >"$eval_out.isis"
   judge "pro-ISIS tweets (tests/data/isis/labels.jsonl)" "$eval_out.isis" \
-    --floor recall:recruitment=0.42 --floor false-alarm=0.015
+    --floor recall:recruitment=0.42 --floor false-alarm=0.026
   rm -f "$eval_out.isis"
 fi
 rm -f "$eval_out"
