@@ -55,39 +55,39 @@ judge() {
   echo "-- $name"; sed -n 3,6p "$eval_out"
 }
 judge "held-out test set (tests/data/eval/test3.jsonl; the weights learned from it)" tests/data/eval/test3.jsonl \
-  --floor recall:recruitment=0.81 --floor recall:financing=0.93 --floor false-alarm=0.028
+  --floor recall:recruitment=0.81 --floor recall:financing=0.93 --floor false-alarm=0.014
 judge "second held-out set (tests/data/eval/test4.jsonl: de and id positives; the weights learned from it)" tests/data/eval/test4.jsonl \
-  --floor recall:recruitment=0.95 --floor recall:financing=0.92 --floor false-alarm=0.024
+  --floor recall:recruitment=0.95 --floor recall:financing=0.92 --floor false-alarm=0.011
 judge "third held-out set (tests/data/eval/test5.jsonl: en, fr, de, id; the weights learned from it)" tests/data/eval/test5.jsonl \
-  --floor recall:recruitment=0.88 --floor recall:financing=0.95 --floor false-alarm=0.042
+  --floor recall:recruitment=0.88 --floor recall:financing=0.95 --floor false-alarm=0.034
 judge "fourth held-out set (tests/data/eval/test6.jsonl: en, fr, de, id; never read, never trained on)" tests/data/eval/test6.jsonl \
-  --floor recall:recruitment=0.88 --floor recall:financing=0.93 --floor false-alarm=0.034
+  --floor recall:recruitment=0.88 --floor recall:financing=0.92 --floor false-alarm=0.026
 judge "fifth held-out set (tests/data/eval/test7.jsonl: six languages; never read, never trained on)" tests/data/eval/test7.jsonl \
-  --floor recall:recruitment=0.90 --floor recall:financing=0.94 --floor false-alarm=0.045 \
+  --floor recall:recruitment=0.90 --floor recall:financing=0.94 --floor false-alarm=0.038 \
   --floor recall:recruitment:ar=0.80 --floor recall:financing:ar=0.91 \
   --floor recall:recruitment:ru=0.85 --floor recall:financing:ru=0.94
 judge "sixth held-out set (tests/data/eval/test8.jsonl: six languages; never read, never trained on)" tests/data/eval/test8.jsonl \
-  --floor recall:recruitment=0.89 --floor recall:financing=0.96 --floor false-alarm=0.076 \
+  --floor recall:recruitment=0.89 --floor recall:financing=0.96 --floor false-alarm=0.063 \
   --floor recall:recruitment:ar=0.88 --floor recall:financing:ar=0.91 \
   --floor recall:recruitment:ru=0.82 --floor recall:financing:ru=0.99
 judge "seventh held-out set (tests/data/eval/test9.jsonl: six languages; never read, never trained on)" tests/data/eval/test9.jsonl \
-  --floor recall:recruitment=0.92 --floor recall:financing=0.94 --floor false-alarm=0.055 \
+  --floor recall:recruitment=0.92 --floor recall:financing=0.94 --floor false-alarm=0.046 \
   --floor recall:recruitment:ar=0.97 --floor recall:financing:ar=0.97 \
   --floor recall:recruitment:ru=0.82 --floor recall:financing:ru=0.97
 judge "eighth held-out set (tests/data/eval/test10.jsonl: six languages; never read, never trained on)" tests/data/eval/test10.jsonl \
-  --floor recall:recruitment=0.90 --floor recall:financing=0.92 --floor false-alarm=0.055 \
+  --floor recall:recruitment=0.90 --floor recall:financing=0.92 --floor false-alarm=0.042 \
   --floor recall:recruitment:ar=0.88 --floor recall:financing:ar=0.91 \
   --floor recall:recruitment:ru=0.82 --floor recall:financing:ru=0.85
 judge "ninth held-out set (tests/data/eval/test11.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test11.jsonl \
-  --floor recall:recruitment=0.87 --floor recall:financing=0.95 --floor false-alarm=0.047 \
+  --floor recall:recruitment=0.87 --floor recall:financing=0.95 --floor false-alarm=0.040 \
   --floor recall:recruitment:ar=0.74 --floor recall:financing:ar=0.88 \
   --floor recall:recruitment:ru=0.88 --floor recall:financing:ru=0.97
 judge "tenth held-out set (tests/data/eval/test12.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test12.jsonl \
-  --floor recall:recruitment=0.88 --floor recall:financing=0.95 --floor false-alarm=0.050 \
+  --floor recall:recruitment=0.88 --floor recall:financing=0.95 --floor false-alarm=0.034 \
   --floor recall:recruitment:ar=0.77 --floor recall:financing:ar=0.91 \
   --floor recall:recruitment:ru=0.91 --floor recall:financing:ru=0.91
 judge "eleventh held-out set (tests/data/eval/test13.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test13.jsonl \
-  --floor recall:recruitment=0.90 --floor recall:financing=0.96 --floor false-alarm=0.038 \
+  --floor recall:recruitment=0.90 --floor recall:financing=0.96 --floor false-alarm=0.026 \
   --floor recall:recruitment:ar=0.94 --floor recall:financing:ar=0.99 \
   --floor recall:recruitment:de=0.85 --floor recall:financing:de=0.91 \
   --floor recall:recruitment:en=0.88 --floor recall:financing:en=0.97 \
@@ -135,7 +135,10 @@ judge "nineteenth dev set (tests/data/eval/dev19.jsonl: ordinary posts only, six
 judge "twentieth dev set (tests/data/eval/dev20.jsonl: two ar, fr, ru)" tests/data/eval/dev20.jsonl \
   --floor recall:recruitment=0.94 --floor recall:financing=0.99 --floor false-alarm=0.004
 judge "twenty-first dev set (tests/data/eval/dev21.jsonl: three ar, de, fr, ru)" tests/data/eval/dev21.jsonl \
-  --floor recall:recruitment=0.95 --floor recall:financing=0.99 --floor false-alarm=0.014
+  --floor recall:recruitment=0.95 --floor recall:financing=0.99 --floor false-alarm=0.009
+judge "twenty-second dev set (tests/data/eval/dev22.jsonl: three ar, de, ru; not in the shipped weights)" tests/data/eval/dev22.jsonl \
+  --floor recall:recruitment=0.87 --floor recall:financing=0.98 --floor false-alarm=0.060 \
+  --floor recall:recruitment:ar=0.82
 judge "first held-out set (tests/data/heldout/test.jsonl)" tests/data/heldout/test.jsonl \
   --floor recall:recruitment=0.96 --floor recall:financing=0.99 --floor false-alarm=0.004
 if [ -f ../shared/corpus/isis_tweets.jsonl ]; then

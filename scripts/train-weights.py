@@ -26,7 +26,9 @@ What it does, for each category (recruitment, financing):
 4. Writes rules/models/<category>.weights (`WEIGHT ENTRY` a line, the
    non-zero weights rounded to thousandths) and sets the `at_least:` of the
    rule's `model` term in rules/<category>/scored.yaml to the threshold
-   minus the model's intercept.
+   minus the model's intercept, and the `at_least:` of every hand-written
+   rule's `frame_score` term on these weights to minus the intercept (the
+   model's decision 0).
 
 The held-out sets the weights are judged on (test6.jsonl and later) and the
 shared corpora are never read here.
@@ -229,6 +231,20 @@ def main():
         if n != 1:
             sys.exit(f"{rule_file}: no 'at_least:' line to set")
         open(rule_file, "w", encoding="utf-8").write(new)
+        # The hand-written rules' `frame_score` terms: a call written wholly
+        # inside quotation marks alerts only when the words around it read
+        # as this category more than not (the model's decision above 0:
+        # the weights' sum at least minus the intercept).
+        frame_at_least = math.ceil(-intercept * 1000) / 1000
+        frame_re = re.compile(r"(frame_score:\n\s+weights: \.\./models/" + cat
+                              + r"\.weights\n\s+at_least: )[-0-9.]+")
+        for path in sorted(glob.glob(os.path.join(ROOT, "rules", "*", "*.yaml"))):
+            src = open(path, encoding="utf-8").read()
+            new, n = frame_re.subn(lambda m: f"{m.group(1)}{frame_at_least:.3f}", src)
+            if n:
+                open(path, "w", encoding="utf-8").write(new)
+                print(f"{os.path.relpath(path, ROOT)}: frame_score at_least {frame_at_least:.3f}",
+                      file=sys.stderr)
         print(f"{cat}: {len(weights)} entries, intercept {intercept:.3f}, threshold {threshold:.3f}, "
               f"at_least {at_least:.3f}, out-of-fold recall {recall:.1%} at {target:.1%} false alarms")
 
