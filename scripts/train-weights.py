@@ -64,6 +64,12 @@ CATEGORIES = ["recruitment", "financing"]
 # from only by these weights (the hand-written rules never read them). The
 # held-out sets the weights never saw are the later ones (test6.jsonl on).
 RETIRED = ["test3.jsonl", "test4.jsonl", "test5.jsonl"]
+# Dev sets the shipped weights leave out: measured, retrained with and not
+# kept (docs/rule-pack.md, 2026-12-04 late night: with dev22 the held-out
+# figures moved by a post or two either way and 3 or 4 of the 6,066
+# Arabic/French tweets alerted instead of 1). Listed so that a retrain
+# reproduces the shipped files; take a set out of here to learn from it.
+LEFT_OUT = ["dev22.jsonl"]
 RULE_FILES = {c: os.path.join(ROOT, "rules", c, "scored.yaml") for c in CATEGORIES}
 
 
@@ -154,7 +160,8 @@ def fit(texts, labels, c):
 
 def main():
     eval_dir = os.path.join(ROOT, "tests", "data", "eval")
-    dev_files = sorted(glob.glob(os.path.join(eval_dir, "dev*.jsonl")))
+    dev_files = sorted(f for f in glob.glob(os.path.join(eval_dir, "dev*.jsonl"))
+                       if os.path.basename(f) not in LEFT_OUT)
     dev_files += [os.path.join(eval_dir, f) for f in RETIRED]
     with tempfile.TemporaryDirectory() as rules_dir:
         # A one-rule pack: explain needs rules, and folding does not depend on them.
