@@ -213,8 +213,8 @@ def main():
             # whole rule: counted among those its gate and context pass.
             negatives = np.sort(oof[(labels == "none") & gate])[::-1]
             threshold = negatives[allowed] if allowed < len(negatives) else float(negatives.min()) - 1.0
-            recall = float(((oof > threshold) & gate)[y == 1].mean())
             hit = (oof > threshold) & gate
+            recall = float(hit[y == 1].mean())
             per_lang = ", ".join(f"{l} {hit[(y == 1) & (langs == l)].mean():.0%}"
                                  for l in sorted(set(langs[y == 1])))
             print(f"{cat}: C={c}: out-of-fold recall {recall:.1%} at {target:.1%} false alarms"
