@@ -54,6 +54,14 @@ judge() {
   fi
   echo "-- $name"; sed -n 3,6p "$eval_out"
 }
+# per_lang LANG=RECRUITMENT/FINANCING...: the recall floors of each language.
+per_lang() {
+  local f lang v
+  for f in "$@"; do
+    lang=${f%%=*} v=${f#*=}
+    printf -- '--floor recall:recruitment:%s=%s --floor recall:financing:%s=%s ' "$lang" "${v%/*}" "$lang" "${v#*/}"
+  done
+}
 judge "held-out test set (tests/data/eval/test3.jsonl; the weights learned from it)" tests/data/eval/test3.jsonl \
   --floor recall:recruitment=0.81 --floor recall:financing=0.93 --floor false-alarm=0.014
 judge "second held-out set (tests/data/eval/test4.jsonl: de and id positives; the weights learned from it)" tests/data/eval/test4.jsonl \
@@ -64,52 +72,31 @@ judge "fourth held-out set (tests/data/eval/test6.jsonl: en, fr, de, id; never r
   --floor recall:recruitment=0.88 --floor recall:financing=0.92 --floor false-alarm=0.026
 judge "fifth held-out set (tests/data/eval/test7.jsonl: six languages; never read, never trained on)" tests/data/eval/test7.jsonl \
   --floor recall:recruitment=0.90 --floor recall:financing=0.94 --floor false-alarm=0.038 \
-  --floor recall:recruitment:ar=0.80 --floor recall:financing:ar=0.91 \
-  --floor recall:recruitment:ru=0.85 --floor recall:financing:ru=0.94
+  $(per_lang ar=0.80/0.91 ru=0.85/0.94)
 judge "sixth held-out set (tests/data/eval/test8.jsonl: six languages; never read, never trained on)" tests/data/eval/test8.jsonl \
   --floor recall:recruitment=0.89 --floor recall:financing=0.96 --floor false-alarm=0.063 \
-  --floor recall:recruitment:ar=0.88 --floor recall:financing:ar=0.91 \
-  --floor recall:recruitment:ru=0.82 --floor recall:financing:ru=0.99
+  $(per_lang ar=0.88/0.91 ru=0.82/0.99)
 judge "seventh held-out set (tests/data/eval/test9.jsonl: six languages; never read, never trained on)" tests/data/eval/test9.jsonl \
   --floor recall:recruitment=0.92 --floor recall:financing=0.94 --floor false-alarm=0.046 \
-  --floor recall:recruitment:ar=0.97 --floor recall:financing:ar=0.97 \
-  --floor recall:recruitment:ru=0.82 --floor recall:financing:ru=0.97
+  $(per_lang ar=0.97/0.97 ru=0.82/0.97)
 judge "eighth held-out set (tests/data/eval/test10.jsonl: six languages; never read, never trained on)" tests/data/eval/test10.jsonl \
   --floor recall:recruitment=0.90 --floor recall:financing=0.92 --floor false-alarm=0.042 \
-  --floor recall:recruitment:ar=0.88 --floor recall:financing:ar=0.91 \
-  --floor recall:recruitment:ru=0.82 --floor recall:financing:ru=0.85
+  $(per_lang ar=0.88/0.91 ru=0.82/0.85)
 judge "ninth held-out set (tests/data/eval/test11.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test11.jsonl \
   --floor recall:recruitment=0.87 --floor recall:financing=0.95 --floor false-alarm=0.040 \
-  --floor recall:recruitment:ar=0.74 --floor recall:financing:ar=0.88 \
-  --floor recall:recruitment:ru=0.88 --floor recall:financing:ru=0.97
+  $(per_lang ar=0.74/0.88 ru=0.88/0.97)
 judge "tenth held-out set (tests/data/eval/test12.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test12.jsonl \
   --floor recall:recruitment=0.88 --floor recall:financing=0.95 --floor false-alarm=0.034 \
-  --floor recall:recruitment:ar=0.77 --floor recall:financing:ar=0.91 \
-  --floor recall:recruitment:ru=0.91 --floor recall:financing:ru=0.91
+  $(per_lang ar=0.77/0.91 ru=0.91/0.91)
 judge "eleventh held-out set (tests/data/eval/test13.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test13.jsonl \
   --floor recall:recruitment=0.90 --floor recall:financing=0.96 --floor false-alarm=0.026 \
-  --floor recall:recruitment:ar=0.94 --floor recall:financing:ar=0.99 \
-  --floor recall:recruitment:de=0.85 --floor recall:financing:de=0.91 \
-  --floor recall:recruitment:en=0.88 --floor recall:financing:en=0.97 \
-  --floor recall:recruitment:fr=0.94 --floor recall:financing:fr=0.97 \
-  --floor recall:recruitment:id=0.91 --floor recall:financing:id=0.99 \
-  --floor recall:recruitment:ru=0.91 --floor recall:financing:ru=0.94
+  $(per_lang ar=0.94/0.99 de=0.85/0.91 en=0.88/0.97 fr=0.94/0.97 id=0.91/0.99 ru=0.91/0.94)
 judge "twelfth held-out set (tests/data/eval/test14.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test14.jsonl \
   --floor recall:recruitment=0.93 --floor recall:financing=0.97 --floor false-alarm=0.034 \
-  --floor recall:recruitment:ar=0.88 --floor recall:financing:ar=0.97 \
-  --floor recall:recruitment:de=0.94 --floor recall:financing:de=0.99 \
-  --floor recall:recruitment:en=0.88 --floor recall:financing:en=0.99 \
-  --floor recall:recruitment:fr=0.97 --floor recall:financing:fr=0.91 \
-  --floor recall:recruitment:id=0.99 --floor recall:financing:id=0.97 \
-  --floor recall:recruitment:ru=0.91 --floor recall:financing:ru=0.97
+  $(per_lang ar=0.88/0.97 de=0.94/0.99 en=0.88/0.99 fr=0.97/0.91 id=0.99/0.97 ru=0.91/0.97)
 judge "thirteenth held-out set (tests/data/eval/test15.jsonl: six languages; never read, never trained on, measured on its pack)" tests/data/eval/test15.jsonl \
   --floor recall:recruitment=0.94 --floor recall:financing=0.98 --floor false-alarm=0.042 \
-  --floor recall:recruitment:ar=0.91 --floor recall:financing:ar=0.97 \
-  --floor recall:recruitment:de=0.94 --floor recall:financing:de=0.99 \
-  --floor recall:recruitment:en=0.94 --floor recall:financing:en=0.99 \
-  --floor recall:recruitment:fr=0.91 --floor recall:financing:fr=0.99 \
-  --floor recall:recruitment:id=0.99 --floor recall:financing:id=0.94 \
-  --floor recall:recruitment:ru=0.97 --floor recall:financing:ru=0.97
+  $(per_lang ar=0.91/0.97 de=0.94/0.99 en=0.94/0.99 fr=0.91/0.99 id=0.99/0.94 ru=0.97/0.97)
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
   --floor recall:recruitment=0.98 --floor recall:financing=0.99 --floor false-alarm=0.004
 judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
