@@ -36,8 +36,15 @@ impl Engine {
             rules.push(compiled);
         }
         let literal_count = b.folded.patterns.len() + b.raw.patterns.len();
+        // The Arabic whole words read without their clitic prefixes. Not a
+        // `weights:` term's entries: they were learned from words as
+        // written, and a word that is an entry of one is no reason to stop
+        // reading it with prefixes for the other terms (a model holds
+        // thousands of prefixed words, `بالقافله` among them, which then hid
+        // the lexicon entry `القافله`).
         let folded_stems = b.folded.picked(|pattern, t| {
             t.whole_word
+                && terms[t.term as usize].score == u32::MAX
                 && words::accepts(pattern)
                 && pattern
                     .as_bytes()

@@ -200,24 +200,21 @@ impl Engine {
     fn score_of(&self, s: &Scratch, g: usize) -> Option<(i32, i32)> {
         let table = self.scores.get(self.terms[g].score as usize)?;
         let (a, b) = s.term_hits[g];
-        let mut seen: Vec<&str> = Vec::new();
-        let mut score = 0i32;
-        for h in &s.sink.hits[a as usize..b as usize] {
-            let Some((x, y)) = h.folded_span() else {
-                continue;
-            };
-            let Some(text) = s
-                .folded(h.field as usize)
-                .and_then(|f| f.as_str().get(x..y))
-            else {
-                continue;
-            };
-            if seen.contains(&text) {
-                continue;
-            }
-            seen.push(text);
-            score = score.saturating_add(table.weights.get(text).copied().unwrap_or(0));
-        }
+        // Each entry counts once, however often it occurs: sorted and
+        // deduplicated (a learned model's entries can match most words of
+        // a post, so a linear search of those seen would be quadratic).
+        let mut texts: Vec<&str> = s.sink.hits[a as usize..b as usize]
+            .iter()
+            .filter_map(|h| {
+                let (x, y) = h.folded_span()?;
+                s.folded(h.field as usize)?.as_str().get(x..y)
+            })
+            .collect();
+        texts.sort_unstable();
+        texts.dedup();
+        let score = texts.iter().fold(0i32, |acc, t| {
+            acc.saturating_add(table.weights.get(*t).copied().unwrap_or(0))
+        });
         Some((score, table.at_least))
     }
 

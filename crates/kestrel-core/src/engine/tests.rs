@@ -193,6 +193,26 @@ fn not_only_rules_are_evaluated_without_hits() {
     assert!(fired(&e, "join").is_empty());
 }
 
+/// The entries of a `weights:` term are Arabic words as written: they are
+/// not read with clitic prefixes, and a word that is one of them does not
+/// stop a `words` entry of another rule from being read with its prefixes
+/// (a learned model holds thousands of prefixed words).
+#[test]
+fn weights_entries_neither_read_nor_hide_clitic_prefixes() {
+    let e = engine_dir(&[
+        ("w.weights", "1 بالقافلة\n1 انفروا\n"),
+        (
+            "r.yaml",
+            "rules:\n- id: caravan\n  status: active\n  terms:\n    c: {words: [القافلة]}\n  condition: c\n\
+             - id: model\n  status: active\n  terms:\n    m: {weights: w.weights, at_least: 0.5}\n  condition: m\n",
+        ),
+    ]);
+    // The model's entry as written, and the lexicon's word read as ب + القافلة.
+    assert_eq!(fired(&e, "الحقوا بالقافلة"), ["caravan", "model"]);
+    // `فانفروا` is not read as ف + `انفروا` for the model.
+    assert!(fired(&e, "فانفروا خفافا").is_empty());
+}
+
 fn engine_dir(files: &[(&str, &str)]) -> Engine {
     let d = tempfile::tempdir().unwrap();
     for (name, text) in files {
