@@ -42,7 +42,7 @@ step "kestrel eval: the pack on labelled posts no rule was tuned to"
 # figures and the targets they are still short of). The held-out sets
 # tests/data/eval/test*.jsonl are never read to write rules; test3, test4 and
 # test5 are in the training data of the scored rules' weights
-# (scripts/train-weights.py); test6 to test16 are not. The pro-ISIS tweets are
+# (scripts/train-weights.py); test6 to test17 are not. The pro-ISIS tweets are
 # real posts labelled by a reader who never saw the rules.
 eval_out=$(mktemp)
 judge() {
@@ -69,28 +69,28 @@ judge "second held-out set (tests/data/eval/test4.jsonl: de and id positives; th
 judge "third held-out set (tests/data/eval/test5.jsonl: en, fr, de, id; the weights learned from it)" tests/data/eval/test5.jsonl \
   --floor recall:recruitment=0.88 --floor recall:financing=0.95 --floor false-alarm=0.034
 judge "fourth held-out set (tests/data/eval/test6.jsonl: en, fr, de, id; never read, never trained on)" tests/data/eval/test6.jsonl \
-  --floor recall:recruitment=0.90 --floor recall:financing=0.94 --floor false-alarm=0.034
+  --floor recall:recruitment=0.94 --floor recall:financing=0.94 --floor false-alarm=0.034
 judge "fifth held-out set (tests/data/eval/test7.jsonl: six languages; never read, never trained on)" tests/data/eval/test7.jsonl \
   --floor recall:recruitment=0.93 --floor recall:financing=0.94 --floor false-alarm=0.035 \
-  $(per_lang ar=0.85/0.91 ru=0.91/0.94)
+  $(per_lang ar=0.88/0.91 ru=0.91/0.94)
 judge "sixth held-out set (tests/data/eval/test8.jsonl: six languages; never read, never trained on)" tests/data/eval/test8.jsonl \
-  --floor recall:recruitment=0.92 --floor recall:financing=0.96 --floor false-alarm=0.060 \
+  --floor recall:recruitment=0.93 --floor recall:financing=0.96 --floor false-alarm=0.060 \
   $(per_lang ar=0.94/0.94 ru=0.85/1.00)
 judge "seventh held-out set (tests/data/eval/test9.jsonl: six languages; never read, never trained on)" tests/data/eval/test9.jsonl \
-  --floor recall:recruitment=0.93 --floor recall:financing=0.95 --floor false-alarm=0.038 \
+  --floor recall:recruitment=0.94 --floor recall:financing=0.95 --floor false-alarm=0.038 \
   $(per_lang ar=1.00/0.97 ru=0.82/1.00)
 judge "eighth held-out set (tests/data/eval/test10.jsonl: six languages; never read, never trained on)" tests/data/eval/test10.jsonl \
   --floor recall:recruitment=0.93 --floor recall:financing=0.94 --floor false-alarm=0.050 \
   $(per_lang ar=0.94/0.94 ru=0.82/0.88)
 judge "ninth held-out set (tests/data/eval/test11.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test11.jsonl \
-  --floor recall:recruitment=0.91 --floor recall:financing=0.95 --floor false-alarm=0.033 \
+  --floor recall:recruitment=0.92 --floor recall:financing=0.95 --floor false-alarm=0.033 \
   $(per_lang ar=0.82/0.91 ru=0.94/0.97)
 judge "tenth held-out set (tests/data/eval/test12.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test12.jsonl \
   --floor recall:recruitment=0.90 --floor recall:financing=0.94 --floor false-alarm=0.030 \
   $(per_lang ar=0.82/0.88 ru=0.91/0.91)
 judge "eleventh held-out set (tests/data/eval/test13.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test13.jsonl \
-  --floor recall:recruitment=0.93 --floor recall:financing=0.96 --floor false-alarm=0.021 \
-  $(per_lang ar=0.94/1.00 de=0.88/0.91 en=0.91/0.97 fr=0.94/0.97 id=0.91/1.00 ru=1.00/0.94)
+  --floor recall:recruitment=0.94 --floor recall:financing=0.96 --floor false-alarm=0.021 \
+  $(per_lang ar=0.94/1.00 de=0.88/0.91 en=0.94/0.97 fr=0.94/0.97 id=0.94/1.00 ru=1.00/0.94)
 judge "twelfth held-out set (tests/data/eval/test14.jsonl: six languages; never read, never trained on, measured once on its pack)" tests/data/eval/test14.jsonl \
   --floor recall:recruitment=0.92 --floor recall:financing=0.98 --floor false-alarm=0.034 \
   $(per_lang ar=0.88/0.97 de=0.94/1.00 en=0.85/1.00 fr=0.97/0.94 id=1.00/1.00 ru=0.91/0.97)
@@ -98,8 +98,11 @@ judge "thirteenth held-out set (tests/data/eval/test15.jsonl: six languages; nev
   --floor recall:recruitment=0.94 --floor recall:financing=0.98 --floor false-alarm=0.042 \
   $(per_lang ar=0.91/0.97 de=0.94/1.00 en=0.94/1.00 fr=0.91/1.00 id=1.00/0.97 ru=0.94/0.97)
 judge "fourteenth held-out set (tests/data/eval/test16.jsonl: six languages, the harder kinds of call asked for; never read, never trained on, measured on its pack)" tests/data/eval/test16.jsonl \
+  --floor recall:recruitment=0.88 --floor recall:financing=0.94 --floor false-alarm=0.034 \
+  $(per_lang ar=0.85/0.88 de=0.97/0.94 en=0.85/0.97 fr=0.88/0.94 id=0.91/0.97 ru=0.82/0.97)
+judge "fifteenth held-out set (tests/data/eval/test17.jsonl: six languages, the harder kinds of call asked for; never read, never trained on, measured once on each of the session's packs)" tests/data/eval/test17.jsonl \
   --floor recall:recruitment=0.88 --floor recall:financing=0.94 --floor false-alarm=0.030 \
-  $(per_lang ar=0.85/0.88 de=0.97/0.94 en=0.85/0.97 fr=0.85/0.94 id=0.91/0.97 ru=0.82/0.97)
+  $(per_lang ar=0.88/0.85 de=0.88/0.91 en=0.88/0.97 fr=0.91/1.00 id=0.91/0.97 ru=0.80/0.97)
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
   --floor recall:recruitment=0.98 --floor recall:financing=0.99 --floor false-alarm=0.004
 judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
@@ -146,7 +149,9 @@ judge "twenty-second dev set (tests/data/eval/dev22.jsonl: three ar, de, ru; not
   --floor recall:recruitment=0.87 --floor recall:financing=0.98 --floor false-alarm=0.060 \
   --floor recall:recruitment:ar=0.82
 judge "twenty-third dev set (tests/data/eval/dev23.jsonl: two ar, de, en, fr; the harder kinds of call; the weights learned from it, no rule was written from it)" tests/data/eval/dev23.jsonl \
-  --floor recall:recruitment=0.88 --floor recall:financing=0.98 --floor false-alarm=0.025
+  --floor recall:recruitment=0.94 --floor recall:financing=0.98 --floor false-alarm=0.025
+judge "twenty-fourth dev set (tests/data/eval/dev24.jsonl: two ar; the harder kinds of call; not in the shipped weights)" tests/data/eval/dev24.jsonl \
+  --floor recall:recruitment=0.81 --floor recall:financing=0.95 --floor false-alarm=0.013
 judge "first held-out set (tests/data/heldout/test.jsonl)" tests/data/heldout/test.jsonl \
   --floor recall:recruitment=0.96 --floor recall:financing=0.99 --floor false-alarm=0.004
 if [ -f ../shared/corpus/isis_tweets.jsonl ]; then

@@ -77,12 +77,15 @@ PRUNE = 0.1
 # The frame model's targets only pick its C (its threshold is decision 0).
 TARGET_FA = {"scored": {"recruitment": 0.0075, "financing": 0.004},
              "frame": {"recruitment": 0.01, "financing": 0.005}}
-# How far above its threshold the score of rec.scored must be for a territory
-# or "the brothers" alone to anchor the post (its model_high term). On the
-# held-out sets measured before (test6 to test14), any margin from 2.0 to 3.0
-# found the same 6 more of their 2,030 recruitment posts (5 of them Arabic)
-# with no false alarm more; at 1.0 and 1.5, 4 and 3 of the 6,066
-# Arabic/French tweets alerted instead of 1. 2.5 sits in the middle.
+# How far above its threshold the score of rec.scored must be for the post to
+# alert with nothing of the subject named (its model_high term). Chosen on
+# 2026-12-04 with the L1 weights, when it let a territory or "the brothers"
+# alone anchor the post: on test6 to test14 any margin from 2.0 to 3.0 found
+# the same 6 more recruitment posts with no false alarm more; at 1.0 and 1.5,
+# 4 and 3 of the 6,066 Arabic/French tweets alerted instead of 1. With the L2
+# weights (2026-12-05) at 2.5 and no anchor at all, test6-test16 found 21 more
+# recruitment posts with 1 false alarm more, the corpora 4 more alerts of
+# 93,972 (docs/rule-pack.md).
 HIGH_MARGIN = 2.5
 CATEGORIES = ["recruitment", "financing"]
 # Held-out sets retired into training: measured, never read, and learned
@@ -92,9 +95,11 @@ RETIRED = ["test3.jsonl", "test4.jsonl", "test5.jsonl"]
 # Dev sets the shipped weights leave out: measured, retrained with and not
 # kept (docs/rule-pack.md, 2026-12-04 late night: with dev22 the held-out
 # figures moved by a post or two either way and 3 or 4 of the 6,066
-# Arabic/French tweets alerted instead of 1). Listed so that a retrain
-# reproduces the shipped files; take a set out of here to learn from it.
-LEFT_OUT = ["dev22.jsonl"]
+# Arabic/French tweets alerted instead of 1; 2026-12-05, dev24: Arabic
+# recruitment on the held-out sets did not move and most sets lost 1-3
+# recruitment posts). Listed so that a retrain reproduces the shipped files;
+# take a set out of here to learn from it.
+LEFT_OUT = ["dev22.jsonl", "dev24.jsonl"]
 RULE_FILES = {c: os.path.join(ROOT, "rules", c, "scored.yaml") for c in CATEGORIES}
 
 
@@ -141,8 +146,7 @@ def gate_passes(files):
             # the higher bar's branch (below) is left out of the gate too: the
             # threshold is set on what the anchors let through
             src = re.sub(r"\n      model_high:\n        weights: [^\n]*\n        at_least: [^\n]*", "", src)
-            src = re.sub(r"\n      place: [^\n]*", "", src)
-            src = src.replace(" or (model_high and place)", "")
+            src = src.replace(" or model_high)", ")")
             if n != 1 or m != 1:
                 sys.exit(f"{RULE_FILES[cat]}: expected one 'model' term and 'condition: model and ...'")
             src = re.sub(r"\n    fallback: true", "", src)
