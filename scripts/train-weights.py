@@ -97,9 +97,11 @@ RETIRED = ["test3.jsonl", "test4.jsonl", "test5.jsonl"]
 # figures moved by a post or two either way and 3 or 4 of the 6,066
 # Arabic/French tweets alerted instead of 1; 2026-12-05, dev24: Arabic
 # recruitment on the held-out sets did not move and most sets lost 1-3
-# recruitment posts). Listed so that a retrain reproduces the shipped files;
-# take a set out of here to learn from it.
-LEFT_OUT = ["dev22.jsonl", "dev24.jsonl"]
+# recruitment posts; dev25: Russian recruitment rose on test8-test12 and fell
+# on test16 and test17, false alarms rose on four held-out sets and
+# fortunes-ru went from 6 to 11 of 20,899, over 0.05%). Listed so that a
+# retrain reproduces the shipped files; take a set out of here to learn from it.
+LEFT_OUT = ["dev22.jsonl", "dev24.jsonl", "dev25.jsonl"]
 RULE_FILES = {c: os.path.join(ROOT, "rules", c, "scored.yaml") for c in CATEGORIES}
 
 
