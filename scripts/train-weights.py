@@ -8,8 +8,9 @@ labelled dev sets.
 
 What it does, for each category (recruitment, financing):
 
-1. Folds every post of tests/data/eval/dev*.jsonl and of the retired
-   held-out sets (RETIRED, below) with `kestrel explain`
+1. Folds every post of tests/data/eval/dev*.jsonl (but the sets in
+   LEFT_OUT) and of the retired held-out sets (RETIRED, below) with
+   `kestrel explain`
    (the engine's own folding, so the entries are what the engine sees).
 2. Fits two one-vs-rest logistic regressions (balanced classes, C from
    C_GRID, below) on the presence of folded words and word pairs seen in
