@@ -309,8 +309,8 @@ def main():
         new, n = re.subn(r"(\n\s+at_least: )[-0-9.]+", lambda m: f"{m.group(1)}{at_least:.3f}", src, count=1)
         if n != 1:
             sys.exit(f"{rule_file}: no 'at_least:' line to set")
-        # The higher bar at which a territory or "the brothers" anchors the
-        # post (rec.scored's model_high), HIGH_MARGIN above the threshold.
+        # The higher bar at which the wording alone alerts (rec.scored's
+        # model_high), HIGH_MARGIN above the threshold.
         new = re.sub(r"(model_high:\n\s+weights: [^\n]*\n\s+at_least: )[-0-9.]+",
                      lambda m: f"{m.group(1)}{at_least + HIGH_MARGIN:.3f}", new)
         open(rule_file, "w", encoding="utf-8").write(new)
