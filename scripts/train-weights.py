@@ -186,40 +186,50 @@ def vectorizer():
     return CountVectorizer(analyzer=features, min_df=2, binary=True)
 
 
-def fit(texts, labels, c, kind):
-    """Fits one model; `kind` is "frame" (L1: few, strong entries) or
-    "scored" (L2, entries under PRUNE dropped)."""
-    vec = vectorizer()
-    x = vec.fit_transform(texts)
+def fit(x, labels, c, kind):
+    """Fits one model on the vectorized posts `x`; `kind` is "frame" (L1:
+    few, strong entries) or "scored" (L2, entries under PRUNE dropped)."""
     penalty = "l1" if kind == "frame" else "l2"
     model = LogisticRegression(C=c, penalty=penalty, solver="liblinear",
                                class_weight="balanced", max_iter=5000, random_state=0)
     model.fit(x, labels)
     if kind == "scored":
         model.coef_[np.abs(model.coef_) < PRUNE] = 0.0
-    return vec, model
+    return model
 
 
-def choose(cat, kind, texts, y, labels, sets, langs, gate):
-    """Out-of-fold scores: each labelled set scored by a model that never saw
-    it, for each C of the kind's grid. Returns (recall, C, threshold) of the
-    smallest C whose out-of-fold recall at the target is within one point of
-    the best: fewer, smaller weights, which a post from a new author is less
-    likely to push over the threshold on the strength of one word."""
+def out_of_fold(texts, labels, sets):
+    """Out-of-fold scores: each labelled set scored by models that never saw
+    it, for every category, kind and C, keyed (category, kind, C). The other
+    sets are vectorized once per held set and serve all of those models."""
+    oof = {(cat, kind, c): np.zeros(len(texts))
+           for cat in CATEGORIES for kind in C_GRID for c in C_GRID[kind]}
+    for s in sorted(set(sets)):
+        train, held = sets != s, sets == s
+        vec = vectorizer()
+        x_train = vec.fit_transform(list(texts[train]))
+        x_held = vec.transform(list(texts[held]))
+        for (cat, kind, c), scores in oof.items():
+            y = (labels[train] == cat).astype(int)
+            scores[held] = fit(x_train, y, c, kind).decision_function(x_held)
+    return oof
+
+
+def choose(cat, kind, oof, y, labels, langs, gate):
+    """Of the kind's C grid, returns (recall, C, threshold) of the smallest C
+    whose out-of-fold recall at the target is within one point of the best:
+    fewer, smaller weights, which a post from a new author is less likely to
+    push over the threshold on the strength of one word."""
     target = TARGET_FA[kind][cat]
     allowed = int(target * int((labels == "none").sum()))
     tried = []
     for c in C_GRID[kind]:
-        oof = np.zeros(len(y))
-        for s in sorted(set(sets)):
-            train, held = sets != s, sets == s
-            vec, model = fit(list(texts[train]), y[train], c, kind)
-            oof[held] = model.decision_function(vec.transform(list(texts[held])))
+        scores = oof[(cat, kind, c)]
         # The threshold lets the target share of all negatives through the
         # whole rule: counted among those its gate and context pass.
-        negatives = np.sort(oof[(labels == "none") & gate])[::-1]
+        negatives = np.sort(scores[(labels == "none") & gate])[::-1]
         threshold = negatives[allowed] if allowed < len(negatives) else float(negatives.min()) - 1.0
-        hit = (oof > threshold) & gate
+        hit = (scores > threshold) & gate
         recall = float(hit[y == 1].mean())
         per_lang = ", ".join(f"{l} {hit[(y == 1) & (langs == l)].mean():.0%}"
                              for l in sorted(set(langs[y == 1])))
@@ -268,15 +278,19 @@ def main():
     sets = np.array(sets)
     texts = np.array(texts, dtype=object)
     langs = np.array(langs)
+    oof = out_of_fold(texts, labels, sets)
+    # Every final model learns from all the posts: vectorized once.
+    vec = vectorizer()
+    x = vec.fit_transform(list(texts))
     for cat in CATEGORIES:
         y = (labels == cat).astype(int)
         gate = np.array([(s, i) in passes[cat] for s, i in zip(sets, ids)])
         sizes = f"from {len(y)} posts of {len(dev_files)} labelled sets ({int(y.sum())} {cat}, " \
                 f"{int((labels == 'none').sum())} none)"
         # The scored rule's model: L2, thresholded at its target.
-        recall, C, threshold = choose(cat, "scored", texts, y, labels, sets, langs, gate)
+        recall, C, threshold = choose(cat, "scored", oof, y, labels, langs, gate)
         target = TARGET_FA["scored"][cat]
-        vec, model = fit(list(texts), y, C, "scored")
+        model = fit(x, y, C, "scored")
         intercept = float(model.intercept_[0])
         at_least = math.ceil((threshold - intercept) * 1000) / 1000
         n_scored = write_weights(
@@ -292,8 +306,8 @@ def main():
             vec, model)
         # The hand-written rules' quoted-call check: L1, judged at its
         # decision 0 (no threshold of its own).
-        _, frame_c, _ = choose(cat, "frame", texts, y, labels, sets, langs, gate)
-        frame_vec, frame_model = fit(list(texts), y, frame_c, "frame")
+        _, frame_c, _ = choose(cat, "frame", oof, y, labels, langs, gate)
+        frame_model = fit(x, y, frame_c, "frame")
         frame_intercept = float(frame_model.intercept_[0])
         n_frame = write_weights(
             os.path.join(ROOT, "rules", "models", f"{cat}-frame.weights"),
@@ -303,7 +317,7 @@ def main():
             f"# L1 logistic regression, C={frame_c}, balanced classes; intercept {frame_intercept:.3f};\n"
             f"# the terms' at_least is minus the intercept (the model's decision 0).\n"
             f"# Do not edit by hand: retrain. One entry a line: WEIGHT ENTRY.\n",
-            frame_vec, frame_model)
+            vec, frame_model)
         rule_file = RULE_FILES[cat]
         src = open(rule_file, encoding="utf-8").read()
         new, n = re.subn(r"(\n\s+at_least: )[-0-9.]+", lambda m: f"{m.group(1)}{at_least:.3f}", src, count=1)
