@@ -127,11 +127,22 @@ struct TermInfo {
     score: u32,
 }
 
-/// A `weights:` term compiled: each entry's weight by its folded form.
+/// A `weights:` term compiled: each entry's weight by its folded form, and
+/// each `~` entry's by its light stem.
 #[derive(Debug)]
 struct ScoreTable {
     weights: std::collections::HashMap<Box<str>, i32>,
+    stems: std::collections::HashMap<Box<str>, i32>,
     at_least: i32,
+}
+
+impl ScoreTable {
+    /// The weight of an entry found: `text` in the folded text, a light
+    /// stem when `stem`.
+    fn weight(&self, stem: bool, text: &str) -> i32 {
+        let map = if stem { &self.stems } else { &self.weights };
+        map.get(text).copied().unwrap_or(0)
+    }
 }
 
 /// A compiled rule as the engine keeps it.
@@ -162,6 +173,8 @@ pub struct Engine {
     /// Arabic words read without their clitic prefixes (whatever
     /// `word_set` says).
     folded_stems: Option<WordGroup>,
+    /// The `~` entries of `weights:` terms: light stem -> terms that score it.
+    light_stems: std::collections::HashMap<Box<str>, Vec<u32>>,
     /// Folded-view literals wanted anywhere (substrings).
     folded: Option<LiteralGroup>,
     /// Raw-view literals: long address-like entries behind a run-length
@@ -203,6 +216,8 @@ pub struct Hit {
     pub indicator: Option<IndicatorKind>,
     /// The detector's note (e.g. "unchecksummed").
     pub note: Option<&'static str>,
+    /// A `weights:` term's `~` entry: the folded span is a word's light stem.
+    stem: bool,
 }
 
 impl Hit {
@@ -210,6 +225,12 @@ impl Hit {
     pub fn folded_span(&self) -> Option<(usize, usize)> {
         (self.folded_start != u32::MAX)
             .then_some((self.folded_start as usize, self.folded_end as usize))
+    }
+
+    /// True for a hit of a `weights:` term's `~` entry: the folded span is
+    /// the light stem of the word it is in.
+    pub fn is_stem(&self) -> bool {
+        self.stem
     }
 }
 

@@ -427,8 +427,18 @@ pub fn nears(
         .collect()
 }
 
+/// The folded text with each word that has a light stem replaced by it (the
+/// same words, one for one): what a `weights:` file's `~` entries match.
+fn stemmed(folded: &str) -> String {
+    folded
+        .split(' ')
+        .map(|w| crate::normalize::light_stem(w).unwrap_or(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The explanation as one JSON object, for tools: `fields` (name, raw,
-/// folded), `matches` (every term hit), `not_counted` (indicator matches a
+/// folded, stemmed), `matches` (every term hit), `not_counted` (indicator matches a
 /// term's `written:` left out, each with that `written`) and `rules`
 /// (verdict, condition, clauses, `near` distances, matches per term).
 pub fn explain_json(
@@ -449,6 +459,7 @@ pub fn explain_json(
                 "name": name,
                 "raw": text,
                 "folded": scratch.folded(i).map(|f| f.as_str()),
+                "stemmed": scratch.folded(i).map(|f| stemmed(f.as_str())),
             })
         })
         .collect();

@@ -148,10 +148,12 @@
 //! has grown to the size of the posts it sees, folding allocates nothing.
 
 mod clitic;
+mod light_stem;
 mod pattern;
 mod table;
 
 pub use clitic::{for_each_arabic_stem, prefixed_reading, Stem, ARTICLE, MIN_STEM_LETTERS};
+pub use light_stem::{for_each_light_stem, light_stem};
 pub use pattern::fold_regex;
 
 use table::{

@@ -73,6 +73,7 @@ impl Engine {
             raw_regex: b.raw_regex.build()?,
             indicators: indicator_set(b.indicator_targets),
             scores: b.scores,
+            light_stems: b.light_stems,
             always: Vec::new(),
             configured_fields: options.text_fields.len(),
             field_names,
@@ -205,6 +206,7 @@ struct Builder {
     indicator_targets: Vec<(IndicatorKind, u32)>,
     folded_fields: u64,
     scores: Vec<ScoreTable>,
+    light_stems: std::collections::HashMap<Box<str>, Vec<u32>>,
 }
 
 impl Builder {
@@ -241,12 +243,25 @@ impl Builder {
                 evidence: in_condition.contains(&local),
                 score: match &term.kind {
                     TermKind::Weights(w) => {
+                        let (stems, words): (Vec<_>, Vec<_>) = w
+                            .entries
+                            .iter()
+                            .zip(&w.weights)
+                            .partition(|(e, _)| e.starts_with('~'));
+                        for (e, _) in &stems {
+                            self.light_stems
+                                .entry(e[1..].into())
+                                .or_default()
+                                .push(global);
+                        }
                         self.scores.push(ScoreTable {
-                            weights: w
-                                .entries
-                                .iter()
-                                .zip(&w.weights)
+                            weights: words
+                                .into_iter()
                                 .map(|(e, &wt)| (normalize::fold(e).into_boxed_str(), wt))
+                                .collect(),
+                            stems: stems
+                                .into_iter()
+                                .map(|(e, &wt)| (e[1..].into(), wt))
                                 .collect(),
                             at_least: w.at_least,
                         });
@@ -370,7 +385,13 @@ impl Builder {
             term: global,
             whole_word: term.whole_word,
         };
-        for lit in literals {
+        let weights = matches!(&term.kind, TermKind::Weights(_));
+        if weights {
+            self.folded_fields |= mask;
+        }
+        // A weights term's `~` entries are light stems, looked up per word
+        // (see `light_stems`), not literals.
+        for lit in literals.iter().filter(|l| !(weights && l.starts_with('~'))) {
             match term.view {
                 View::Folded => {
                     self.folded_fields |= mask;

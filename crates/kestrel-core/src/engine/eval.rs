@@ -191,7 +191,7 @@ impl Engine {
             .get(self.terms[h.term as usize].score as usize)?;
         let (a, b) = h.folded_span()?;
         let text = s.folded(h.field as usize)?.as_str().get(a..b)?;
-        Some(table.weights.get(text).copied().unwrap_or(0))
+        Some(table.weight(h.stem, text))
     }
 
     /// The score of global term `g` on the last scan and the score it needs,
@@ -203,17 +203,17 @@ impl Engine {
         // Each entry counts once, however often it occurs: sorted and
         // deduplicated (a learned model's entries can match most words of
         // a post, so a linear search of those seen would be quadratic).
-        let mut texts: Vec<&str> = s.sink.hits[a as usize..b as usize]
+        let mut texts: Vec<(bool, &str)> = s.sink.hits[a as usize..b as usize]
             .iter()
             .filter_map(|h| {
                 let (x, y) = h.folded_span()?;
-                s.folded(h.field as usize)?.as_str().get(x..y)
+                Some((h.stem, s.folded(h.field as usize)?.as_str().get(x..y)?))
             })
             .collect();
         texts.sort_unstable();
         texts.dedup();
-        let score = texts.iter().fold(0i32, |acc, t| {
-            acc.saturating_add(table.weights.get(*t).copied().unwrap_or(0))
+        let score = texts.iter().fold(0i32, |acc, (stem, t)| {
+            acc.saturating_add(table.weight(*stem, t))
         });
         Some((score, table.at_least))
     }

@@ -130,6 +130,24 @@ impl Engine {
                 push(&g.targets[a as usize..b as usize], fs, fe);
             });
         }
+        if !self.light_stems.is_empty() {
+            // `~` entries of weights terms: each Russian or Arabic word's
+            // light stem, looked up whole.
+            normalize::for_each_light_stem(ftext, |fs, fe| {
+                let Some(targets) = self.light_stems.get(&ftext[fs..fe]) else {
+                    return;
+                };
+                for &t in targets {
+                    if self.terms[t as usize].fields & bit == 0 {
+                        continue;
+                    }
+                    let (rs, re) = folded.raw_span(fs, fe);
+                    if s.sink.push(t, fi16, rs, re, (fs, fe)) {
+                        s.sink.hits.last_mut().expect("just pushed").stem = true;
+                    }
+                }
+            });
+        }
         if let Some(g) = &self.folded_regex {
             let folded = &s.folded[fi];
             g.matches(folded.as_str(), &mut s.regex_marks, |term, fs, fe| {
@@ -190,6 +208,7 @@ impl Engine {
                                 folded_end: u32::MAX,
                                 indicator: Some(m.kind),
                                 note: m.note,
+                                stem: false,
                             });
                         }
                         continue;
@@ -285,6 +304,7 @@ impl HitSink {
             folded_end: folded.1 as u32,
             indicator: None,
             note: None,
+            stem: false,
         });
         true
     }

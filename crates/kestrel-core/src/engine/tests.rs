@@ -213,6 +213,46 @@ fn weights_entries_neither_read_nor_hide_clitic_prefixes() {
     assert!(fired(&e, "فانفروا خفافا").is_empty());
 }
 
+/// A `weights:` file's `~` entries score every word whose light stem they
+/// are, each stem once, beside the word's own entry.
+#[test]
+fn light_stem_entries_score_the_forms_of_a_word() {
+    let stem = |w: &str| {
+        crate::normalize::light_stem(&crate::normalize::fold(w))
+            .unwrap()
+            .to_string()
+    };
+    let call = stem("вступайте");
+    assert_eq!(call, stem("вступай"));
+    let fighters = stem("المجاهدين");
+    let weights = format!("1 вступайте\n1 ~{call}\n2 ~{fighters}\n");
+    let e = engine_dir(&[
+        ("w.weights", weights.as_str()),
+        (
+            "r.yaml",
+            "rules:\n- id: one\n  status: active\n  terms:\n    m: {weights: w.weights, at_least: 1}\n  condition: m\n\
+             - id: two\n  status: active\n  terms:\n    m: {weights: w.weights, at_least: 2}\n  condition: m\n",
+        ),
+    ]);
+    // A form no entry names scores through its stem.
+    assert_eq!(fired(&e, "Вступай к нам"), ["one"]);
+    // The entry and the stem both count for the word as written.
+    assert_eq!(fired(&e, "вступайте"), ["one", "two"]);
+    // Two words of one stem count it once.
+    assert_eq!(fired(&e, "вступай, вступай"), ["one"]);
+    // Arabic: one prefix and one suffix read off.
+    assert_eq!(fired(&e, "والمجاهدين"), ["one", "two"]);
+    // Words of other stems, and Latin words, score nothing.
+    assert!(fired(&e, "вступление join joined").is_empty());
+    // The evidence is the stem, inside the word as posted.
+    let (_, ev) = scan_one(&e, "ну Вступай");
+    assert!(
+        ev.iter()
+            .any(|x| &"ну Вступай"[x.start as usize..x.end as usize] == "Вступ"),
+        "{ev:?}"
+    );
+}
+
 fn engine_dir(files: &[(&str, &str)]) -> Engine {
     let d = tempfile::tempdir().unwrap();
     for (name, text) in files {

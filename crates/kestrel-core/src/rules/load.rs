@@ -957,6 +957,40 @@ mod lexicon_tests {
     }
 
     #[test]
+    fn a_light_stem_entry_must_be_one_folded_word() {
+        let d = dir(&[
+            (
+                "w.weights",
+                "1 ~two words
+1 ~
+1 ~Bctyп
+1 ~x1
+1 ~bctyп
+1 ~مجاهد
+",
+            ),
+            (
+                "r.yaml",
+                &rule("      a: {weights: w.weights, at_least: 1}\n", "a"),
+            ),
+        ]);
+        let p = problems(&d);
+        for line in 1..=4 {
+            let want = format!("w.weights:{line}:3: error: term 'a': entry '");
+            assert!(
+                p.iter()
+                    .any(|l| l.starts_with(&want) && l.contains("a '~' entry is the light stem")),
+                "missing {want:?} in {p:#?}"
+            );
+        }
+        assert_eq!(
+            p.iter().filter(|l| l.contains(": error: ")).count(),
+            4,
+            "{p:#?}"
+        );
+    }
+
+    #[test]
     fn the_ruleset_hash_covers_weights_files() {
         let d = dir(&[
             ("m/w.weights", "2.5 join\n"),

@@ -82,7 +82,8 @@ impl Ctx {
     /// decimal with at most three places, then white space, then a whole
     /// word or phrase), `#` lines and blank lines skipped. Every mistake is
     /// placed at its line and column; an entry that folds like an earlier
-    /// one is a mistake, since the score counts each entry once.
+    /// one is a mistake, since the score counts each entry once. An entry
+    /// `~STEM` scores every word whose light stem is STEM.
     pub(super) fn weights_entries(
         &mut self,
         path: &Path,
@@ -135,11 +136,31 @@ impl Ctx {
                 );
                 break;
             }
-            if let Err(msg) = check_literal(entry, View::Folded, &self.limits) {
-                self.error(path, at(col), rid, format!("{what}: entry '{entry}' {msg}"));
-                continue;
-            }
-            let key = normalize::fold(entry);
+            // `~STEM`: the light stem of a folded Russian or Arabic word
+            // (normalize::light_stem), written as the stemmer writes it.
+            let key = if let Some(stem) = entry.strip_prefix('~') {
+                // (A Russian stem may have lost its only Cyrillic letter with
+                // its ending: folding writes `в` as `b`, `о` as `o`.)
+                if stem.is_empty()
+                    || !stem.chars().all(char::is_alphabetic)
+                    || normalize::fold(stem) != stem
+                {
+                    self.error(
+                        path,
+                        at(col),
+                        rid,
+                        format!("{what}: entry '{entry}': a '~' entry is the light stem of one folded Russian or Arabic word (letters only, as `kestrel explain --format json` writes it in `stemmed`)"),
+                    );
+                    continue;
+                }
+                entry.to_string()
+            } else {
+                if let Err(msg) = check_literal(entry, View::Folded, &self.limits) {
+                    self.error(path, at(col), rid, format!("{what}: entry '{entry}' {msg}"));
+                    continue;
+                }
+                normalize::fold(entry)
+            };
             if let Some(first) = seen.get(&key) {
                 self.error(
                     path,
