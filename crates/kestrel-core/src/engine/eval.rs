@@ -450,8 +450,9 @@ impl RuleFacts<'_> {
 }
 
 /// The byte spans of `text` inside quotation marks, outermost quotations
-/// only: “…”, „…“ and „…”, «…» and »…«, "…", 「…」 and 『…』, and single
-/// quotes ‘…’ and '…' where they stand as quotation marks: a single quote
+/// only: “…”, „…“ and „…”, «…» and »…«, ‹…› and ›…‹, "…", 「…」 and 『…』,
+/// and single quotes ‘…’, ‚…‘ (German), ‚…’ and '…' where they stand as
+/// quotation marks: a single quote
 /// opens only at the start of the text or after a space or an opening
 /// bracket or colon, with a non-space after it, and closes only after a
 /// non-space with no letter or digit after it, so the apostrophes of
@@ -466,15 +467,19 @@ pub(crate) fn quote_spans(text: &str) -> Vec<(usize, usize)> {
     while let Some((i, c)) = chars.next() {
         let next = chars.peek().map(|&(_, n)| n);
         let top = open.last().copied();
-        let (closes, opens) = if matches!(c, '\'' | '‘' | '’') {
+        let (closes, opens) = if matches!(c, '\'' | '‘' | '’' | '‚') {
             let can_close = prev.is_some_and(|p| !p.is_whitespace())
                 && !next.is_some_and(|n| n.is_alphanumeric());
             let can_open = prev
                 .is_none_or(|p| p.is_whitespace() || matches!(p, '(' | '[' | ':' | '—' | '–'))
                 && next.is_some_and(|n| !n.is_whitespace());
             (
-                can_close && matches!((top, c), (Some('\''), '\'') | (Some('‘'), '’')),
-                can_open && matches!(c, '\'' | '‘'),
+                can_close
+                    && matches!(
+                        (top, c),
+                        (Some('\''), '\'') | (Some('‘'), '’') | (Some('‚'), '‘' | '’')
+                    ),
+                can_open && matches!(c, '\'' | '‘' | '‚'),
             )
         } else {
             (
@@ -485,10 +490,12 @@ pub(crate) fn quote_spans(text: &str) -> Vec<(usize, usize)> {
                         | (Some('„'), '“' | '”')
                         | (Some('«'), '»')
                         | (Some('»'), '«')
+                        | (Some('‹'), '›')
+                        | (Some('›'), '‹')
                         | (Some('「'), '」')
                         | (Some('『'), '』')
                 ),
-                matches!(c, '"' | '“' | '„' | '«' | '»' | '「' | '『'),
+                matches!(c, '"' | '“' | '„' | '«' | '»' | '‹' | '›' | '「' | '『'),
             )
         };
         if closes {
@@ -593,6 +600,17 @@ mod quote_tests {
             ["'Who will be a munasir?'"]
         );
         assert_eq!(quoted("He posted ‘join us’ daily"), ["‘join us’"]);
+        // German and Swiss single quotation marks
+        assert_eq!(
+            quoted("Posts über ‚Hijrah nach Sham‘ teilen"),
+            ["‚Hijrah nach Sham‘"]
+        );
+        assert_eq!(
+            quoted("Er schrieb ›komm‹ und ‹viens› fin"),
+            ["›komm‹", "‹viens›"]
+        );
+        // a low comma-like mark inside a word opens nothing
+        assert_eq!(quoted("a‚b"), Vec::<&str>::new());
     }
 
     #[test]
