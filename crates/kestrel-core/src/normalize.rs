@@ -45,7 +45,11 @@
 //! `＄＠！｜` count once folded). A *leet run* is a maximal run of those
 //! characters inside a token. Runs are read only next to ASCII letters
 //! (after folding, so `r٣cruit` and Cyrillic lookalikes count; Arabic text
-//! with digits attached stays as it is). A run is read as letters when:
+//! with digits attached stays as it is). In a token that holds a Cyrillic
+//! letter, a Cyrillic letter counts as a letter next to the run as well
+//! (`пр0д0лж@ется`, `р9ды`), and there `1` reads as `и` and `9` as `я`
+//! (`х1джра`, `бр@ть9`); leading digits are never read in such a token
+//! (`5лет`, `3дня` stay). A run is read as letters when:
 //! - it has an ASCII letter on both sides (`r3cru1t` → `recruit`, `j0!n` →
 //!   `join`, `isl@m` → `islam`);
 //! - it starts the token, is one digit, and the rest of the token holds at
@@ -1261,6 +1265,7 @@ fn drop_dead_symbols(items: &mut [Item]) -> bool {
     let mut changed = false;
     for seg in items.split_mut(|it| it.cls == C_BREAK) {
         let n = seg.len();
+        let cyrillic = seg.iter().any(is_cyrillic_item);
         let mut i = 0;
         while i < n {
             if !is_leet(seg[i].cls) {
@@ -1273,7 +1278,7 @@ fn drop_dead_symbols(items: &mut [Item]) -> bool {
             }
             let has_sym = seg[i..j].iter().any(|it| it.cls == C_SYM);
             let alive = if i > 0 && j < n {
-                seg[i - 1].cls == C_ASCII && seg[j].cls == C_ASCII
+                leet_edge(&seg[i - 1], cyrillic) && leet_edge(&seg[j], cyrillic)
             } else if i == 0 && j < n {
                 j == 1 && seg[0].ch == '$' && seg[1].cls == C_ASCII && !is_cashtag(&seg[1..])
             } else {
@@ -1305,9 +1310,37 @@ fn count_ascii(items: &[Item]) -> usize {
     items.iter().filter(|it| it.cls == C_ASCII).count()
 }
 
+/// A Cyrillic letter as folded (the ones that look Latin are ASCII by now).
+#[inline]
+fn is_cyrillic_item(it: &Item) -> bool {
+    it.cls == C_OTHER && ('\u{0400}'..='\u{04FF}').contains(&it.ch)
+}
+
+/// A letter a leet run may stand next to: an ASCII letter (Cyrillic
+/// lookalikes included, as folded) or, in a token that holds a Cyrillic
+/// letter, any Cyrillic letter (`пр0д0лж@ется`, `р9ды`).
+#[inline]
+fn leet_edge(it: &Item, cyrillic: bool) -> bool {
+    it.cls == C_ASCII || (cyrillic && is_cyrillic_item(it))
+}
+
+/// The letter a leet character reads as in a token with a Cyrillic letter:
+/// `1` is `и` (`х1джра`), `9` is `я` (`р9ды`, `бр@ть9`); the rest as in
+/// Latin (`0` is `о`, `3` is `е`, `4` and `@` are `а`: folded, `o`, `e`,
+/// `a`).
+fn leet_letter_cyrillic(c: char) -> char {
+    match c {
+        '1' => 'и',
+        '9' => 'я',
+        other => leet_letter(other),
+    }
+}
+
 fn leet_segment(seg: &mut [Item]) -> bool {
     let n = seg.len();
     let mut changed = false;
+    let cyrillic = seg.iter().any(is_cyrillic_item);
+    let letters = |items: &[Item]| items.iter().filter(|it| leet_edge(it, cyrillic)).count();
     let mut i = 0;
     while i < n {
         if !is_leet(seg[i].cls) {
@@ -1319,7 +1352,7 @@ fn leet_segment(seg: &mut [Item]) -> bool {
             j += 1;
         }
         let convert = if i > 0 && j < n {
-            seg[i - 1].cls == C_ASCII && seg[j].cls == C_ASCII
+            leet_edge(&seg[i - 1], cyrillic) && leet_edge(&seg[j], cyrillic)
         } else if i == 0 && j < n {
             j == 1
                 && seg[1].cls == C_ASCII
@@ -1329,16 +1362,21 @@ fn leet_segment(seg: &mut [Item]) -> bool {
                     _ => false,
                 }
         } else if i > 0 && j == n {
-            seg[i - 1].cls == C_ASCII
+            leet_edge(&seg[i - 1], cyrillic)
                 && seg[i..].iter().all(|it| it.cls == C_LEET)
-                && j - i <= count_ascii(&seg[..i])
+                && j - i <= letters(&seg[..i])
         } else {
             false
         };
         if convert {
             for it in &mut seg[i..j] {
-                it.ch = leet_letter(it.ch);
-                it.cls = C_ASCII;
+                if cyrillic {
+                    it.ch = leet_letter_cyrillic(it.ch);
+                    it.cls = if it.ch.is_ascii() { C_ASCII } else { C_OTHER };
+                } else {
+                    it.ch = leet_letter(it.ch);
+                    it.cls = C_ASCII;
+                }
             }
             changed = true;
         }
