@@ -115,7 +115,7 @@ mod tests {
         let mut folded: Vec<String> = plain
             .split(' ')
             .filter(|e| !e.is_empty())
-            .map(|e| crate::normalize::fold(e))
+            .map(crate::normalize::fold)
             .collect();
         folded.sort();
         folded.dedup();
