@@ -192,8 +192,14 @@ pub fn score_lines(engine: &Engine, scratch: &Scratch, rule_index: usize) -> Vec
                 .folded_span()
                 .and_then(|(a, b)| scratch.folded(h.field as usize)?.as_str().get(a..b));
             if let (Some(text), Some(w)) = (text, engine.hit_weight(scratch, h)) {
-                if !found.iter().any(|(_, e)| e == text) {
-                    found.push((w, text.to_string()));
+                // A light stem is shown as its entry is written: `~STEM`.
+                let entry = if h.is_stem() {
+                    format!("~{text}")
+                } else {
+                    text.to_string()
+                };
+                if !found.iter().any(|(_, e)| *e == entry) {
+                    found.push((w, entry));
                 }
             }
         }

@@ -251,6 +251,12 @@ fn light_stem_entries_score_the_forms_of_a_word() {
             .any(|x| &"ну Вступай"[x.start as usize..x.end as usize] == "Вступ"),
         "{ev:?}"
     );
+    // The explanation names the stem entry as written, beside the word's own.
+    let text = crate::explain::explain(&e, &[("text", "вступайте")]);
+    assert!(
+        text.contains(&format!("+1 \"~{call}\"")) && text.contains("+1 \"bctyпaиte\""),
+        "{text}"
+    );
 }
 
 fn engine_dir(files: &[(&str, &str)]) -> Engine {
