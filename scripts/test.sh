@@ -117,7 +117,7 @@ judge "eighteenth held-out set (tests/data/eval/test20.jsonl: eight authors, two
 judge "nineteenth held-out set (tests/data/eval/test21.jsonl: eight authors, two each for Arabic and Russian, test19's brief; never read, never trained on, measured once on the pack of f49b755)" tests/data/eval/test21.jsonl \
   --floor recall:recruitment=0.91 --floor recall:financing=0.91 --floor false-alarm=0.050 \
   $(per_lang ar=0.85/0.91 de=0.82/0.91 en=0.94/0.97 fr=0.94/1.00 id=0.97/0.80 ru=0.94/0.91)
-judge "twentieth held-out set (tests/data/eval/test22.jsonl: two Indonesian authors, test19's brief, written because Indonesian financing was under 85% on test19-test21; never read, never trained on, measured once on the pack of 344ca23)" tests/data/eval/test22.jsonl \
+judge "twentieth held-out set (tests/data/eval/test22.jsonl: two Indonesian authors, test19's brief, written because Indonesian financing was under 85% on test19-test21; never read, never trained on, measured on the packs of 344ca23 and ca95030)" tests/data/eval/test22.jsonl \
   --floor recall:recruitment=0.88 --floor recall:financing=0.90 --floor false-alarm=0.075
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
   --floor recall:recruitment=0.98 --floor recall:financing=0.99 --floor false-alarm=0.004
