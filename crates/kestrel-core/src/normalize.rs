@@ -1313,7 +1313,7 @@ fn count_ascii(items: &[Item]) -> usize {
 /// A Cyrillic letter as folded (the ones that look Latin are ASCII by now).
 #[inline]
 fn is_cyrillic_item(it: &Item) -> bool {
-    it.cls == C_OTHER && ('\u{0400}'..='\u{04FF}').contains(&it.ch)
+    it.cls == C_OTHER && light_stem::is_cyrillic(it.ch)
 }
 
 /// A letter a leet run may stand next to: an ASCII letter (Cyrillic

@@ -38,7 +38,9 @@ const AR_SUFFIXES: &[&str] = &[
 const RU_MIN: usize = 4;
 const AR_MIN: usize = 3;
 
-fn is_cyrillic(c: char) -> bool {
+/// A letter of the Cyrillic block (folding keeps those that do not look
+/// Latin); folding's Cyrillic leet reading uses it too.
+pub(super) fn is_cyrillic(c: char) -> bool {
     ('\u{0400}'..='\u{04FF}').contains(&c)
 }
 
