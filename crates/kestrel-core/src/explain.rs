@@ -165,7 +165,7 @@ pub fn rule_verdict(
         .map(|(t, c)| format!("{}={c}", t.name))
         .collect();
     let _ = writeln!(out, "    matches per term: {}", summary.join(", "));
-    for line in score_lines(engine, scratch, rule_index) {
+    for line in score_lines(engine, scratch, fields, rule_index) {
         let _ = writeln!(out, "    {line}");
     }
     for line in unwritten_lines(engine, scratch, fields, rule_index) {
@@ -175,9 +175,17 @@ pub fn rule_verdict(
 }
 
 /// Each `weights:` term of a rule on the last scan: its score, the score it
-/// needs, and the distinct entries found with their weights, largest first.
-pub fn score_lines(engine: &Engine, scratch: &Scratch, rule_index: usize) -> Vec<String> {
+/// needs, and the distinct entries found with their weights, largest first;
+/// for a term the rule reads with `unquoted()`, also its score outside
+/// quotation marks.
+pub fn score_lines(
+    engine: &Engine,
+    scratch: &mut Scratch,
+    fields: &[(&str, &str)],
+    rule_index: usize,
+) -> Vec<String> {
     let rule = &engine.rule_set().rules[rule_index];
+    let unquoted = unquoted_terms(rule);
     let mut out = Vec::new();
     for (t, term) in rule.terms.iter().enumerate() {
         let Some((score, at_least)) = engine.explain_score(rule_index, t, scratch) else {
@@ -216,8 +224,23 @@ pub fn score_lines(engine: &Engine, scratch: &Scratch, rule_index: usize) -> Vec
             })
             .collect();
         let more = found.len().saturating_sub(SCORE_ENTRIES_SHOWN);
+        let outside = if unquoted.contains(&t) {
+            engine
+                .explain_unquoted_score(rule_index, t, fields, scratch)
+                .map(|(s, a)| {
+                    format!(
+                        "; outside quotation marks {} ({} {})",
+                        milli_display(s),
+                        if s >= a { "reaches" } else { "below" },
+                        milli_display(a)
+                    )
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         out.push(format!(
-            "score of {}: {} ({} {}){}{}",
+            "score of {}: {} ({} {}){}{}{outside}",
             term.name,
             milli_display(score),
             if score >= at_least {
@@ -413,7 +436,8 @@ pub fn nears(
             | Expr::Of(..)
             | Expr::Count(..)
             | Expr::Quoted(_)
-            | Expr::AnyQuoted(_) => {}
+            | Expr::AnyQuoted(_)
+            | Expr::Unquoted(_) => {}
         }
     }
     let rule = &engine.rule_set().rules[rule_index];
@@ -553,6 +577,24 @@ fn rule_json(
     let (cond, unless) = engine
         .explain_rule(r, fields, scratch)
         .unwrap_or((false, false));
+    let unquoted = unquoted_terms(rule);
+    let mut scores = serde_json::Map::new();
+    for (t, term) in rule.terms.iter().enumerate() {
+        let Some((score, at_least)) = engine.explain_score(r, t, scratch) else {
+            continue;
+        };
+        let mut v = json!({
+            "score": milli_display(score),
+            "at_least": milli_display(at_least),
+            "holds": score >= at_least,
+        });
+        if unquoted.contains(&t) {
+            if let Some((s, _)) = engine.explain_unquoted_score(r, t, fields, scratch) {
+                v["outside_quotes"] = json!({"score": milli_display(s), "holds": s >= at_least});
+            }
+        }
+        scores.insert(term.name.clone(), v);
+    }
     let mut counts = serde_json::Map::new();
     for t in &rule.terms {
         counts.insert(t.name.clone(), json!(0));
@@ -594,22 +636,7 @@ fn rule_json(
             }))
             .collect::<Vec<_>>(),
         "matches_per_term": counts,
-        "scores": rule
-            .terms
-            .iter()
-            .enumerate()
-            .filter_map(|(t, term)| {
-                let (score, at_least) = engine.explain_score(r, t, scratch)?;
-                Some((
-                    term.name.clone(),
-                    json!({
-                        "score": milli_display(score),
-                        "at_least": milli_display(at_least),
-                        "holds": score >= at_least,
-                    }),
-                ))
-            })
-            .collect::<serde_json::Map<_, _>>(),
+        "scores": scores,
     })
 }
 
@@ -850,10 +877,32 @@ pub fn alarm_line(
     parts.join("; ")
 }
 
+/// The terms a rule reads with `unquoted()`, in its condition or `unless`.
+fn unquoted_terms(rule: &crate::rules::Rule) -> Vec<usize> {
+    fn walk(e: &Expr, out: &mut Vec<usize>) {
+        match e {
+            Expr::Unquoted(t) => out.push(*t),
+            Expr::Not(x) => walk(x, out),
+            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&rule.condition, &mut out);
+    if let Some(u) = &rule.unless {
+        walk(u, &mut out);
+    }
+    out
+}
+
 /// The indices of the terms an expression names.
 fn expr_term_names(e: &Expr, out: &mut Vec<usize>) {
     match e {
-        Expr::Term(t) | Expr::Count(t, _, _) | Expr::Quoted(t) | Expr::AnyQuoted(t) => out.push(*t),
+        Expr::Term(t)
+        | Expr::Count(t, _, _)
+        | Expr::Quoted(t)
+        | Expr::AnyQuoted(t)
+        | Expr::Unquoted(t) => out.push(*t),
         Expr::Not(x) => expr_term_names(x, out),
         Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| expr_term_names(x, out)),
         Expr::Of(_, v) => out.extend(v),

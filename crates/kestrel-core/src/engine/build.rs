@@ -160,7 +160,11 @@ fn indicator_set(
 
 fn expr_terms(e: &Expr, out: &mut Vec<usize>) {
     match e {
-        Expr::Term(t) | Expr::Count(t, _, _) | Expr::Quoted(t) | Expr::AnyQuoted(t) => out.push(*t),
+        Expr::Term(t)
+        | Expr::Count(t, _, _)
+        | Expr::Quoted(t)
+        | Expr::AnyQuoted(t)
+        | Expr::Unquoted(t) => out.push(*t),
         Expr::Not(x) => expr_terms(x, out),
         Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| expr_terms(x, out)),
         Expr::Of(_, v) => out.extend(v),
@@ -193,6 +197,9 @@ impl Facts for EmptyFacts {
         false
     }
     fn any_quoted(&self, _: usize) -> bool {
+        false
+    }
+    fn unquoted(&self, _: usize) -> bool {
         false
     }
 }

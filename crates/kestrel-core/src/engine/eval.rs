@@ -198,6 +198,16 @@ impl Engine {
     /// when it is a `weights:` term: the sum of the weights of the distinct
     /// entries found (each counted once, however often it appears).
     fn score_of(&self, s: &Scratch, g: usize) -> Option<(i32, i32)> {
+        self.score_where(s, g, |_| true)
+    }
+
+    /// [`Engine::score_of`] over the hits `keep` accepts.
+    fn score_where(
+        &self,
+        s: &Scratch,
+        g: usize,
+        mut keep: impl FnMut(&Hit) -> bool,
+    ) -> Option<(i32, i32)> {
         let table = self.scores.get(self.terms[g].score as usize)?;
         let (a, b) = s.term_hits[g];
         // Each entry counts once, however often it occurs: sorted and
@@ -205,6 +215,7 @@ impl Engine {
         // a post, so a linear search of those seen would be quadratic).
         let mut texts: Vec<(bool, &str)> = s.sink.hits[a as usize..b as usize]
             .iter()
+            .filter(|h| keep(h))
             .filter_map(|h| {
                 let (x, y) = h.folded_span()?;
                 Some((h.stem, s.folded(h.field as usize)?.as_str().get(x..y)?))
@@ -230,6 +241,23 @@ impl Engine {
             return None;
         }
         self.score_of(s, cr.first_term as usize + term)
+    }
+
+    /// The score of a `weights:` term on the entries found outside quotation
+    /// marks alone (what `unquoted(term)` judges) and the score it needs, on
+    /// the last scan, for explanations; `None` as for
+    /// [`Engine::explain_score`].
+    pub fn explain_unquoted_score(
+        &self,
+        rule_index: usize,
+        term: usize,
+        fields: &[(&str, &str)],
+        s: &mut Scratch,
+    ) -> Option<(i32, i32)> {
+        let (_, facts) = self.last_scan_facts(rule_index, fields, s)?;
+        let g = facts.first as usize + term;
+        let mut spans = facts.no_spans();
+        self.score_where(facts.scratch, g, |h| !facts.inside(&mut spans, h))
     }
 
     /// Evaluates one part of a rule's condition (or `unless`) on the last
@@ -419,6 +447,37 @@ impl Facts for RuleFacts<'_> {
     fn any_quoted(&self, term: usize) -> bool {
         self.quote_test(term, false)
     }
+
+    fn unquoted(&self, term: usize) -> bool {
+        let g = self.first as usize + term;
+        let s = &*self.scratch;
+        let count = s.sink.counts[g];
+        if count == 0 {
+            return false;
+        }
+        let (t0, t1) = s.term_hits[g];
+        let hits = &s.sink.hits[t0 as usize..t1 as usize];
+        let mut spans = self.no_spans();
+        // Matches past the ones kept (a term matching hundreds of times in
+        // one post) are counted as outside.
+        let mut outside = count - hits.len() as u32;
+        for h in hits {
+            if !self.inside(&mut spans, h) {
+                outside += 1;
+            }
+        }
+        if outside < self.engine.terms[g].min_count.max(1) {
+            return false;
+        }
+        let mut spans = self.no_spans();
+        match self
+            .engine
+            .score_where(s, g, |h| !self.inside(&mut spans, h))
+        {
+            Some((score, at_least)) => score >= at_least,
+            None => true,
+        }
+    }
 }
 
 impl RuleFacts<'_> {
@@ -431,21 +490,31 @@ impl RuleFacts<'_> {
         let s = &*self.scratch;
         let (t0, t1) = s.term_hits[self.first as usize + term];
         let hits = &s.sink.hits[t0 as usize..t1 as usize];
-        let mut spans: Vec<Option<Vec<(usize, usize)>>> = vec![None; self.fields.len()];
-        let mut inside = |h: &Hit| {
-            let f = h.field as usize;
-            let Some((_, text)) = self.fields.get(f) else {
-                return false;
-            };
-            let spans = spans[f].get_or_insert_with(|| quote_spans(text));
-            let (a, b) = (h.start as usize, h.end as usize);
-            spans.iter().any(|&(x, y)| x <= a && b <= y)
-        };
+        let mut spans = self.no_spans();
+        let mut inside = |h: &Hit| self.inside(&mut spans, h);
         if every {
             hits.iter().all(&mut inside)
         } else {
             hits.iter().any(&mut inside)
         }
+    }
+}
+
+impl RuleFacts<'_> {
+    /// Quotation spans of each field, found when first needed.
+    fn no_spans(&self) -> Vec<Option<Vec<(usize, usize)>>> {
+        vec![None; self.fields.len()]
+    }
+
+    /// Whether a hit lies inside a quotation of its field's raw text.
+    fn inside(&self, spans: &mut [Option<Vec<(usize, usize)>>], h: &Hit) -> bool {
+        let f = h.field as usize;
+        let Some((_, text)) = self.fields.get(f) else {
+            return false;
+        };
+        let spans = spans[f].get_or_insert_with(|| quote_spans(text));
+        let (a, b) = (h.start as usize, h.end as usize);
+        spans.iter().any(|&(x, y)| x <= a && b <= y)
     }
 }
 

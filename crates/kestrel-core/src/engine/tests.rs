@@ -187,6 +187,47 @@ fn any_quoted_holds_when_some_match_is_inside_quotation_marks() {
 }
 
 #[test]
+fn unquoted_counts_only_the_matches_outside_quotation_marks() {
+    let e = engine(
+        "rules:\n- id: r\n  terms:\n    a: {words: [join]}\n    b: {words: [brothers], min_count: 2}\n  condition: unquoted(a) or unquoted(b)\n",
+    );
+    assert_eq!(fired(&e, "join the brothers"), vec!["r"]);
+    // Every match inside a quotation: it does not hold.
+    assert!(fired(&e, "he posted \"join us\" again").is_empty());
+    // One match outside is enough.
+    assert_eq!(fired(&e, "\"join us\" he posted; join them"), vec!["r"]);
+    // min_count counts the matches outside only: two brothers, one quoted.
+    assert!(fired(&e, "brothers said «brothers»").is_empty());
+    assert_eq!(fired(&e, "brothers and brothers «brothers»"), vec!["r"]);
+}
+
+/// `unquoted(w)` of a `weights:` term scores the entries found outside
+/// quotation marks only: the words that frame a quoted call, not the call.
+#[test]
+fn unquoted_scores_a_weights_term_on_the_words_outside_quotation_marks() {
+    let e = engine_dir(&[
+        ("w.weights", "2 join\n1.5 the dawlah\n1 may allah accept\n-1 says\n"),
+        (
+            "r.yaml",
+            "rules:\n- id: whole\n  status: active\n  terms:\n    m: {weights: w.weights, at_least: 1}\n  condition: m\n\
+             - id: outside\n  status: active\n  terms:\n    m: {weights: w.weights, at_least: 1}\n  condition: unquoted(m)\n",
+        ),
+    ]);
+    // Inside the quotation 3.5, outside -1: the whole post scores 2.5.
+    assert_eq!(fired(&e, "my cousin says \"join the dawlah\""), ["whole"]);
+    // Outside the quotation 1 - 1 + 2 (join again, outside) = 2.
+    assert_eq!(
+        fired(&e, "he says \"join the dawlah\", may Allah accept, join"),
+        ["whole", "outside"]
+    );
+    // An entry found both inside and outside counts once, from outside.
+    assert_eq!(fired(&e, "«join» join"), ["whole", "outside"]);
+    // Nothing quoted: the two are the same.
+    assert_eq!(fired(&e, "join the dawlah"), ["whole", "outside"]);
+    assert!(fired(&e, "the dawlah says").is_empty());
+}
+
+#[test]
 fn not_only_rules_are_evaluated_without_hits() {
     let e = engine("rules:\n- id: r\n  terms:\n    a: {words: [join]}\n  condition: not a\n");
     assert_eq!(fired(&e, "hello"), vec!["r"]);

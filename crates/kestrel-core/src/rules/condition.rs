@@ -78,6 +78,9 @@ pub enum Expr {
     Quoted(usize),
     /// The term holds and some match of it lies inside quotation marks.
     AnyQuoted(usize),
+    /// The term holds on its matches outside quotation marks alone (for a
+    /// `weights:` term, the score of the entries found outside them).
+    Unquoted(usize),
 }
 
 /// A condition as parsed, before `them` is resolved.
@@ -93,6 +96,7 @@ pub(crate) enum Parsed {
     Count(usize, CmpOp, u32),
     Quoted(usize),
     AnyQuoted(usize),
+    Unquoted(usize),
 }
 
 impl Parsed {
@@ -109,15 +113,18 @@ impl Parsed {
             Parsed::Count(t, op, n) => Expr::Count(t, op, n),
             Parsed::Quoted(t) => Expr::Quoted(t),
             Parsed::AnyQuoted(t) => Expr::AnyQuoted(t),
+            Parsed::Unquoted(t) => Expr::Unquoted(t),
         }
     }
 
     /// Every term named explicitly (not through `them`).
     pub(crate) fn named_terms(&self, out: &mut Vec<usize>) {
         match self {
-            Parsed::Term(t) | Parsed::Count(t, _, _) | Parsed::Quoted(t) | Parsed::AnyQuoted(t) => {
-                out.push(*t)
-            }
+            Parsed::Term(t)
+            | Parsed::Count(t, _, _)
+            | Parsed::Quoted(t)
+            | Parsed::AnyQuoted(t)
+            | Parsed::Unquoted(t) => out.push(*t),
             Parsed::Not(e) => e.named_terms(out),
             Parsed::And(v) | Parsed::Or(v) => v.iter().for_each(|e| e.named_terms(out)),
             Parsed::Of(_, v) => out.extend(v),
@@ -149,6 +156,8 @@ pub trait Facts {
     fn quoted(&self, term: usize) -> bool;
     /// The term holds and some match of it lies inside a quotation.
     fn any_quoted(&self, term: usize) -> bool;
+    /// The term holds on its matches outside quotations alone.
+    fn unquoted(&self, term: usize) -> bool;
 }
 
 impl Expr {
@@ -179,6 +188,7 @@ impl Expr {
             Expr::Count(t, op, n) => op.holds(facts.count(*t), *n),
             Expr::Quoted(t) => facts.quoted(*t),
             Expr::AnyQuoted(t) => facts.any_quoted(*t),
+            Expr::Unquoted(t) => facts.unquoted(*t),
         }
     }
 
@@ -235,6 +245,7 @@ impl<'a> fmt::Display for ExprDisplay<'a> {
             Expr::Count(t, op, k) => write!(f, "#{} {} {k}", n(t), op.as_str()),
             Expr::Quoted(t) => write!(f, "quoted({})", n(t)),
             Expr::AnyQuoted(t) => write!(f, "any_quoted({})", n(t)),
+            Expr::Unquoted(t) => write!(f, "unquoted({})", n(t)),
         }
     }
 }
@@ -601,18 +612,19 @@ impl ParserState<'_> {
                 Ok(Parsed::Near(a, b, n))
             }
             Tok::Ident(kw)
-                if (kw == "quoted" || kw == "any_quoted") && *self.peek_at(1) == Tok::LParen =>
+                if matches!(kw.as_str(), "quoted" | "any_quoted" | "unquoted")
+                    && *self.peek_at(1) == Tok::LParen =>
             {
-                let every = kw == "quoted";
+                let make = match kw.as_str() {
+                    "quoted" => Parsed::Quoted,
+                    "any_quoted" => Parsed::AnyQuoted,
+                    _ => Parsed::Unquoted,
+                };
                 self.bump();
                 self.bump();
                 let t = self.term()?;
                 self.expect(Tok::RParen)?;
-                Ok(if every {
-                    Parsed::Quoted(t)
-                } else {
-                    Parsed::AnyQuoted(t)
-                })
+                Ok(make(t))
             }
             _ => Ok(Parsed::Term(self.term()?)),
         }
@@ -646,6 +658,9 @@ mod tests {
         }
         fn any_quoted(&self, t: usize) -> bool {
             self.0[t] > 2
+        }
+        fn unquoted(&self, t: usize) -> bool {
+            self.0[t] > 3
         }
     }
 
@@ -723,6 +738,15 @@ mod tests {
             "(news and any_quoted(appeal))"
         );
         assert!(p("any_quoted(nosuch)").is_err());
+        assert_eq!(p("unquoted(news)").unwrap(), Expr::Unquoted(3));
+        assert_eq!(
+            p("quoted(appeal) and not unquoted(news)")
+                .unwrap()
+                .display(&NAMES.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .to_string(),
+            "(quoted(appeal) and not unquoted(news))"
+        );
+        assert!(p("unquoted(appeal, wallet)").is_err());
         assert!(p("quoted(nosuch)").is_err());
         assert_eq!(
             p("x1 and a-b").unwrap(),
