@@ -123,6 +123,9 @@ judge "twentieth held-out set (tests/data/eval/test22.jsonl: two Indonesian auth
 judge "twenty-first held-out set (tests/data/eval/test23.jsonl: eight authors, two each for German and Indonesian, test19's brief; never read, never trained on, measured on the retrained weights of 2026-12-05 midday, then with unquoted frame scores: the same figures)" tests/data/eval/test23.jsonl \
   --floor recall:recruitment=0.91 --floor recall:financing=0.94 --floor false-alarm=0.041 \
   $(per_lang ar=0.88/1.00 de=0.92/0.94 en=1.00/0.97 fr=0.85/0.97 id=0.90/0.92 ru=0.94/0.88)
+judge "twenty-second held-out set (tests/data/eval/test24.jsonl: nine authors, two each for Arabic and Russian, test19's brief; never trained on, measured once on the pack of 4479902, then read)" tests/data/eval/test24.jsonl \
+  --floor recall:recruitment=0.95 --floor recall:financing=0.93 --floor false-alarm=0.053 \
+  $(per_lang ar=0.90/0.92 de=1.00/0.97 en=0.97/1.00 fr=0.97/0.94 id=0.97/0.94 ru=0.97/0.88)
 judge "dev set (tests/data/eval/dev.jsonl)" tests/data/eval/dev.jsonl \
   --floor recall:recruitment=0.98 --floor recall:financing=0.99 --floor false-alarm=0.004
 judge "second dev set (tests/data/eval/dev2.jsonl)" tests/data/eval/dev2.jsonl \
