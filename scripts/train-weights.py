@@ -154,7 +154,8 @@ def gate_passes(files):
     """The posts each scored rule would alert on if its score held: the rest
     of its condition (the group, its land, its cause, a way to pay) and its
     `unless` (news, court, research context; counter-speech), evaluated by
-    kestrel on a copy of the pack whose scored rules have no weights term.
+    kestrel on a copy of the pack whose scored rules have no weights term
+    (`model and unquoted(model)` and the higher bar's branch taken out).
     The threshold is set on these, so that it counts the false alarms the
     rule can actually raise, not negatives its context clause suppresses."""
     passes = {c: set() for c in CATEGORIES}
@@ -164,13 +165,19 @@ def gate_passes(files):
         for cat in CATEGORIES:
             src = open(RULE_FILES[cat], encoding="utf-8").read()
             src, n = re.subn(r"\n      model:\n        weights: [^\n]*\n        at_least: [^\n]*", "", src)
-            src, m = re.subn(r"condition: model and ", "condition: ", src)
+            # The score's part of the condition, `model and unquoted(model)`
+            # (the post's words and those outside quotation marks both reach
+            # it), is the question the threshold answers: the gate is the
+            # rest. The threshold is set on the whole post's score, so the
+            # unquoted() half can only take alerts away from the target's.
+            src, m = re.subn(r"condition: model and unquoted\(model\) and ", "condition: ", src)
             # the higher bar's branch (below) is left out of the gate too: the
             # threshold is set on what the anchors let through
             src = re.sub(r"\n      model_high:\n        weights: [^\n]*\n        at_least: [^\n]*", "", src)
-            src = src.replace(" or model_high)", ")")
-            if n != 1 or m != 1:
-                sys.exit(f"{RULE_FILES[cat]}: expected one 'model' term and 'condition: model and ...'")
+            src = src.replace(" or (model_high and unquoted(model_high)))", ")")
+            if n != 1 or m != 1 or "model" in re.search(r"condition: [^\n]*", src).group(0):
+                sys.exit(f"{RULE_FILES[cat]}: expected one 'model' term and "
+                         "'condition: model and unquoted(model) and ...'")
             src = re.sub(r"\n    fallback: true", "", src)
             src = re.sub(r"\n    tests:\n.*\Z", "\n", src, flags=re.S)
             rule_category[re.search(r"- id: (\S+)", src).group(1)] = cat
