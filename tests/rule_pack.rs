@@ -55,22 +55,32 @@ fn alerts(file: &Path) -> Vec<(String, String, bool)> {
         .collect()
 }
 
+/// Ordinary text: at most one post in 2,000 (0.05%) alerts, on each of the
+/// shared corpora of ordinary posts and on the Debian fortunes in German and
+/// Russian (written to target/fortunes by scripts/test.sh).
 #[test]
-fn ordinary_posts_raise_at_most_one_alert_in_a_thousand() {
+fn ordinary_posts_raise_at_most_one_alert_in_two_thousand() {
     let corpus = root().join("../shared/corpus");
-    for name in ["ordinary_tweets.jsonl", "arabic_french_tweets.jsonl"] {
-        let file = corpus.join(name);
+    let fortunes = root().join("target/fortunes");
+    let files = [
+        corpus.join("ordinary_tweets.jsonl"),
+        corpus.join("arabic_french_tweets.jsonl"),
+        fortunes.join("de.jsonl"),
+        fortunes.join("ru.jsonl"),
+    ];
+    for file in files {
         if !file.exists() {
-            // The corpus sits beside the repository in CI; a checkout used
-            // alone has no corpus to measure.
-            eprintln!("skipping {name}: no corpus at {}", corpus.display());
+            // The corpus sits beside the repository in CI and scripts/test.sh
+            // writes the fortunes; a checkout used alone has neither.
+            eprintln!("skipping {}: not there", file.display());
             continue;
         }
         let posts = std::fs::read_to_string(&file).unwrap().lines().count();
         let alerted: HashSet<String> = alerts(&file).into_iter().map(|(id, _, _)| id).collect();
         assert!(
-            alerted.len() * 1000 <= posts,
-            "{name}: {} of {posts} posts alerted: {alerted:?}",
+            alerted.len() * 2000 <= posts,
+            "{}: {} of {posts} posts alerted: {alerted:?}",
+            file.display(),
             alerted.len()
         );
     }
