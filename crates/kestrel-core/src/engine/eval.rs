@@ -469,7 +469,6 @@ impl Facts for RuleFacts<'_> {
         if outside < self.engine.terms[g].min_count.max(1) {
             return false;
         }
-        let mut spans = self.no_spans();
         match self
             .engine
             .score_where(s, g, |h| !self.inside(&mut spans, h))
