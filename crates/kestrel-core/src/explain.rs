@@ -427,24 +427,16 @@ pub fn nears(
     fields: &[(&str, &str)],
     rule_index: usize,
 ) -> Vec<Near> {
-    fn walk(e: &Expr, out: &mut Vec<(usize, usize, u32)>) {
-        match e {
-            Expr::Near(a, b, n) => out.push((*a, *b, *n)),
-            Expr::Not(x) => walk(x, out),
-            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| walk(x, out)),
-            Expr::Term(_)
-            | Expr::Of(..)
-            | Expr::Count(..)
-            | Expr::Quoted(_)
-            | Expr::AnyQuoted(_)
-            | Expr::Unquoted(_) => {}
-        }
-    }
     let rule = &engine.rule_set().rules[rule_index];
     let mut found = Vec::new();
-    walk(&rule.condition, &mut found);
+    let mut near = |e: &Expr| {
+        if let Expr::Near(a, b, n) = e {
+            found.push((*a, *b, *n));
+        }
+    };
+    rule.condition.visit(&mut near);
     if let Some(u) = &rule.unless {
-        walk(u, &mut found);
+        u.visit(&mut near);
     }
     found
         .into_iter()
@@ -879,35 +871,22 @@ pub fn alarm_line(
 
 /// The terms a rule reads with `unquoted()`, in its condition or `unless`.
 fn unquoted_terms(rule: &crate::rules::Rule) -> Vec<usize> {
-    fn walk(e: &Expr, out: &mut Vec<usize>) {
-        match e {
-            Expr::Unquoted(t) => out.push(*t),
-            Expr::Not(x) => walk(x, out),
-            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| walk(x, out)),
-            _ => {}
-        }
-    }
     let mut out = Vec::new();
-    walk(&rule.condition, &mut out);
+    let mut unquoted = |e: &Expr| {
+        if let Expr::Unquoted(t) = e {
+            out.push(*t);
+        }
+    };
+    rule.condition.visit(&mut unquoted);
     if let Some(u) = &rule.unless {
-        walk(u, &mut out);
+        u.visit(&mut unquoted);
     }
     out
 }
 
 /// The indices of the terms an expression names.
 fn expr_term_names(e: &Expr, out: &mut Vec<usize>) {
-    match e {
-        Expr::Term(t)
-        | Expr::Count(t, _, _)
-        | Expr::Quoted(t)
-        | Expr::AnyQuoted(t)
-        | Expr::Unquoted(t) => out.push(*t),
-        Expr::Not(x) => expr_term_names(x, out),
-        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| expr_term_names(x, out)),
-        Expr::Of(_, v) => out.extend(v),
-        Expr::Near(a, b, _) => out.extend([*a, *b]),
-    }
+    e.terms(out);
     let mut seen = Vec::new();
     out.retain(|t| {
         let new = !seen.contains(t);

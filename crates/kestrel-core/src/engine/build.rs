@@ -158,27 +158,10 @@ fn indicator_set(
     Some((IndicatorSet::new(&kinds), targets))
 }
 
-fn expr_terms(e: &Expr, out: &mut Vec<usize>) {
-    match e {
-        Expr::Term(t)
-        | Expr::Count(t, _, _)
-        | Expr::Quoted(t)
-        | Expr::AnyQuoted(t)
-        | Expr::Unquoted(t) => out.push(*t),
-        Expr::Not(x) => expr_terms(x, out),
-        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| expr_terms(x, out)),
-        Expr::Of(_, v) => out.extend(v),
-        Expr::Near(a, b, _) => out.extend([*a, *b]),
-    }
-}
-
 fn expr_has_near(e: &Expr) -> bool {
-    match e {
-        Expr::Near(..) => true,
-        Expr::Not(x) => expr_has_near(x),
-        Expr::And(v) | Expr::Or(v) => v.iter().any(expr_has_near),
-        _ => false,
-    }
+    let mut has = false;
+    e.visit(&mut |x| has |= matches!(x, Expr::Near(..)));
+    has
 }
 
 struct EmptyFacts;
@@ -238,7 +221,7 @@ impl Builder {
             }),
         };
         let mut in_condition = Vec::new();
-        expr_terms(&rule.condition, &mut in_condition);
+        rule.condition.terms(&mut in_condition);
         let first_term = terms.len() as u32;
         for (local, term) in rule.terms.iter().enumerate() {
             let global = terms.len() as u32;
@@ -284,7 +267,7 @@ impl Builder {
             .iter()
             .map(|g| {
                 let mut v = Vec::new();
-                expr_terms(&g.when, &mut v);
+                g.when.terms(&mut v);
                 v.into_iter().map(|t| t as u32).collect()
             })
             .collect();

@@ -161,6 +161,31 @@ pub trait Facts {
 }
 
 impl Expr {
+    /// Calls `f` on this expression and on each expression inside it,
+    /// outermost first, in the order written.
+    pub fn visit(&self, f: &mut impl FnMut(&Expr)) {
+        f(self);
+        match self {
+            Expr::Not(x) => x.visit(f),
+            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| x.visit(f)),
+            _ => {}
+        }
+    }
+
+    /// Every term the condition names, in the order written, repeats kept.
+    pub fn terms(&self, out: &mut Vec<usize>) {
+        self.visit(&mut |e| match e {
+            Expr::Term(t)
+            | Expr::Count(t, _, _)
+            | Expr::Quoted(t)
+            | Expr::AnyQuoted(t)
+            | Expr::Unquoted(t) => out.push(*t),
+            Expr::Of(_, v) => out.extend(v),
+            Expr::Near(a, b, _) => out.extend([*a, *b]),
+            Expr::Not(_) | Expr::And(_) | Expr::Or(_) => {}
+        });
+    }
+
     /// Evaluates the condition.
     pub fn eval(&self, facts: &dyn Facts) -> bool {
         match self {
