@@ -127,13 +127,16 @@ fn a_live_run_exports_checked_metrics_shadow_alerts_and_demotes_a_runaway_rule()
         Duration::from_secs(30),
         || {
             let s = k.scrape();
-            (sample(&s, "kestrel_posts_finished_total", &[]) == Some(22.0)
-                && sample(
+            let lag_of = |p: &str| {
+                sample(
                     &s,
                     "kestrel_consumer_lag",
-                    &[("topic", "posts"), ("partition", "1")],
+                    &[("topic", "posts"), ("partition", p)],
                 )
-                .is_some())
+            };
+            (sample(&s, "kestrel_posts_finished_total", &[]) == Some(22.0)
+                && lag_of("0").is_some()
+                && lag_of("1").is_some())
             .then_some(s)
         },
     );

@@ -144,18 +144,30 @@ impl Observed {
 
     /// Takes the consumer lag of every partition this consumer fetches
     /// from a librdkafka statistics report.
+    ///
+    /// A fetched partition whose lag this report does not know (librdkafka
+    /// writes -1 while it refreshes the end offset) keeps the last lag
+    /// reported for it, so the gauge and the status page do not lose a
+    /// partition between two reports; a partition no longer fetched is
+    /// dropped.
     pub fn record_stats(&self, stats: &rdkafka::Statistics) {
+        let mut held = self.lag.lock().unwrap_or_else(|p| p.into_inner());
         let mut lag = BTreeMap::new();
         for (name, topic) in &stats.topics {
             for (p, part) in &topic.partitions {
-                // -1 is librdkafka's internal unassigned partition; a lag of
-                // -1 means not known yet.
-                if *p >= 0 && part.desired && part.consumer_lag >= 0 {
-                    lag.insert((name.clone(), *p), part.consumer_lag);
+                // -1 is librdkafka's internal unassigned partition.
+                if *p < 0 || !part.desired {
+                    continue;
+                }
+                let key = (name.clone(), *p);
+                if part.consumer_lag >= 0 {
+                    lag.insert(key, part.consumer_lag);
+                } else if let Some(&last) = held.get(&key) {
+                    lag.insert(key, last);
                 }
             }
         }
-        *self.lag.lock().unwrap_or_else(|p| p.into_inner()) = lag;
+        *held = lag;
     }
 
     /// Consumer lag (messages) per topic and partition, from the last
@@ -239,5 +251,37 @@ mod tests {
         );
         o.set_assigned(0);
         assert!(o.lag().is_empty());
+    }
+
+    #[test]
+    fn a_partition_whose_lag_is_briefly_unknown_keeps_its_last_lag() {
+        let report = |parts: &[(i32, bool, i64)]| -> rdkafka::Statistics {
+            let partitions: serde_json::Map<String, serde_json::Value> = parts
+                .iter()
+                .map(|&(p, desired, lag)| {
+                    (
+                        p.to_string(),
+                        serde_json::json!({"partition":p,"broker":1,"leader":1,"desired":desired,"unknown":false,"msgq_cnt":0,"msgq_bytes":0,"xmit_msgq_cnt":0,"xmit_msgq_bytes":0,"fetchq_cnt":0,"fetchq_size":0,"fetch_state":"active","query_offset":0,"next_offset":0,"app_offset":0,"stored_offset":0,"committed_offset":0,"eof_offset":0,"lo_offset":0,"hi_offset":0,"ls_offset":0,"consumer_lag":lag,"consumer_lag_stored":lag,"txmsgs":0,"txbytes":0,"rxmsgs":0,"rxbytes":0,"msgs":0,"rx_ver_drops":0,"msgs_inflight":0,"next_ack_seq":0,"next_err_seq":0,"acked_msgid":0}),
+                    )
+                })
+                .collect();
+            let window = serde_json::json!({"min":0,"max":0,"avg":0,"sum":0,"stddev":0,"p50":0,"p75":0,"p90":0,"p95":0,"p99":0,"p99_99":0,"outofrange":0,"hdrsize":0,"cnt":0});
+            serde_json::from_value(serde_json::json!({"name":"c","client_id":"k","type":"consumer","ts":1,"time":1,"age":1,"replyq":0,
+                "msg_cnt":0,"msg_size":0,"msg_max":0,"msg_size_max":0,"simple_cnt":0,"metadata_cache_cnt":0,
+                "tx":0,"tx_bytes":0,"rx":0,"rx_bytes":0,"txmsgs":0,"txmsg_bytes":0,"rxmsgs":0,"rxmsg_bytes":0,
+                "brokers":{},"topics":{"posts":{"topic":"posts","age":1,"metadata_age":1,
+                "batchsize":window,"batchcnt":window,"partitions":partitions}}}))
+            .unwrap()
+        };
+        let o = Observed::default();
+        o.record_stats(&report(&[(0, true, 4), (1, true, 9)]));
+        // Partition 1's end offset is being refreshed: it keeps 9.
+        o.record_stats(&report(&[(0, true, 2), (1, true, -1)]));
+        let key = |p| ("posts".to_string(), p);
+        assert_eq!(o.lag(), BTreeMap::from([(key(0), 2), (key(1), 9)]));
+        // Partition 0 is no longer fetched, and partition 2 is new without a
+        // lag yet: neither is shown.
+        o.record_stats(&report(&[(0, false, 2), (1, true, 0), (2, true, -1)]));
+        assert_eq!(o.lag(), BTreeMap::from([(key(1), 0)]));
     }
 }
