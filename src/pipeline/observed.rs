@@ -229,20 +229,31 @@ mod tests {
             .any(|(l, n)| l.shadow && *n == 2 && l.category == "financing"));
     }
 
+    /// A consumer's statistics report on topic `posts` with the given
+    /// partitions: (partition, fetched, consumer_lag); partition -1 is
+    /// librdkafka's internal unassigned one.
+    fn report(parts: &[(i32, bool, i64)]) -> rdkafka::Statistics {
+        let partitions: serde_json::Map<String, serde_json::Value> = parts
+            .iter()
+            .map(|&(p, desired, lag)| {
+                (
+                    p.to_string(),
+                    serde_json::json!({"partition":p,"broker":1,"leader":1,"desired":desired,"unknown":false,"msgq_cnt":0,"msgq_bytes":0,"xmit_msgq_cnt":0,"xmit_msgq_bytes":0,"fetchq_cnt":0,"fetchq_size":0,"fetch_state":"active","query_offset":0,"next_offset":0,"app_offset":0,"stored_offset":0,"committed_offset":0,"eof_offset":0,"lo_offset":0,"hi_offset":0,"ls_offset":0,"consumer_lag":lag,"consumer_lag_stored":lag,"txmsgs":0,"txbytes":0,"rxmsgs":0,"rxbytes":0,"msgs":0,"rx_ver_drops":0,"msgs_inflight":0,"next_ack_seq":0,"next_err_seq":0,"acked_msgid":0}),
+                )
+            })
+            .collect();
+        let window = serde_json::json!({"min":0,"max":0,"avg":0,"sum":0,"stddev":0,"p50":0,"p75":0,"p90":0,"p95":0,"p99":0,"p99_99":0,"outofrange":0,"hdrsize":0,"cnt":0});
+        serde_json::from_value(serde_json::json!({"name":"c","client_id":"k","type":"consumer","ts":1,"time":1,"age":1,"replyq":0,
+            "msg_cnt":0,"msg_size":0,"msg_max":0,"msg_size_max":0,"simple_cnt":0,"metadata_cache_cnt":0,
+            "tx":0,"tx_bytes":0,"rx":0,"rx_bytes":0,"txmsgs":0,"txmsg_bytes":0,"rxmsgs":0,"rxmsg_bytes":0,
+            "brokers":{},"topics":{"posts":{"topic":"posts","age":1,"metadata_age":1,
+            "batchsize":window,"batchcnt":window,"partitions":partitions}}}))
+        .unwrap()
+    }
+
     #[test]
     fn lag_comes_from_the_statistics_of_assigned_partitions() {
-        let json = r#"{"name":"c","client_id":"k","type":"consumer","ts":1,"time":1,"age":1,"replyq":0,
-          "msg_cnt":0,"msg_size":0,"msg_max":0,"msg_size_max":0,"simple_cnt":0,"metadata_cache_cnt":0,
-          "tx":0,"tx_bytes":0,"rx":0,"rx_bytes":0,"txmsgs":0,"txmsg_bytes":0,"rxmsgs":0,"rxmsg_bytes":0,
-          "brokers":{},"topics":{"posts":{"topic":"posts","age":1,"metadata_age":1,
-            "batchsize":{"min":0,"max":0,"avg":0,"sum":0,"stddev":0,"p50":0,"p75":0,"p90":0,"p95":0,"p99":0,"p99_99":0,"outofrange":0,"hdrsize":0,"cnt":0},
-            "batchcnt":{"min":0,"max":0,"avg":0,"sum":0,"stddev":0,"p50":0,"p75":0,"p90":0,"p95":0,"p99":0,"p99_99":0,"outofrange":0,"hdrsize":0,"cnt":0},
-            "partitions":{
-              "0":{"partition":0,"broker":1,"leader":1,"desired":true,"unknown":false,"msgq_cnt":0,"msgq_bytes":0,"xmit_msgq_cnt":0,"xmit_msgq_bytes":0,"fetchq_cnt":0,"fetchq_size":0,"fetch_state":"active","query_offset":0,"next_offset":5,"app_offset":5,"stored_offset":5,"committed_offset":5,"eof_offset":5,"lo_offset":0,"hi_offset":12,"ls_offset":12,"consumer_lag":7,"consumer_lag_stored":7,"txmsgs":0,"txbytes":0,"rxmsgs":5,"rxbytes":50,"msgs":5,"rx_ver_drops":0,"msgs_inflight":0,"next_ack_seq":0,"next_err_seq":0,"acked_msgid":0},
-              "1":{"partition":1,"broker":1,"leader":1,"desired":false,"unknown":false,"msgq_cnt":0,"msgq_bytes":0,"xmit_msgq_cnt":0,"xmit_msgq_bytes":0,"fetchq_cnt":0,"fetchq_size":0,"fetch_state":"none","query_offset":0,"next_offset":0,"app_offset":0,"stored_offset":0,"committed_offset":0,"eof_offset":0,"lo_offset":0,"hi_offset":3,"ls_offset":3,"consumer_lag":3,"consumer_lag_stored":3,"txmsgs":0,"txbytes":0,"rxmsgs":0,"rxbytes":0,"msgs":0,"rx_ver_drops":0,"msgs_inflight":0,"next_ack_seq":0,"next_err_seq":0,"acked_msgid":0},
-              "-1":{"partition":-1,"broker":-1,"leader":-1,"desired":false,"unknown":false,"msgq_cnt":0,"msgq_bytes":0,"xmit_msgq_cnt":0,"xmit_msgq_bytes":0,"fetchq_cnt":0,"fetchq_size":0,"fetch_state":"none","query_offset":0,"next_offset":0,"app_offset":0,"stored_offset":0,"committed_offset":0,"eof_offset":0,"lo_offset":0,"hi_offset":0,"ls_offset":0,"consumer_lag":-1,"consumer_lag_stored":-1,"txmsgs":0,"txbytes":0,"rxmsgs":0,"rxbytes":0,"msgs":0,"rx_ver_drops":0,"msgs_inflight":0,"next_ack_seq":0,"next_err_seq":0,"acked_msgid":0}
-            }}}}"#;
-        let stats: rdkafka::Statistics = serde_json::from_str(json).unwrap();
+        let stats = report(&[(0, true, 7), (1, false, 3), (-1, false, -1)]);
         let o = Observed::default();
         o.record_stats(&stats);
         assert_eq!(
@@ -255,24 +266,6 @@ mod tests {
 
     #[test]
     fn a_partition_whose_lag_is_briefly_unknown_keeps_its_last_lag() {
-        let report = |parts: &[(i32, bool, i64)]| -> rdkafka::Statistics {
-            let partitions: serde_json::Map<String, serde_json::Value> = parts
-                .iter()
-                .map(|&(p, desired, lag)| {
-                    (
-                        p.to_string(),
-                        serde_json::json!({"partition":p,"broker":1,"leader":1,"desired":desired,"unknown":false,"msgq_cnt":0,"msgq_bytes":0,"xmit_msgq_cnt":0,"xmit_msgq_bytes":0,"fetchq_cnt":0,"fetchq_size":0,"fetch_state":"active","query_offset":0,"next_offset":0,"app_offset":0,"stored_offset":0,"committed_offset":0,"eof_offset":0,"lo_offset":0,"hi_offset":0,"ls_offset":0,"consumer_lag":lag,"consumer_lag_stored":lag,"txmsgs":0,"txbytes":0,"rxmsgs":0,"rxbytes":0,"msgs":0,"rx_ver_drops":0,"msgs_inflight":0,"next_ack_seq":0,"next_err_seq":0,"acked_msgid":0}),
-                    )
-                })
-                .collect();
-            let window = serde_json::json!({"min":0,"max":0,"avg":0,"sum":0,"stddev":0,"p50":0,"p75":0,"p90":0,"p95":0,"p99":0,"p99_99":0,"outofrange":0,"hdrsize":0,"cnt":0});
-            serde_json::from_value(serde_json::json!({"name":"c","client_id":"k","type":"consumer","ts":1,"time":1,"age":1,"replyq":0,
-                "msg_cnt":0,"msg_size":0,"msg_max":0,"msg_size_max":0,"simple_cnt":0,"metadata_cache_cnt":0,
-                "tx":0,"tx_bytes":0,"rx":0,"rx_bytes":0,"txmsgs":0,"txmsg_bytes":0,"rxmsgs":0,"rxmsg_bytes":0,
-                "brokers":{},"topics":{"posts":{"topic":"posts","age":1,"metadata_age":1,
-                "batchsize":window,"batchcnt":window,"partitions":partitions}}}))
-            .unwrap()
-        };
         let o = Observed::default();
         o.record_stats(&report(&[(0, true, 4), (1, true, 9)]));
         // Partition 1's end offset is being refreshed: it keeps 9.

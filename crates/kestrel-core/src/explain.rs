@@ -429,15 +429,11 @@ pub fn nears(
 ) -> Vec<Near> {
     let rule = &engine.rule_set().rules[rule_index];
     let mut found = Vec::new();
-    let mut near = |e: &Expr| {
+    rule.visit_conditions(&mut |e| {
         if let Expr::Near(a, b, n) = e {
             found.push((*a, *b, *n));
         }
-    };
-    rule.condition.visit(&mut near);
-    if let Some(u) = &rule.unless {
-        u.visit(&mut near);
-    }
+    });
     found
         .into_iter()
         .map(|(a, b, limit)| Near {
@@ -872,15 +868,11 @@ pub fn alarm_line(
 /// The terms a rule reads with `unquoted()`, in its condition or `unless`.
 fn unquoted_terms(rule: &crate::rules::Rule) -> Vec<usize> {
     let mut out = Vec::new();
-    let mut unquoted = |e: &Expr| {
+    rule.visit_conditions(&mut |e| {
         if let Expr::Unquoted(t) = e {
             out.push(*t);
         }
-    };
-    rule.condition.visit(&mut unquoted);
-    if let Some(u) = &rule.unless {
-        u.visit(&mut unquoted);
-    }
+    });
     out
 }
 

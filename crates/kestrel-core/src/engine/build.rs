@@ -30,8 +30,7 @@ impl Engine {
             if rule.status == Status::Disabled && !options.include_disabled {
                 continue;
             }
-            has_near |=
-                expr_has_near(&rule.condition) || rule.unless.as_ref().is_some_and(expr_has_near);
+            rule.visit_conditions(&mut |e| has_near |= matches!(e, Expr::Near(..)));
             let compiled = b.add_rule(rule, index, rules.len() as u32, &field_names, &mut terms)?;
             rules.push(compiled);
         }
@@ -156,12 +155,6 @@ fn indicator_set(
     kinds.sort();
     kinds.dedup();
     Some((IndicatorSet::new(&kinds), targets))
-}
-
-fn expr_has_near(e: &Expr) -> bool {
-    let mut has = false;
-    e.visit(&mut |x| has |= matches!(x, Expr::Near(..)));
-    has
 }
 
 struct EmptyFacts;

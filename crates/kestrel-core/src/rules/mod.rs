@@ -403,6 +403,15 @@ impl Rule {
     pub fn term_names(&self) -> Vec<String> {
         self.terms.iter().map(|t| t.name.clone()).collect()
     }
+
+    /// Calls `f` on every expression of the condition, then of `unless`
+    /// (see [`Expr::visit`]).
+    pub fn visit_conditions(&self, f: &mut impl FnMut(&Expr)) {
+        self.condition.visit(f);
+        if let Some(u) = &self.unless {
+            u.visit(f);
+        }
+    }
 }
 
 /// A loaded, checked set of rules and the hash that identifies it.
