@@ -43,7 +43,8 @@ step "kestrel eval: the pack on labelled posts no rule was tuned to"
 # tests/data/eval/test*.jsonl are never read to write rules; test3 to test20
 # are in the training data of the learned weights (scripts/train-weights.py;
 # test6 to test20 since 2026-12-05 midday, so their floors now judge sets the
-# weights learned from); test21 on are not. test19 and test20 were read
+# weights learned from); test21 on are not, but for the recruitment model, which
+# also learns from the read test21 and test24 (RETIRED_FOR). test19 and test20 were read
 # after their one measurement (their misses led to the rules of 78e820d,
 # f49b755 and 344ca23); test21, test22 and test23 measured those rules and
 # the retrained weights; test24 was read after its one measurement (its false

@@ -247,12 +247,12 @@ def fit(x, labels, c, kind):
     return model
 
 
-def out_of_fold(texts, labels, sets):
+def out_of_fold(texts, labels, sets, categories):
     """Out-of-fold scores: each labelled set scored by models that never saw
-    it, for every category, kind and C, keyed (category, kind, C). The other
-    sets are vectorized once per held set and serve all of those models."""
+    it, for every category asked, kind and C, keyed (category, kind, C). The
+    other sets are vectorized once per held set and serve all of those models."""
     oof = {(cat, kind, c): np.zeros(len(texts))
-           for cat in CATEGORIES for kind in C_GRID for c in C_GRID[kind]}
+           for cat in categories for kind in C_GRID for c in C_GRID[kind]}
     for s in sorted(set(sets)):
         train, held = sets != s, sets == s
         vec = vectorizer()
@@ -336,7 +336,7 @@ def train(categories, dev_files):
     sets = np.array(sets)
     texts = np.array(texts, dtype=object)
     langs = np.array(langs)
-    oof = out_of_fold(texts, labels, sets)
+    oof = out_of_fold(texts, labels, sets, categories)
     # Every final model learns from all the posts: vectorized once.
     vec = vectorizer()
     x = vec.fit_transform(list(texts))
